@@ -175,6 +175,18 @@ static int sleep_on_notify(struct xio_qp *qp, int timeout_ms)
 	return 0;
 }
 
+/* Milliseconds until @deadline for poll(), rounded up; -1 = no deadline. */
+static int remaining_ms(int timeout_ms, uint64_t deadline)
+{
+	uint64_t now = now_ns();
+
+	if (timeout_ms < 0)
+		return -1;
+	if (now >= deadline)
+		return 0;
+	return (int)((deadline - now + 999999ULL) / 1000000ULL);
+}
+
 #define XIO_WAIT_SPINS 4096
 
 int xio_wait_cqe(struct xio_qp *qp, struct xio_cqe **cqe, int timeout_ms)
@@ -204,7 +216,7 @@ int xio_wait_cqe(struct xio_qp *qp, struct xio_cqe **cqe, int timeout_ms)
 			disarm_notify(qp);
 			continue;
 		}
-		err = sleep_on_notify(qp, timeout_ms < 0 ? -1 : (int)((deadline - now_ns()) / 1000000ULL) + 1);
+		err = sleep_on_notify(qp, remaining_ms(timeout_ms, deadline));
 		disarm_notify(qp);
 		if (err && err != -ETIMEDOUT)
 			return err;
