@@ -288,6 +288,14 @@ fail:
 		}                                                              \
 	} while (0)
 
+#define HDR_NONZERO(field)                                                     \
+	do {                                                                   \
+		if (!h.field) {                                                \
+			pr_warn("xio: region header: " #field " is 0\n");     \
+			return -EINVAL;                                        \
+		}                                                              \
+	} while (0)
+
 /*
  * Validate a header copied out of shared memory against @len, the bytes we
  * may access.  Fills @l with the layout recomputed from the header's
@@ -329,13 +337,11 @@ static int header_validate(const void *base, size_t len, struct xio_layout *l,
 		return -EPROTO;
 	}
 	/* Zero would mean "default" to the layout function: refuse it here. */
-	if (!h.nr_qpairs || !h.sq_entries || !h.cq_entries || !h.buf_size ||
-	    !h.nr_bufs) {
-		pr_warn("xio: region header: a geometry field is zero (nr_qpairs %u sq_entries %u cq_entries %u buf_size %u nr_bufs %u)\n",
-			h.nr_qpairs, h.sq_entries, h.cq_entries, h.buf_size,
-			h.nr_bufs);
-		return -EINVAL;
-	}
+	HDR_NONZERO(nr_qpairs);
+	HDR_NONZERO(sq_entries);
+	HDR_NONZERO(cq_entries);
+	HDR_NONZERO(buf_size);
+	HDR_NONZERO(nr_bufs);
 	p.nr_qpairs = h.nr_qpairs;
 	p.sq_entries = h.sq_entries;
 	p.cq_entries = h.cq_entries;
