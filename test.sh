@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Run every test, in three builds, warnings as errors:
+#   plain  build/       the build ./setup.sh made
+#   asan   build-asan/  -DXIO_SANITIZE=address (ASan + UBSan)
+#   tsan   build-tsan/  -DXIO_SANITIZE=thread  (TSan)
+# Each build is configured (if needed) and built, then ctest runs the whole
+# suite there.  Exit status is non-zero if anything failed to configure, to
+# build, or to pass.
+#
+#   ./test.sh                         everything
+#   ./test.sh -L unit                 arguments go to ctest (here: label unit)
+#   XIO_TEST_BUILDS="plain asan" ./test.sh    a subset of the builds
+#   XIO_TEST_JOBS=4 ./test.sh         ctest parallelism (default 2)
+#
+# Labels: unit integration bpf vm fuzz sanitizer bench lint (see README.md).
+set -euo pipefail
+
+cd "$(dirname "$0")"
+
+builds=${XIO_TEST_BUILDS:-plain asan tsan}
+test_jobs=${XIO_TEST_JOBS:-2}
+build_jobs=$(nproc 2>/dev/null || echo 2)
+
+# Sanitizer reports are failures, with a stack; the caller may override.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+say() { printf '==> %s\n' "$*"; }
+
+declare -A result
+total_pass=0
+total_fail=0
+total_skip=0
+status=0
+start=$(date +%s)
+
+# run_build NAME DIR SANITIZE
+run_build() {
+	local name=$1 dir=$2 san=$3 log rc t0 line pass fail skip
+	t0=$(date +%s)
+	say "[$name] configure $dir (XIO_SANITIZE=${san:-none}, XIO_WERROR=ON)"
+	mkdir -p "$dir"
+	if ! cmake -S . -B "$dir" -DXIO_WERROR=ON -DXIO_SANITIZE="$san" >"$dir/configure.log" 2>&1; then
+		cat "$dir/configure.log"
+		result[$name]="FAILED to configure"
+		return 1
+	fi
+	say "[$name] build -j$build_jobs"
+	if ! cmake --build "$dir" -j"$build_jobs"; then
+		result[$name]="FAILED to build"
+		return 1
+	fi
+	say "[$name] ctest -j$test_jobs ${ctest_args[*]}"
+	log=$(mktemp)
+	set +e
+	ctest --test-dir "$dir" --output-on-failure --no-tests=error \
+		-j"$test_jobs" "${ctest_args[@]}" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	# "100% tests passed, 0 tests failed out of 12"; skips are listed
+	# below it as "NAME (Skipped)" and counted among the passed.
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n1 || true)
+	skip=$(grep -c '(Skipped)$' "$log" || true)
+	rm -f "$log"
+	if [ -n "$line" ]; then
+		fail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+		pass=$(($(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line") - fail - skip))
+	else
+		pass=0 fail=0
+	fi
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	total_skip=$((total_skip + skip))
+	result[$name]="$pass passed, $fail failed, $skip skipped ($(($(date +%s) - t0)) s)"
+	if [ "$rc" -ne 0 ]; then
+		[ -n "$line" ] || result[$name]="FAILED: ctest exit $rc (no tests run?)"
+		return 1
+	fi
+	return 0
+}
+
+ctest_args=("$@")
+for b in $builds; do
+	case $b in
+	plain) dir=build san= ;;
+	asan) dir=build-asan san=address ;;
+	tsan) dir=build-tsan san=thread ;;
+	*)
+		echo "test.sh: unknown build '$b' in XIO_TEST_BUILDS (plain, asan, tsan)" >&2
+		exit 2
+		;;
+	esac
+	if ! run_build "$b" "$dir" "$san"; then
+		status=1
+	fi
+done
+
+echo
+echo "==================== test.sh summary ===================="
+for b in $builds; do
+	printf '  %-6s %s\n' "$b" "${result[$b]:-not run}"
+done
+echo "  elapsed: $(($(date +%s) - start)) s"
+echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"
+if [ "$status" -ne 0 ]; then
+	echo "test.sh: FAILED"
+else
+	echo "test.sh: all builds passed"
+fi
+exit "$status"
