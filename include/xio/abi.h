@@ -189,7 +189,11 @@ struct xio_cqe {
 	uint32_t flags;	    /* XIO_CQE_F_* */
 };
 
+#ifdef __cplusplus /* the header is usable from C++ too (extern "C" above) */
+#define XIO_ABI_ASSERT(e, m) static_assert(e, "xio ABI: " m)
+#else
 #define XIO_ABI_ASSERT(e, m) _Static_assert(e, "xio ABI: " m)
+#endif
 #define XIO_ABI_OFF(t, f, v)                                                   \
 	XIO_ABI_ASSERT(__builtin_offsetof(t, f) == (v), #t "." #f " offset")
 
