@@ -87,7 +87,7 @@ struct xio_region_hdr {
 	uint32_t sqe_size;    /* XIO_SQE_SIZE */
 	uint32_t cqe_size;    /* XIO_CQE_SIZE */
 	uint32_t buf_size;    /* pool slot size, multiple of 64 */
-	uint32_t nr_bufs;     /* pool slots, may be 0 */
+	uint32_t nr_bufs;     /* pool slots, 1 .. XIO_MAX_BUFS */
 	uint64_t qp_off;      /* offset of queue pair 0 */
 	uint64_t qp_stride;   /* bytes between queue pairs */
 	uint64_t sq_ctrl_off; /* within a queue pair */
