@@ -21,17 +21,17 @@
 #define HOFF(f) offsetof(struct xio_region_hdr, f)
 #define HSZ(f) sizeof(((struct xio_region_hdr *)0)->f)
 
-static struct xio_region *src;	/* the valid region every case starts from */
+static struct xio_region *src;	 /* the valid region every case starts from */
 static const unsigned char *img; /* its bytes */
 static size_t img_len;
 static unsigned char *buf; /* page-aligned scratch copy */
 
 /* Names of every header field, for checking which one a message names. */
 static const char *const fields[] = {
-	"magic",    "abi_version", "hdr_size",	 "region_size", "features",
-	"nr_qpairs", "sq_entries", "cq_entries", "sqe_size",	"cqe_size",
-	"buf_size", "nr_bufs",	   "qp_off",	 "qp_stride",	"sq_ctrl_off",
-	"sqes_off", "cq_ctrl_off", "cqes_off",	 "pool_off",	"pool_size",
+	"magic",     "abi_version", "hdr_size",	  "region_size", "features",
+	"nr_qpairs", "sq_entries",  "cq_entries", "sqe_size",	 "cqe_size",
+	"buf_size",  "nr_bufs",	    "qp_off",	  "qp_stride",	 "sq_ctrl_off",
+	"sqes_off",  "cq_ctrl_off", "cqes_off",	  "pool_off",	 "pool_size",
 };
 
 static void set_field(unsigned char *h, size_t off, size_t width, uint64_t v)
@@ -92,8 +92,9 @@ static void check_names(const char *what, const char *field)
 			first = hit;
 	}
 	if (!first || strncmp(first, field, strlen(field))) {
-		fprintf(stderr, "FAIL %s: first message does not name '%s':\n%s",
-			what, field, xt_log);
+		fprintf(stderr,
+			"FAIL %s: first message does not name '%s':\n%s", what,
+			field, xt_log);
 		exit(1);
 	}
 }
@@ -147,7 +148,10 @@ struct field_case {
 	int want;
 };
 
-#define FC(f, v, e) {#f, HOFF(f), HSZ(f), (uint64_t)(v), e}
+#define FC(f, v, e)                                                            \
+	{                                                                      \
+#f, HOFF(f), HSZ(f), (uint64_t)(v), e                          \
+	}
 
 static void test_fields(void)
 {
@@ -161,7 +165,7 @@ static void test_fields(void)
 		FC(hdr_size, 184, -EINVAL),
 		FC(region_size, img_len + XIO_PAGE_SIZE, -EINVAL), /* > file */
 		FC(region_size, 1ULL << 62, -EINVAL),
-		FC(region_size, img_len - 1, -EINVAL),		   /* unaligned */
+		FC(region_size, img_len - 1, -EINVAL), /* unaligned */
 		FC(region_size, l->min_region_size - XIO_PAGE_SIZE, -EINVAL),
 		FC(region_size, 0, -EINVAL),
 		FC(features, 1, -EPROTO),
@@ -282,7 +286,8 @@ static void test_bad_fds(void)
 	CHECK_EQ(pipe(p), 0);
 	CHECK_EQ(xio_region_attach_fd(p[0], 0, &a), -EINVAL);
 	CHECK_EQ(xio_region_attach_fd(p[1], 0, &a), -EINVAL);
-	CHECK_EQ(xio_region_attach_fd(p[0], XIO_ATTACH_REQUIRE_SEALS, &a), -EPERM);
+	CHECK_EQ(xio_region_attach_fd(p[0], XIO_ATTACH_REQUIRE_SEALS, &a),
+		 -EPERM);
 	close(p[0]);
 	close(p[1]);
 

@@ -77,7 +77,8 @@ static void restore_hugepages(void)
 {
 	if (old_nr_hugepages >= 0) {
 		if (write_long(NR_HUGEPAGES, old_nr_hugepages))
-			fprintf(stderr, "WARNING: could not restore %s to %ld\n",
+			fprintf(stderr,
+				"WARNING: could not restore %s to %ld\n",
 				NR_HUGEPAGES, old_nr_hugepages);
 		old_nr_hugepages = -1;
 	}
@@ -86,7 +87,8 @@ static void restore_hugepages(void)
 /* Huge pages a new hugetlb mapping could get right now. */
 static long hugepages_available(void)
 {
-	long free_ = meminfo("HugePages_Free:"), rsvd = meminfo("HugePages_Rsvd:");
+	long free_ = meminfo("HugePages_Free:"),
+	     rsvd = meminfo("HugePages_Rsvd:");
 	long surp = meminfo("HugePages_Surp:");
 	long over = read_long("/proc/sys/vm/nr_overcommit_hugepages");
 	long avail;
@@ -195,7 +197,8 @@ static int test_fallback(void)
 	CHECK_EQ(xt_nr_warn, 0);
 	CHECK(xt_nr_info >= 1);
 	if (!xt_log_has("falling back")) {
-		fprintf(stderr, "FAIL: fallback message missing: '%s'\n", xt_log);
+		fprintf(stderr, "FAIL: fallback message missing: '%s'\n",
+			xt_log);
 		exit(1);
 	}
 	printf("fallback message: %s", xt_log);
@@ -240,7 +243,8 @@ static int test_real(void)
 		old_nr_hugepages = cur;
 		atexit(restore_hugepages);
 		if (write_long(NR_HUGEPAGES, cur + 2)) {
-			printf("SKIP (part): writing %s failed\n", NR_HUGEPAGES);
+			printf("SKIP (part): writing %s failed\n",
+			       NR_HUGEPAGES);
 			restore_hugepages();
 			return 0;
 		}

@@ -60,14 +60,15 @@ static void check_placement(struct xio_region *r, int node)
 	CHECK_EQ(move_pages(0, npages, pages, NULL, status, 0), 0);
 	for (i = 0; i < npages; i++) {
 		if (status[i] != node) {
-			fprintf(stderr, "FAIL: move_pages: page %zu status %d, want node %d\n",
+			fprintf(stderr,
+				"FAIL: move_pages: page %zu status %d, want node %d\n",
 				i, status[i], node);
 			exit(1);
 		}
 	}
 	/* The policy of the range: bound to exactly that node. */
-	CHECK_EQ(get_mempolicy(&mode, mask, sizeof(mask) * 8, base + XIO_PAGE_SIZE,
-			       MPOL_F_ADDR),
+	CHECK_EQ(get_mempolicy(&mode, mask, sizeof(mask) * 8,
+			       base + XIO_PAGE_SIZE, MPOL_F_ADDR),
 		 0);
 	CHECK_EQ(mode, MPOL_BIND);
 	for (i = 0; i < sizeof(mask) * 8; i++) {
@@ -90,12 +91,13 @@ static void test_bind(int node)
 	if (numa_ok)
 		check_placement(r, node);
 	/* A bound region is an ordinary region otherwise. */
-	CHECK_EQ(xio_region_attach_fd(xio_region_fd(r), XIO_ATTACH_REQUIRE_SEALS,
-				      &a),
+	CHECK_EQ(xio_region_attach_fd(xio_region_fd(r),
+				      XIO_ATTACH_REQUIRE_SEALS, &a),
 		 0);
 	xio_region_destroy(a);
 	xio_region_destroy(r);
-	printf("node %d: %s\n", node, numa_ok ? "placement checked" : "created");
+	printf("node %d: %s\n", node,
+	       numa_ok ? "placement checked" : "created");
 }
 
 static void test_invalid(int node)
@@ -107,7 +109,8 @@ static void test_invalid(int node)
 	xt_log_clear();
 	r = mk(XIO_REGION_NUMA_BIND, node, &rc);
 	if (rc != -EINVAL) {
-		fprintf(stderr, "FAIL: node %d: rc %d, want -EINVAL\n", node, rc);
+		fprintf(stderr, "FAIL: node %d: rc %d, want -EINVAL\n", node,
+			rc);
 		exit(1);
 	}
 	CHECK(!r);
@@ -134,7 +137,8 @@ int main(void)
 
 	test_bind(0);
 	for (node = 1; node <= max_node && tried < 8; node++) {
-		if (!numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned int)node) ||
+		if (!numa_bitmask_isbitset(numa_all_nodes_ptr,
+					   (unsigned int)node) ||
 		    numa_node_size64(node, NULL) <= 0)
 			continue;
 		test_bind(node);

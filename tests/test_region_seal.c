@@ -85,7 +85,8 @@ static void test_seals(void)
 	CHECK_EQ(pwrite(fd, "x", 1, (off_t)size), -1); /* grow by writing */
 	CHECK_EQ(errno, EPERM);
 	errno = 0;
-	CHECK_EQ(fallocate(fd, 0, (off_t)size, 4096), -1); /* grow by allocating */
+	CHECK_EQ(fallocate(fd, 0, (off_t)size, 4096),
+		 -1); /* grow by allocating */
 	CHECK_EQ(errno, EPERM);
 	errno = 0;
 	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
@@ -110,12 +111,14 @@ static void test_unsealed(void)
 	copy_into(fd, r);
 	attach_ok(fd, 0, r);
 	xt_log_clear();
-	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a), -EPERM);
+	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a),
+		 -EPERM);
 	CHECK(!a);
 	CHECK(xt_nr_warn >= 1 && xt_log_has("seal"));
 	/* Half sealed is not enough. */
 	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
-	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a), -EPERM);
+	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a),
+		 -EPERM);
 	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
 	attach_ok(fd, XIO_ATTACH_REQUIRE_SEALS, r);
 	close(fd);
@@ -125,7 +128,8 @@ static void test_unsealed(void)
 	CHECK(fd >= 0);
 	copy_into(fd, r);
 	attach_ok(fd, 0, r);
-	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a), -EPERM);
+	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a),
+		 -EPERM);
 	close(fd);
 
 	/* A regular file on disk, same bytes: cannot carry seals at all. */
@@ -135,7 +139,8 @@ static void test_unsealed(void)
 	copy_into(fd, r);
 	attach_ok(fd, 0, r);
 	xt_log_clear();
-	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a), -EPERM);
+	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &a),
+		 -EPERM);
 	CHECK(!a);
 	CHECK(xt_nr_warn >= 1);
 	close(fd);
@@ -169,7 +174,8 @@ static void test_punch_hole(void)
 	/* Both mappings see zeros; no page beyond EOF, so no SIGBUS. */
 	for (i = 0; i < l->pool_size; i++) {
 		if (pool[i] || apool[i]) {
-			fprintf(stderr, "FAIL: pool byte %llu not zero after punch\n",
+			fprintf(stderr,
+				"FAIL: pool byte %llu not zero after punch\n",
 				(unsigned long long)i);
 			exit(1);
 		}

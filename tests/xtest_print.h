@@ -25,7 +25,8 @@ static int xt_capture(enum xio_print_level level, const char *fmt, va_list ap)
 		xt_nr_info++;
 	if (xt_log_len >= sizeof(xt_log) - 1)
 		return 0;
-	n = vsnprintf(xt_log + xt_log_len, sizeof(xt_log) - xt_log_len, fmt, ap);
+	n = vsnprintf(xt_log + xt_log_len, sizeof(xt_log) - xt_log_len, fmt,
+		      ap);
 	if (n > 0) {
 		xt_log_len += (size_t)n;
 		if (xt_log_len > sizeof(xt_log) - 1)
