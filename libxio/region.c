@@ -204,6 +204,7 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 {
 	struct xio_layout l;
 	struct xio_region *r;
+	char mname[64]; /* memfd_create() refuses names over 249 bytes */
 	uint64_t size;
 	bool huge;
 	int err;
@@ -224,6 +225,7 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 	r = region_alloc();
 	if (!r)
 		return -ENOMEM;
+	snprintf(mname, sizeof(mname), "%s", o->name ? o->name : "xio");
 
 	huge = o->flags & (XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT);
 	size = l.min_region_size;
@@ -231,7 +233,7 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 		uint64_t hsize = (size + XIO_HUGE_PAGE_SIZE - 1) &
 				 ~(XIO_HUGE_PAGE_SIZE - 1);
 
-		err = memfd_make(o->name ? o->name : "xio", hsize, true, &r->fd);
+		err = memfd_make(mname, hsize, true, &r->fd);
 		if (!err) {
 			err = map_and_populate(r->fd, hsize, o, &r->base);
 			if (err) {
@@ -252,7 +254,7 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 		}
 	}
 	if (!r->hugetlb) {
-		err = memfd_make(o->name ? o->name : "xio", size, false, &r->fd);
+		err = memfd_make(mname, size, false, &r->fd);
 		if (err)
 			goto fail;
 		err = map_and_populate(r->fd, size, o, &r->base);

@@ -253,6 +253,33 @@ static void test_opts(void)
 	CHECK_EQ(xio_region_create(&o, &r), -EINVAL);
 	CHECK(!r);
 
+	/*
+	 * Names: copied into the header truncated to 63 bytes, whatever their
+	 * length (memfd_create() alone would refuse one over 249 bytes).
+	 */
+	{
+		char name[400];
+		size_t lens[] = {0, 1, 63, 64, 249, 250, sizeof(name) - 1};
+
+		o.flags = 0;
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			memset(name, 'n', lens[i]);
+			name[lens[i]] = '\0';
+			o.name = name;
+			CHECK_EQ(xio_region_create(&o, &r), 0);
+			CHECK_EQ(strlen(xio_region_name(r)),
+				 lens[i] < 63 ? lens[i] : 63);
+			CHECK(!strncmp(xio_region_name(r), name, 63));
+			xio_region_destroy(r);
+			r = NULL;
+		}
+		o.name = NULL;
+		CHECK_EQ(xio_region_create(&o, &r), 0);
+		CHECK_EQ(strlen(xio_region_name(r)), 0);
+		xio_region_destroy(r);
+		r = NULL;
+	}
+
 	/* NULL arguments. */
 	o.flags = 0;
 	CHECK_EQ(xio_region_create(NULL, &r), -EINVAL);

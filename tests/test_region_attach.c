@@ -268,6 +268,15 @@ static void test_short(void)
 	expect_fail("header only", XIO_REGION_HDR_SIZE, -EINVAL, "region_size");
 	CHECK(!a);
 
+	/* A (sparse) file beyond the largest region size is not mapped. */
+	fd = memfd_with(img, img_len);
+	CHECK_EQ(ftruncate(fd, (off_t)(XIO_MAX_REGION_SIZE + XIO_PAGE_SIZE)),
+		 0);
+	xt_log_clear();
+	CHECK_EQ(xio_region_attach_fd(fd, 0, &a), -EINVAL);
+	CHECK(xt_nr_warn >= 1);
+	close(fd);
+
 	/* A file longer than the region is fine (region_size is what counts). */
 	memcpy(buf, img, img_len);
 	memset(buf + img_len, 0, 2 * XIO_PAGE_SIZE);
