@@ -14,14 +14,14 @@
 
 #define XIO_STEER_MAX_TENANTS 1024U /* tenant ids 0 .. MAX-1 */
 #define XIO_STEER_MAX_MACS 4096U
-#define XIO_STEER_MAX_IPS 4096U	   /* per address family */
+#define XIO_STEER_MAX_IPS 4096U /* per address family */
 #define XIO_STEER_MAX_NODES 64U
-#define XIO_STEER_MAX_CPUS 256U	   /* default; the loader sets the real one */
+#define XIO_STEER_MAX_CPUS 256U /* default; the loader sets the real one */
 
 /* Lookup order (config.ip_mode). */
-#define XIO_STEER_IP_OFF 0U	   /* destination MAC only */
-#define XIO_STEER_IP_AFTER_MAC 1U  /* MAC, then destination IP on a miss */
-#define XIO_STEER_IP_FIRST 2U	   /* destination IP, then MAC on a miss */
+#define XIO_STEER_IP_OFF 0U	  /* destination MAC only */
+#define XIO_STEER_IP_AFTER_MAC 1U /* MAC, then destination IP on a miss */
+#define XIO_STEER_IP_FIRST 2U	  /* destination IP, then MAC on a miss */
 
 struct xio_steer_mac_key {
 	__u8 addr[6];
@@ -69,7 +69,7 @@ struct xio_steer_counters {
 	__u64 redirected; /* handed to the CPUMAP target (rx CPU) */
 	__u64 delivered;  /* seen by the second stage on the target CPU */
 	__u64 passed;	  /* passed to the kernel on the rx CPU: no target */
-	__u64 drops;	  /* redirect refused (target CPU has no CPUMAP entry) */
+	__u64 drops; /* redirect refused (target CPU has no CPUMAP entry) */
 	__u64 wrong_node; /* second stage ran on a CPU of another node */
 };
 

@@ -105,7 +105,7 @@ static int neg_errno(int r)
 
 static int steer_fill_defaults(struct xio_steer *s, uint32_t ip_mode)
 {
-	struct xio_steer_config cfg = { .ip_mode = ip_mode };
+	struct xio_steer_config cfg = {.ip_mode = ip_mode};
 	int map_fd = bpf_map__fd(s->skel->maps.cpu_node);
 	bool numa = numa_available() >= 0;
 	uint32_t zero = 0;
@@ -128,7 +128,7 @@ static int steer_fill_defaults(struct xio_steer *s, uint32_t ip_mode)
 
 int xio_steer_open(const struct xio_steer_opts *opts, struct xio_steer **out)
 {
-	struct xio_steer_opts o = { 0 };
+	struct xio_steer_opts o = {0};
 	struct xio_steer *s;
 	int err, i;
 
@@ -151,7 +151,8 @@ int xio_steer_open(const struct xio_steer_opts *opts, struct xio_steer **out)
 		}
 		memcpy(&o, opts, n < sizeof(o) ? n : sizeof(o));
 	}
-	if (o.ip_mode > XIO_STEER_IP_THEN_MAC || o.cpumap_qsize > STEER_MAX_QSIZE)
+	if (o.ip_mode > XIO_STEER_IP_THEN_MAC ||
+	    o.cpumap_qsize > STEER_MAX_QSIZE)
 		return -EINVAL;
 
 	s = calloc(1, sizeof(*s));
@@ -179,7 +180,8 @@ int xio_steer_open(const struct xio_steer_opts *opts, struct xio_steer **out)
 		goto err_free;
 	}
 	/* configure: one CPUMAP slot and one node entry per possible CPU */
-	err = bpf_map__set_max_entries(s->skel->maps.cpus, (uint32_t)s->nr_cpus);
+	err = bpf_map__set_max_entries(s->skel->maps.cpus,
+				       (uint32_t)s->nr_cpus);
 	if (!err)
 		err = bpf_map__set_max_entries(s->skel->maps.cpu_node,
 					       (uint32_t)s->nr_cpus);
@@ -190,7 +192,8 @@ int xio_steer_open(const struct xio_steer_opts *opts, struct xio_steer **out)
 		err = neg_errno(err);
 		pr_warn("xio_steer_open: loading the steering program: %s%s\n",
 			xio_strerror(err),
-			err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+			err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" :
+					"");
 		goto err_destroy;
 	}
 	err = steer_fill_defaults(s, o.ip_mode);
@@ -262,8 +265,8 @@ int xio_steer_attach(struct xio_steer *s, const char *ifname,
 	if (!a)
 		return -ENOSPC;
 
-	xdp_flags = mode == XIO_STEER_NATIVE ? XDP_FLAGS_DRV_MODE
-					     : XDP_FLAGS_SKB_MODE;
+	xdp_flags = mode == XIO_STEER_NATIVE ? XDP_FLAGS_DRV_MODE :
+					       XDP_FLAGS_SKB_MODE;
 	err = LIBBPF_CALL(bpf_xdp_query_id(ifindex, (int)xdp_flags, &prev_id));
 	if (err) {
 		err = neg_errno(err);
@@ -276,7 +279,8 @@ int xio_steer_attach(struct xio_steer *s, const char *ifname,
 		if (!(flags & XIO_STEER_ATTACH_REPLACE)) {
 			pr_warn("xio_steer_attach %s: XDP program id %u already "
 				"attached (XIO_STEER_ATTACH_REPLACE replaces it): "
-				"%s\n", ifname, prev_id, xio_strerror(-EBUSY));
+				"%s\n",
+				ifname, prev_id, xio_strerror(-EBUSY));
 			return -EBUSY;
 		}
 		old_fd = bpf_prog_get_fd_by_id(prev_id);
@@ -290,7 +294,8 @@ int xio_steer_attach(struct xio_steer *s, const char *ifname,
 		close(old_fd);
 	} else {
 		err = bpf_xdp_attach(ifindex, prog_fd,
-				     xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+				     xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST,
+				     NULL);
 	}
 	if (err) {
 		err = neg_errno(err);
@@ -341,7 +346,8 @@ int xio_steer_detach(struct xio_steer *s, const char *ifname)
 	err = neg_errno(err);
 	if (err == -EEXIST) {
 		pr_info("xio_steer_detach %s: our program was replaced by "
-			"someone else; leaving theirs\n", ifname);
+			"someone else; leaving theirs\n",
+			ifname);
 		err = 0;
 	}
 	if (err) {
@@ -357,7 +363,7 @@ int xio_steer_detach(struct xio_steer *s, const char *ifname)
 int xio_steer_add_mac(struct xio_steer *s, uint32_t tenant,
 		      const uint8_t mac[6])
 {
-	struct xio_steer_mac_key key = { 0 };
+	struct xio_steer_mac_key key = {0};
 	static const uint8_t zero[6];
 
 	if (!s || !mac || tenant >= XIO_STEER_MAX_TENANTS)
@@ -371,7 +377,7 @@ int xio_steer_add_mac(struct xio_steer *s, uint32_t tenant,
 
 int xio_steer_del_mac(struct xio_steer *s, const uint8_t mac[6])
 {
-	struct xio_steer_mac_key key = { 0 };
+	struct xio_steer_mac_key key = {0};
 
 	if (!s || !mac)
 		return -EINVAL;
@@ -443,7 +449,7 @@ static int steer_purge(int fd, size_t ksz, uint32_t max, uint32_t tenant)
 
 int xio_steer_del_tenant(struct xio_steer *s, uint32_t tenant)
 {
-	struct xio_steer_tenant none = { 0 };
+	struct xio_steer_tenant none = {0};
 	int r, total = 0;
 
 	if (!s || tenant >= XIO_STEER_MAX_TENANTS)
@@ -471,7 +477,7 @@ int xio_steer_del_tenant(struct xio_steer *s, uint32_t tenant)
 
 int xio_steer_set_ip_mode(struct xio_steer *s, enum xio_steer_ip_mode mode)
 {
-	struct xio_steer_config cfg = { .ip_mode = (uint32_t)mode };
+	struct xio_steer_config cfg = {.ip_mode = (uint32_t)mode};
 	uint32_t zero = 0;
 
 	if (!s || (uint32_t)mode > XIO_STEER_IP_THEN_MAC)
@@ -484,7 +490,7 @@ int xio_steer_set_ip_mode(struct xio_steer *s, enum xio_steer_ip_mode mode)
 
 int xio_steer_set_tenant_node(struct xio_steer *s, uint32_t tenant, int node)
 {
-	struct xio_steer_tenant t = { 0 };
+	struct xio_steer_tenant t = {0};
 
 	if (!s || tenant >= XIO_STEER_MAX_TENANTS || node < -1 ||
 	    node >= (int)XIO_STEER_MAX_NODES)
@@ -511,7 +517,7 @@ static bool steer_cpu_in_use(const struct xio_steer *s, int cpu)
 
 int xio_steer_set_node_target(struct xio_steer *s, int node, int cpu)
 {
-	struct xio_steer_target tgt = { 0 };
+	struct xio_steer_target tgt = {0};
 	uint32_t key = (uint32_t)node;
 	int cpumap = -1, old, err;
 
@@ -536,7 +542,8 @@ int xio_steer_set_node_target(struct xio_steer *s, int node, int cpu)
 		if (err) {
 			err = neg_errno(err);
 			pr_warn("xio_steer_set_node_target: CPU %d redirect "
-				"queue: %s\n", cpu, xio_strerror(err));
+				"queue: %s\n",
+				cpu, xio_strerror(err));
 			return err;
 		}
 	}
@@ -575,8 +582,8 @@ int xio_steer_set_cpu_node(struct xio_steer *s, int cpu, int node)
 	if (!s || cpu < 0 || cpu >= s->nr_cpus || node < -1 ||
 	    node >= (int)XIO_STEER_MAX_NODES)
 		return -EINVAL;
-	return neg_errno(bpf_map_update_elem(bpf_map__fd(s->skel->maps.cpu_node),
-					     &key, &val, BPF_ANY));
+	return neg_errno(bpf_map_update_elem(
+		bpf_map__fd(s->skel->maps.cpu_node), &key, &val, BPF_ANY));
 }
 
 /* ---- counters ------------------------------------------------------- */
@@ -620,8 +627,7 @@ int xio_steer_tenant_stats(struct xio_steer *s, uint32_t tenant,
 	if (err)
 		return neg_errno(err);
 	if (per_cpu)
-		memcpy(per_cpu, s->pcpu,
-		       (size_t)s->nr_cpus * sizeof(*per_cpu));
+		memcpy(per_cpu, s->pcpu, (size_t)s->nr_cpus * sizeof(*per_cpu));
 	if (sum)
 		steer_sum(s->pcpu, s->nr_cpus, sizeof(*sum), sum);
 	return 0;

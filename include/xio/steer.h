@@ -33,9 +33,9 @@ extern "C" {
 
 /* Lookup order, xio_steer_opts.ip_mode and xio_steer_set_ip_mode(). */
 enum xio_steer_ip_mode {
-	XIO_STEER_MAC_ONLY = 0,	     /* destination MAC only (default) */
-	XIO_STEER_MAC_THEN_IP = 1,   /* MAC; destination IP on a MAC miss */
-	XIO_STEER_IP_THEN_MAC = 2,   /* destination IP; MAC on an IP miss */
+	XIO_STEER_MAC_ONLY = 0,	   /* destination MAC only (default) */
+	XIO_STEER_MAC_THEN_IP = 1, /* MAC; destination IP on a MAC miss */
+	XIO_STEER_IP_THEN_MAC = 2, /* destination IP; MAC on an IP miss */
 };
 
 /*
@@ -68,9 +68,9 @@ enum xio_steer_attach_mode {
 	XIO_STEER_NATIVE = 0,  /* driver XDP */
 	XIO_STEER_GENERIC = 1, /* skb XDP: any device, slower */
 };
-/* xio_steer_attach() flags */
-#define XIO_STEER_ATTACH_REPLACE (1U << 0) /* replace an XDP program already
-					      there; detach puts it back */
+/* xio_steer_attach() flags.  REPLACE: replace an XDP program already
+ * there; detach puts it back. */
+#define XIO_STEER_ATTACH_REPLACE (1U << 0)
 #define XIO_STEER_ATTACH_FLAGS_MASK XIO_STEER_ATTACH_REPLACE
 
 /*

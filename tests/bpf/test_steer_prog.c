@@ -22,7 +22,12 @@
 
 #define NT 6 /* tenants 0..5 watched; 4 never has a rule (misroute trap) */
 
-enum { R_UNKNOWN = -1, R_RUNT = -2, R_MALF = -3, R_STACK = -4 };
+enum {
+	R_UNKNOWN = -1,
+	R_RUNT = -2,
+	R_MALF = -3,
+	R_STACK = -4
+};
 
 struct rule_mac {
 	uint8_t mac[6];
@@ -160,7 +165,8 @@ static void run_frame(const uint8_t *f, size_t len, int mode, int want)
 	uint32_t want_ret;
 
 	if (want != 99 && want != cl) {
-		fprintf(stderr, "FAIL reference model says %d, crafted %d (len %zu)\n",
+		fprintf(stderr,
+			"FAIL reference model says %d, crafted %d (len %zu)\n",
 			cl, want, len);
 		exit(1);
 	}
@@ -187,8 +193,10 @@ static void run_frame(const uint8_t *f, size_t len, int mode, int want)
 	else
 		want_ret = XDP_PASS;
 	if (o.retval != want_ret) {
-		fprintf(stderr, "FAIL verdict %u, want %u (class %d, mode %d, "
-			"len %zu)\n", o.retval, want_ret, cl, mode, len);
+		fprintf(stderr,
+			"FAIL verdict %u, want %u (class %d, mode %d, "
+			"len %zu)\n",
+			o.retval, want_ret, cl, mode, len);
 		exit(1);
 	}
 	CHECK_EQ(b.g.frames - a.g.frames, 1);
@@ -201,8 +209,10 @@ static void run_frame(const uint8_t *f, size_t len, int mode, int want)
 		bool me = t == cl;
 
 		if ((b.t[t].packets - a.t[t].packets) != me) {
-			fprintf(stderr, "FAIL misroute: tenant %d packets +%llu, "
-				"class %d, mode %d, len %zu\n", t,
+			fprintf(stderr,
+				"FAIL misroute: tenant %d packets +%llu, "
+				"class %d, mode %d, len %zu\n",
+				t,
 				(unsigned long long)(b.t[t].packets -
 						     a.t[t].packets),
 				cl, mode, len);
@@ -259,7 +269,7 @@ static size_t put_ip6(uint8_t *f, size_t off, const uint8_t *daddr)
 
 static void crafted(void)
 {
-	static const uint8_t unk[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	static const uint8_t unk[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
 	uint8_t f[256];
 	size_t n;
 	uint32_t unk4 = htonl(0x0a0000fe);
@@ -358,8 +368,8 @@ static void crafted(void)
 
 static unsigned int pick_proto(void)
 {
-	static const unsigned int p[] = { 0x0800, 0x0800, 0x0800, 0x86dd,
-					  0x86dd, 0x8100, 0x8100, 0x88a8 };
+	static const unsigned int p[] = {0x0800, 0x0800, 0x0800, 0x86dd,
+					 0x86dd, 0x8100, 0x8100, 0x88a8};
 	unsigned int r = rndn(10);
 
 	if (r < 8)
@@ -415,7 +425,7 @@ static size_t random_frame(uint8_t *f, size_t cap)
 	r = rndn(10);
 	if (r < 3) {
 		/* cut near a header boundary */
-		static const int b[] = { 14, 18, 34, 38, 54, 58, 74, 78 };
+		static const int b[] = {14, 18, 34, 38, 54, 58, 74, 78};
 		int c = b[rndn(8)] + (int)rndn(7) - 3;
 
 		if (c >= 0 && (size_t)c < len)
@@ -440,33 +450,35 @@ static void setup_rules(void)
 	CHECK_EQ(xio_steer_set_tenant_node(S, 5, 0), 0);
 	steered[0] = steered[1] = steered[5] = true;
 
-	static const int mt[8] = { 0, 0, 1, 2, 3, 5, 5, 1 };
+	static const int mt[8] = {0, 0, 1, 2, 3, 5, 5, 1};
 	for (int i = 0; i < 8; i++) {
 		mac_of(macs[i].mac, (uint32_t)mt[i], (uint32_t)i);
 		macs[i].tenant = mt[i];
 		CHECK_EQ(xio_steer_add_mac(S, (uint32_t)mt[i], macs[i].mac), 0);
 	}
-	static const int it[4] = { 1, 2, 5, 3 };
+	static const int it[4] = {1, 2, 5, 3};
 	for (int i = 0; i < 4; i++) {
 		ip4s[i] = htonl(0x0a000001u + (uint32_t)i);
 		ip4_t[i] = it[i];
-		CHECK_EQ(xio_steer_add_ip(S, (uint32_t)it[i], AF_INET, &ip4s[i]),
-			 0);
+		CHECK_EQ(
+			xio_steer_add_ip(S, (uint32_t)it[i], AF_INET, &ip4s[i]),
+			0);
 	}
-	static const int i6[3] = { 0, 2, 5 };
+	static const int i6[3] = {0, 2, 5};
 	for (int i = 0; i < 3; i++) {
 		memset(ip6s[i], 0, 16);
 		ip6s[i][0] = 0xfd;
 		ip6s[i][15] = (uint8_t)(i + 1);
 		ip6_t[i] = i6[i];
-		CHECK_EQ(xio_steer_add_ip(S, (uint32_t)i6[i], AF_INET6, ip6s[i]),
-			 0);
+		CHECK_EQ(
+			xio_steer_add_ip(S, (uint32_t)i6[i], AF_INET6, ip6s[i]),
+			0);
 	}
 }
 
 static void api_checks(void)
 {
-	uint8_t mac[6], mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 }, zero[6] = { 0 };
+	uint8_t mac[6], mcast[6] = {0x01, 0, 0x5e, 0, 0, 1}, zero[6] = {0};
 	uint32_t a4 = htonl(0x0a0000ff);
 
 	mac_of(mac, 9, 9);
@@ -481,8 +493,9 @@ static void api_checks(void)
 	CHECK_EQ(xio_steer_set_node_target(S, -1, 0), -EINVAL);
 	CHECK_EQ(xio_steer_set_cpu_node(S, nr_cpus, 0), -EINVAL);
 	CHECK_EQ(xio_steer_set_ip_mode(S, (enum xio_steer_ip_mode)3), -EINVAL);
-	CHECK_EQ(xio_steer_tenant_stats(S, XIO_STEER_TENANTS_MAX, NULL, NULL, 0),
-		 -EINVAL);
+	CHECK_EQ(
+		xio_steer_tenant_stats(S, XIO_STEER_TENANTS_MAX, NULL, NULL, 0),
+		-EINVAL);
 	CHECK_EQ(xio_steer_attach(S, "xio-no-such-if0", XIO_STEER_NATIVE, 0),
 		 -ENODEV);
 	CHECK_EQ(xio_steer_detach(S, "lo"), -ENOENT);
