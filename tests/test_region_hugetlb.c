@@ -294,10 +294,12 @@ int main(void)
 {
 	int lock, ran = 0;
 
-	lock = open("/tmp/xio-hugetlb-test.lock", O_RDWR | O_CREAT | O_CLOEXEC,
-		    0666);
-	CHECK(lock >= 0);
-	CHECK_EQ(flock(lock, LOCK_EX), 0);
+	/* Read-only is enough for flock(), and works for any user. */
+	lock = open("/tmp/xio-hugetlb-test.lock",
+		    O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+	if (lock < 0 || flock(lock, LOCK_EX))
+		printf("note: no lock on /tmp/xio-hugetlb-test.lock (%s)\n",
+		       strerror(errno));
 	xt_capture_start();
 
 	ran += test_fallback();
