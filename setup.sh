@@ -36,7 +36,9 @@ PACKAGES=(
 	iproute2           # ip netns / veth for the BPF tests
 	libxml2-dev        # libvirt hook: domain XML parsing
 	libvirt-dev        # libvirt reconciliation
-	prometheus         # promtool, checks the metrics exposition
+	prometheus         # promtool, checks the metrics exposition (on a
+	                   # systemd machine this also enables a local
+	                   # prometheus service: systemctl disable --now it)
 	libdpdk-dev        # rte_ring baseline for the ring benchmark
 	clang-format       # style check (tests/check_format.sh)
 	groff-base         # man page lint test
@@ -69,8 +71,8 @@ install_packages() {
 		return
 	fi
 	say "installing ${#missing[@]} packages: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	as_root apt-get update -q
+	# env: sudo does not pass the caller's environment through.
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	local avail=()
 	for p in "${missing[@]}"; do
 		if apt-cache show "$p" >/dev/null 2>&1; then
@@ -80,7 +82,8 @@ install_packages() {
 		fi
 	done
 	if [ ${#avail[@]} -gt 0 ]; then
-		as_root apt-get install -y -q --no-install-recommends "${avail[@]}"
+		as_root env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends "${avail[@]}"
 	fi
 }
 
