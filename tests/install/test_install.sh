@@ -1,13 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# Packaging test: install a built tree into a temporary prefix (never /usr),
-# then build and run consumers against the installed tree only:
+# Packaging test.  A DESTDIR-staged install first proves that everything
+# lands under the prefix; then the built tree is installed into a temporary
+# prefix (never /usr) and consumers are built and run against it alone:
 #   (a) pkg-config: shared (-lxio) and static (libxio.a + --static deps);
 #   (b) find_package(xio) in tests/install/CMakeLists.txt: xio::xio and
 #       xio::xio_static; an unsatisfiable version request must fail;
 #   (c) libxio.so.0: SONAME, exactly the symbols of libxio.map exported, all
-#       named xio_* and versioned.
+#       named xio_* and versioned; libxio.a defines globals only in xio_*.
 # Also: every installed header compiles alone as strict C11, and as C++.
 #
 # usage: test_install.sh SOURCE_DIR BUILD_DIR C_COMPILER [SANITIZER_FLAGS]
@@ -40,6 +41,26 @@ prefix=$tmp/prefix
 # Nothing from the build environment may leak into the consumers' view.
 unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH LD_LIBRARY_PATH \
 	CFLAGS LDFLAGS 2>/dev/null || true
+
+# First a staged install (DESTDIR): it cannot write outside the stage even
+# if a component installs to an absolute path, and it proves that none does,
+# so that the --prefix install below cannot touch the system either.
+step "DESTDIR staging"
+cfg_prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+DESTDIR=$tmp/stage cmake --install "$build" >"$tmp/stage.log" 2>&1 ||
+	{ cat "$tmp/stage.log" >&2; fail "DESTDIR=... cmake --install"; }
+grep -- '-- Installing: \|-- Up-to-date: ' "$tmp/stage.log" |
+	sed 's/^-- [A-Za-z-]*: //' >"$tmp/stage_files"
+[ -s "$tmp/stage_files" ] || fail "nothing staged"
+while read -r f; do
+	case $f in
+	"$tmp/stage$cfg_prefix"/*) ;;
+	*) fail "installed outside the prefix (absolute DESTINATION?): $f" ;;
+	esac
+done <"$tmp/stage_files"
+spc=$(find "$tmp/stage" -name xio.pc -path '*/pkgconfig/*' | head -n1)
+grep -q "^prefix=$cfg_prefix\$" "$spc" ||
+	fail "staged xio.pc does not name the configured prefix $cfg_prefix"
 
 step "install into $prefix"
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
@@ -174,4 +195,14 @@ if ! cmp -s "$tmp/exported" "$tmp/mapped"; then
 	fail "exported symbols differ from libxio.map"
 fi
 echo "$(wc -l <"$tmp/exported") symbols exported, all xio_*, versioned; SONAME $soname"
+
+step "(c) libxio.a: every global symbol is in the xio_ namespace"
+# A static consumer links these into its own namespace.
+nm -g --defined-only "$libdir/libxio.a" | awk 'NF == 3 { print $3 }' |
+	sort -u >"$tmp/static_syms"
+[ -s "$tmp/static_syms" ] || fail "no symbols in libxio.a"
+if grep -v '^xio_' "$tmp/static_syms"; then
+	fail "libxio.a defines the global symbols above outside xio_*"
+fi
+
 echo "ok"
