@@ -6,7 +6,11 @@
  * Stage 1, xio_steer (attached to the ingress interface, runs on the CPU
  * that received the frame):
  *   destination MAC (and/or destination IPv4/IPv6, see config.ip_mode)
- *   -> tenant -> tenant's node -> node's target CPU -> CPUMAP redirect.
+ *   -> tenant -> tenant's node, then
+ *   - if the receive queue's AF_XDP socket belongs to the poller of that
+ *     node: XSKMAP redirect, straight to the poller (fast path);
+ *   - else, if the node has a target CPU: CPUMAP redirect to it;
+ *   - else XDP_PASS on this CPU (counted as passed).
  *   Anything that matches no tenant, runts, stacked VLAN tags and malformed
  *   headers go on to the kernel stack (XDP_PASS) and are counted.
  * Stage 2, xio_steer_cpu (attached to every CPUMAP entry, runs on the target
@@ -81,6 +85,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct bpf_cpumap_val);
 } cpus SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XIO_STEER_MAX_XSKS);
+	__type(key, struct xio_steer_rxq_key);
+	__type(value, struct xio_steer_rxq);
+} rxqs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, XIO_STEER_MAX_XSKS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -226,6 +244,8 @@ int xio_steer(struct xdp_md *ctx)
 	struct xio_steer_tenant *tc;
 	struct xio_steer_target *tgt;
 	struct xio_steer_meta *meta;
+	struct xio_steer_rxq_key rk;
+	struct xio_steer_rxq *rq;
 	__u32 zero = 0, tenant, node;
 	long act;
 	int cl;
@@ -262,6 +282,31 @@ int xio_steer(struct xdp_md *ctx)
 	if (!tc || !(tc->flags & XIO_STEER_TENANT_VALID) || tc->node < 0)
 		goto pass;
 	node = (__u32)tc->node;
+
+	/*
+	 * Fast path: the frame arrived on a receive queue whose AF_XDP socket
+	 * belongs to the poller of the tenant's node (NIC flow steering put
+	 * it there): hand it to that socket directly.  An AF_XDP socket only
+	 * takes frames of the queue it is bound to, hence the key.
+	 */
+	rk.ifindex = ctx->ingress_ifindex;
+	rk.queue = ctx->rx_queue_index;
+	rq = bpf_map_lookup_elem(&rxqs, &rk);
+	if (rq && (rq->flags & XIO_STEER_RXQ_VALID) && rq->node == tc->node) {
+		/* flags 0: a slot without a socket returns XDP_ABORTED (0)
+		 * and we fall back to the CPU hop below */
+		act = bpf_redirect_map(&xsks, rq->slot, 0);
+		if (act == XDP_REDIRECT) {
+			__u32 cpu = bpf_get_smp_processor_id();
+			__s32 *cn = bpf_map_lookup_elem(&cpu_node, &cpu);
+
+			if (!cn || *cn != tc->node)
+				c->wrong_node++;
+			c->xsk++;
+			return XDP_REDIRECT;
+		}
+	}
+
 	tgt = bpf_map_lookup_elem(&node_target, &node);
 	if (!tgt || !(tgt->flags & XIO_STEER_TARGET_VALID))
 		goto pass;

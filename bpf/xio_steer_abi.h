@@ -17,6 +17,7 @@
 #define XIO_STEER_MAX_IPS 4096U /* per address family */
 #define XIO_STEER_MAX_NODES 64U
 #define XIO_STEER_MAX_CPUS 256U /* default; the loader sets the real one */
+#define XIO_STEER_MAX_XSKS 256U /* AF_XDP sockets, one per receive queue */
 
 /* Lookup order (config.ip_mode). */
 #define XIO_STEER_IP_OFF 0U	  /* destination MAC only */
@@ -46,6 +47,20 @@ struct xio_steer_target {
 	__u32 cpu;   /* CPUMAP slot == CPU id */
 };
 
+/* rxqs[{ifindex, queue}]: the AF_XDP socket a node's poller owns on that
+ * receive queue (xsks[slot]) */
+struct xio_steer_rxq_key {
+	__u32 ifindex;
+	__u32 queue;
+};
+#define XIO_STEER_RXQ_VALID (1U << 0)
+struct xio_steer_rxq {
+	__u32 flags; /* XIO_STEER_RXQ_* */
+	__s32 node;  /* node of the poller that owns the socket */
+	__u32 slot;  /* index in the XSKMAP */
+	__u32 __pad;
+};
+
 /* config[0] */
 struct xio_steer_config {
 	__u32 ip_mode; /* XIO_STEER_IP_* */
@@ -70,7 +85,8 @@ struct xio_steer_counters {
 	__u64 delivered;  /* seen by the second stage on the target CPU */
 	__u64 passed;	  /* passed to the kernel on the rx CPU: no target */
 	__u64 drops; /* redirect refused (target CPU has no CPUMAP entry) */
-	__u64 wrong_node; /* second stage ran on a CPU of another node */
+	__u64 wrong_node; /* processed on a CPU of another node */
+	__u64 xsk;	  /* redirected straight to the node's AF_XDP socket */
 };
 
 /* gstats[0], one copy per CPU. */

@@ -59,8 +59,15 @@ struct steer_attachment {
 	uint32_t prev_id;   /* program we replaced, 0 if none */
 };
 
+struct steer_xsk_slot {
+	bool used;
+	int ifindex;
+	uint32_t queue;
+};
+
 struct xio_steer {
 	struct xio_steer_bpf *skel; /* owns programs and maps */
+	struct steer_xsk_slot xsk[XIO_STEER_MAX_XSKS]; /* mirror of rxqs */
 	int nr_cpus;
 	uint32_t qsize;
 	int node_cpu[XIO_STEER_MAX_NODES]; /* mirror of node_target, -1 unset */
@@ -584,6 +591,95 @@ int xio_steer_set_cpu_node(struct xio_steer *s, int cpu, int node)
 		return -EINVAL;
 	return neg_errno(bpf_map_update_elem(
 		bpf_map__fd(s->skel->maps.cpu_node), &key, &val, BPF_ANY));
+}
+
+static int steer_rxq_find(const struct xio_steer *s, int ifindex,
+			  uint32_t queue)
+{
+	int i;
+
+	for (i = 0; i < (int)XIO_STEER_MAX_XSKS; i++)
+		if (s->xsk[i].used && s->xsk[i].ifindex == ifindex &&
+		    s->xsk[i].queue == queue)
+			return i;
+	return -1;
+}
+
+int xio_steer_set_rxq(struct xio_steer *s, const char *ifname, uint32_t queue,
+		      int node, int xsk_fd)
+{
+	struct xio_steer_rxq_key key = {0};
+	struct xio_steer_rxq val = {0};
+	uint32_t slot;
+	int ifindex, i, err;
+	bool fresh = false;
+
+	if (!s || !ifname || node < 0 || node >= (int)XIO_STEER_MAX_NODES ||
+	    xsk_fd < 0)
+		return -EINVAL;
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return -ENODEV;
+	i = steer_rxq_find(s, ifindex, queue);
+	if (i < 0) {
+		for (i = 0; i < (int)XIO_STEER_MAX_XSKS; i++)
+			if (!s->xsk[i].used)
+				break;
+		if (i == (int)XIO_STEER_MAX_XSKS)
+			return -ENOSPC;
+		fresh = true;
+	}
+	slot = (uint32_t)i;
+	/* socket first, then the queue entry that sends frames to it */
+	err = bpf_map_update_elem(bpf_map__fd(s->skel->maps.xsks), &slot,
+				  &xsk_fd, BPF_ANY);
+	if (err) {
+		pr_warn("xio_steer_set_rxq %s queue %u: AF_XDP socket fd %d: "
+			"%s\n",
+			ifname, queue, xsk_fd, xio_strerror(err));
+		return neg_errno(err);
+	}
+	key.ifindex = (uint32_t)ifindex;
+	key.queue = queue;
+	val.flags = XIO_STEER_RXQ_VALID;
+	val.node = node;
+	val.slot = slot;
+	err = bpf_map_update_elem(bpf_map__fd(s->skel->maps.rxqs), &key, &val,
+				  BPF_ANY);
+	if (err) {
+		if (fresh)
+			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.xsks),
+					    &slot);
+		return neg_errno(err);
+	}
+	s->xsk[i].used = true;
+	s->xsk[i].ifindex = ifindex;
+	s->xsk[i].queue = queue;
+	return 0;
+}
+
+int xio_steer_clear_rxq(struct xio_steer *s, const char *ifname, uint32_t queue)
+{
+	struct xio_steer_rxq_key key = {0};
+	uint32_t slot;
+	int ifindex, i, err;
+
+	if (!s || !ifname)
+		return -EINVAL;
+	ifindex = (int)if_nametoindex(ifname);
+	i = ifindex ? steer_rxq_find(s, ifindex, queue) : -1;
+	if (i < 0)
+		return -ENOENT;
+	key.ifindex = (uint32_t)ifindex;
+	key.queue = queue;
+	err = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.rxqs), &key);
+	if (err && err != -ENOENT)
+		return neg_errno(err);
+	slot = (uint32_t)i;
+	/* -ENOENT: the socket was closed and the kernel removed it already */
+	err = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.xsks), &slot);
+	s->xsk[i].used = false;
+	return err && err != -ENOENT ? neg_errno(err) : 0;
 }
 
 /* ---- counters ------------------------------------------------------- */

@@ -140,6 +140,23 @@ int xio_steer_set_node_target(struct xio_steer *s, int node, int cpu);
  */
 int xio_steer_set_cpu_node(struct xio_steer *s, int cpu, int node);
 
+/*
+ * Fast path for NICs whose flow rules put a tenant's traffic on a queue of
+ * its node's poller: register AF_XDP socket @xsk_fd, bound to @ifname's
+ * receive queue @queue and owned by the poller of @node.  Frames of @node's
+ * tenants arriving on that queue are then redirected straight into it
+ * (counted as xsk); other tenants' frames on that queue still take the CPU
+ * hop.  The fd is borrowed: the kernel removes the socket from the map when
+ * it is closed, and its frames fall back to the CPU hop.  0, -EINVAL,
+ * -ENODEV, -ENOSPC (no free slot) or -errno (e.g. @xsk_fd is no bound
+ * AF_XDP socket).
+ */
+int xio_steer_set_rxq(struct xio_steer *s, const char *ifname, uint32_t queue,
+		      int node, int xsk_fd);
+/* Forget @ifname's queue @queue.  0, -ENOENT or -errno. */
+int xio_steer_clear_rxq(struct xio_steer *s, const char *ifname,
+			uint32_t queue);
+
 /* ---- counters ------------------------------------------------------ */
 
 /* Per-tenant counters (layout fixed: eight-byte fields in this order). */
@@ -151,6 +168,7 @@ struct xio_steer_tenant_stats {
 	uint64_t passed;     /* passed to the kernel: tenant or node unplaced */
 	uint64_t drops;	     /* target CPU without a redirect queue */
 	uint64_t wrong_node; /* processed on a CPU of another node: must be 0 */
+	uint64_t xsk; /* redirected straight to the node's AF_XDP socket */
 };
 
 struct xio_steer_global_stats {
