@@ -296,13 +296,14 @@ int xio_steer_attach(struct xio_steer *s, const char *ifname,
 	}
 	if (old_fd >= 0) {
 		aopts.old_prog_fd = old_fd;
-		err = bpf_xdp_attach(ifindex, prog_fd,
-				     xdp_flags | XDP_FLAGS_REPLACE, &aopts);
+		err = LIBBPF_CALL(bpf_xdp_attach(ifindex, prog_fd,
+						 xdp_flags | XDP_FLAGS_REPLACE,
+						 &aopts));
 		close(old_fd);
 	} else {
-		err = bpf_xdp_attach(ifindex, prog_fd,
-				     xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST,
-				     NULL);
+		err = LIBBPF_CALL(bpf_xdp_attach(
+			ifindex, prog_fd,
+			xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL));
 	}
 	if (err) {
 		err = neg_errno(err);
@@ -346,8 +347,8 @@ int xio_steer_detach(struct xio_steer *s, const char *ifname)
 	}
 	/* Only if ours is still the one attached (REPLACE + expected fd). */
 	aopts.old_prog_fd = bpf_program__fd(s->skel->progs.xio_steer);
-	err = bpf_xdp_attach(ifindex, prev_fd, a->xdp_flags | XDP_FLAGS_REPLACE,
-			     &aopts);
+	err = LIBBPF_CALL(bpf_xdp_attach(
+		ifindex, prev_fd, a->xdp_flags | XDP_FLAGS_REPLACE, &aopts));
 	if (prev_fd >= 0)
 		close(prev_fd);
 	err = neg_errno(err);

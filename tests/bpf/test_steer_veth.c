@@ -276,6 +276,23 @@ int main(void)
 	CHECK_EQ(tenant_delivered(S, T_A), a_pk);
 	CHECK_EQ(tenant_delivered(S, T_B), b_pk);
 
+	/* 4b. someone replaces our program after us: detach leaves theirs */
+	CHECK_EQ(xio_steer_attach(S, RX_IF, XIO_STEER_NATIVE,
+				  XIO_STEER_ATTACH_REPLACE),
+		 0);
+	CHECK_EQ(xdp_id(RX_IF, XDP_FLAGS_DRV_MODE), our_id);
+	{
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ro);
+
+		ro.old_prog_fd = xio_steer_prog_fd(S);
+		CHECK_EQ(bpf_xdp_attach((int)if_nametoindex(RX_IF), old_fd,
+					XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE,
+					&ro),
+			 0);
+	}
+	CHECK_EQ(xio_steer_detach(S, RX_IF), 0);
+	CHECK_EQ(xdp_id(RX_IF, XDP_FLAGS_DRV_MODE), old_id);
+
 	/* 5. generic mode on the other end; close detaches it */
 	CHECK_EQ(xdp_id(TX_IF, XDP_FLAGS_SKB_MODE), 0);
 	CHECK_EQ(xio_steer_attach(S, TX_IF, XIO_STEER_GENERIC, 0), 0);
