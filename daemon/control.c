@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control thread: one epoll loop over the listening socket, the
+ * connections, a signalfd and the eventfd through which pollers hand back
+ * drained tenants.  It parses every message strictly (libxio/proto.h),
+ * creates tenants (region, eventfds), assigns them to pollers, opens
+ * targets, and frees tenants once their poller has drained them.
+ *
+ * Nothing here blocks on a peer: sockets are non-blocking, a reply that
+ * does not fit in the peer's socket buffer closes that connection, and
+ * host paths are opened O_NONBLOCK (a FIFO cannot stall the loop).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "xiod.h"
+
+#define MAX_PROTO_ERRORS 8 /* malformed messages before we hang up */
+
+struct conn {
+	int fd;
+	struct ucred cred;
+	bool admin;
+	bool dead;
+	unsigned int errors;
+	struct tenant *t;	/* attached through this connection */
+	struct tenant *waiting; /* DETACH reply pending for this tenant */
+	struct conn *next;
+};
+
+static int epfd = -1, listen_fd = -1, done_fd = -1, sig_fd = -1;
+static struct conn *conns;
+static struct tenant *tenants, **tenants_tail = &tenants;
+static uint32_t nr_tenants, next_id = 1;
+static bool quitting;
+
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tenant *done_list;
+
+/* epoll tags for the fixed fds; connections use their struct conn. */
+static char tag_listen, tag_done, tag_sig;
+
+/* ---- tenants ------------------------------------------------------------ */
+
+static void tenant_free(struct tenant *t)
+{
+	uint32_t i;
+
+	if (!t)
+		return;
+	if (t->qps) {
+		for (i = 0; i < t->nr_qpairs; i++) {
+			if (t->qps[i].kick_fd >= 0)
+				close(t->qps[i].kick_fd);
+			if (t->qps[i].notify_fd >= 0)
+				close(t->qps[i].notify_fd);
+		}
+	}
+	for (i = 0; i < t->nr_targets; i++)
+		close(t->targets[i].fd);
+	xio_region_destroy(t->region);
+	free(t->qps);
+	free(t->ops);
+	free(t);
+}
+
+static bool name_ok(const char *n)
+{
+	bool digits = true;
+	size_t i;
+
+	if (!n[0])
+		return false;
+	for (i = 0; n[i]; i++) {
+		if (!isalnum((unsigned char)n[i]) && n[i] != '.' &&
+		    n[i] != '_' && n[i] != '-')
+			return false;
+		if (!isdigit((unsigned char)n[i]))
+			digits = false;
+	}
+	return !digits; /* all digits would read as an id */
+}
+
+static struct tenant *tenant_find(const char *sel)
+{
+	struct tenant *t;
+	char *end;
+	unsigned long id;
+
+	if (isdigit((unsigned char)sel[0])) {
+		errno = 0;
+		id = strtoul(sel, &end, 10);
+		if (*end || errno || id > UINT32_MAX)
+			return NULL;
+		for (t = tenants; t; t = t->next)
+			if (t->id == id)
+				return t;
+		return NULL;
+	}
+	for (t = tenants; t; t = t->next)
+		if (!strcmp(t->name, sel))
+			return t;
+	return NULL;
+}
+
+static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
+			 struct tenant **out)
+{
+	struct xio_region_opts ro = {.sz = sizeof(ro)};
+	const struct xio_layout *l;
+	struct tenant *t;
+	uint64_t cq_total;
+	uint32_t i;
+	int err;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fixed_slot = -1;
+	ro.params.nr_qpairs = m->nr_qpairs;
+	ro.params.sq_entries = m->sq_entries;
+	ro.params.cq_entries = m->cq_entries;
+	ro.params.buf_size = m->buf_size;
+	ro.params.nr_bufs = m->nr_bufs;
+	ro.name = m->name;
+	if (m->numa_node != XIO_ATTACH_NUMA_AUTO) {
+		ro.flags |= XIO_REGION_NUMA_BIND;
+		ro.numa_node = m->numa_node;
+	}
+	err = xio_region_create(&ro, &t->region);
+	if (err)
+		goto fail;
+	l = xio_region_layout(t->region);
+	t->nr_qpairs = l->nr_qpairs;
+	t->qps = calloc(t->nr_qpairs, sizeof(*t->qps));
+	cq_total = (uint64_t)l->cq_entries * l->nr_qpairs;
+	t->nr_ops = cfg.inflight_cap < cq_total ? cfg.inflight_cap :
+						  (uint32_t)cq_total;
+	t->ops = calloc(t->nr_ops, sizeof(*t->ops));
+	if (!t->qps || !t->ops) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < t->nr_ops; i++)
+		t->ops[i].next_free = i + 1;
+	t->free_head = 0;
+	t->nr_free = t->nr_ops;
+	for (i = 0; i < t->nr_qpairs; i++) {
+		t->qps[i].kick_fd = -1;
+		t->qps[i].notify_fd = -1;
+	}
+	for (i = 0; i < t->nr_qpairs; i++) {
+		struct xqp *q = &t->qps[i];
+
+		q->t = t;
+		q->idx = i;
+		/*
+		 * The kick eventfd stays blocking: the poller only ever polls
+		 * it through io_uring, never reads it.  The notify one is
+		 * non-blocking: the poller writes it and must never wait.
+		 */
+		q->kick_fd = eventfd(0, EFD_CLOEXEC);
+		q->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->kick_fd < 0 || q->notify_fd < 0) {
+			err = -errno;
+			goto fail;
+		}
+		q->hq = xio_region_host_qp(t->region, i);
+	}
+	memcpy(t->name, m->name, sizeof(t->name));
+	t->pid = c->cred.pid;
+	t->uid = c->cred.uid;
+	t->id = next_id++;
+	*out = t;
+	return 0;
+fail:
+	tenant_free(t);
+	return err;
+}
+
+static struct poller *least_loaded(void)
+{
+	struct poller *best = &pollers[0];
+	unsigned int i;
+
+	for (i = 1; i < cfg.nr_pollers; i++)
+		if (pollers[i].nr_assigned < best->nr_assigned)
+			best = &pollers[i];
+	return best;
+}
+
+/* Begin a tenant's teardown; the poller reports back when it drained. */
+static void tenant_detach(struct tenant *t, struct conn *waiter, uint32_t seq)
+{
+	if (t->state == T_DETACHING)
+		return;
+	t->state = T_DETACHING;
+	t->waiter = waiter;
+	t->waiter_seq = seq;
+	if (waiter)
+		waiter->waiting = t;
+	if (t->conn)
+		t->conn->t = NULL;
+	t->conn = NULL;
+	log_info("tenant %u '%s': detaching (%s)", t->id, t->name,
+		 waiter ? "requested" : "connection closed");
+	poller_send(t->p, XIO_PCMD_DEL, t);
+}
+
+void control_tenant_drained(struct tenant *t)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&done_lock);
+	t->done_next = done_list;
+	done_list = t;
+	pthread_mutex_unlock(&done_lock);
+	if (write(done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("control wake: %s", strerror(errno));
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void send_msg(struct conn *c, void *msg, const int *fds,
+		     unsigned int nfds)
+{
+	struct xio_msg_hdr *h = msg;
+	int err;
+
+	if (c->dead)
+		return;
+	err = xio__msg_send(c->fd, msg, h->len, fds, nfds);
+	if (err) {
+		/* A peer that does not read its replies loses its connection. */
+		log_info("conn pid %d: reply: %s: closing", (int)c->cred.pid,
+			 strerror(-err));
+		c->dead = true;
+	}
+}
+
+static void reply_status(struct conn *c, uint32_t type, uint32_t seq,
+			 int status)
+{
+	struct xio_msg_status r;
+
+	memset(&r, 0, sizeof(r));
+	xio__msg_hdr_init(&r.hdr, type, seq);
+	r.status = status;
+	send_msg(c, &r, NULL, 0);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static int do_attach(struct conn *c, const struct xio_msg_attach *m)
+{
+	struct xio_msg_attach_reply r;
+	struct xio_params p = {0};
+	struct xio_layout l;
+	struct tenant *t = NULL, *o;
+	int fds[XIO_MSG_MAX_FDS];
+	uint32_t i;
+	int err;
+
+	if (c->t || c->waiting)
+		return -EALREADY; /* one tenant per connection */
+	if (quitting)
+		return -ESHUTDOWN;
+	if (!xio__str_ok(m->name, sizeof(m->name)) || !name_ok(m->name) ||
+	    m->flags || m->resv || m->numa_node < XIO_ATTACH_NUMA_AUTO)
+		return -EINVAL;
+	/* Geometry and size checked before anything is allocated. */
+	p.nr_qpairs = m->nr_qpairs;
+	p.sq_entries = m->sq_entries;
+	p.cq_entries = m->cq_entries;
+	p.buf_size = m->buf_size;
+	p.nr_bufs = m->nr_bufs;
+	err = xio_layout_compute(&p, &l);
+	if (err)
+		return err;
+	if (l.min_region_size > cfg.max_region_bytes)
+		return -E2BIG;
+	if (nr_tenants >= cfg.max_tenants)
+		return -EUSERS;
+	for (o = tenants; o; o = o->next)
+		if (!strcmp(o->name, m->name))
+			return -EEXIST;
+	err = tenant_create(m, c, &t);
+	if (err)
+		return err;
+
+	memset(&r, 0, sizeof(r));
+	xio__msg_hdr_init(&r.hdr, XIO_MSG_ATTACH | XIO_MSG_REPLY, m->hdr.seq);
+	r.tenant_id = t->id;
+	r.region_size = xio_region_size(t->region);
+	r.nr_qpairs = t->nr_qpairs;
+	r.nr_fds = 1 + 2 * t->nr_qpairs;
+	fds[0] = xio_region_fd(t->region);
+	for (i = 0; i < t->nr_qpairs; i++) {
+		fds[1 + 2 * i] = t->qps[i].kick_fd;
+		fds[2 + 2 * i] = t->qps[i].notify_fd;
+	}
+	send_msg(c, &r, fds, r.nr_fds);
+	if (c->dead) {
+		/* Never handed to a poller: free it right here. */
+		next_id--;
+		tenant_free(t);
+		return 0;
+	}
+	t->conn = c;
+	c->t = t;
+	*tenants_tail = t;
+	tenants_tail = &t->next;
+	nr_tenants++;
+	t->p = least_loaded();
+	t->p->nr_assigned++;
+	log_info(
+		"tenant %u '%s' attached: pid %d uid %u, %u qpair(s) of %u/%u entries, %u x %u B pool, region %zu KiB, poller %u",
+		t->id, t->name, (int)t->pid, (unsigned)t->uid, t->nr_qpairs,
+		l.sq_entries, l.cq_entries, l.nr_bufs, l.buf_size,
+		xio_region_size(t->region) >> 10, t->p->idx);
+	poller_send(t->p, XIO_PCMD_ADD, t);
+	return 0;
+}
+
+static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = t->id;
+	w->nr_qpairs = t->nr_qpairs;
+	memcpy(w->name, t->name, sizeof(w->name));
+	w->pid = t->pid;
+	w->uid = t->uid;
+	w->poller = t->p->idx;
+	w->nr_targets = t->nr_targets;
+	w->state = t->state == T_DETACHING;
+	w->broken = ctr_get(&t->st.broken);
+	w->taken = ctr_get(&t->st.taken);
+	w->completed = ctr_get(&t->st.completed);
+	w->invalid = ctr_get(&t->st.invalid);
+	w->inflight = ctr_get(&t->st.inflight);
+	w->kicks = ctr_get(&t->st.kicks);
+	w->wakeups = ctr_get(&t->st.wakeups);
+	w->notifies = ctr_get(&t->st.notifies);
+	w->poller_sleeps = ctr_get(&t->p->sleeps);
+	w->region_size = xio_region_size(t->region);
+}
+
+static int do_tenant_list(struct conn *c, const struct xio_msg_tenant_list *m)
+{
+	struct xio_msg_tenant_list_reply *r;
+	struct tenant *t;
+	uint32_t idx = 0;
+
+	bool own = (m->flags & XIO_LIST_OWN) || !c->admin;
+
+	if (m->flags & ~XIO_LIST_OWN)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	xio__msg_hdr_init(&r->hdr, XIO_MSG_TENANT_LIST | XIO_MSG_REPLY,
+			  m->hdr.seq);
+	for (t = tenants; t; t = t->next) {
+		if (own && t != c->t)
+			continue; /* a guest sees only its own tenant */
+		if (idx >= m->start && r->count < XIO_LIST_CHUNK)
+			wire_tenant(&r->t[r->count++], t);
+		idx++;
+	}
+	r->total = idx;
+	send_msg(c, r, NULL, 0);
+	free(r);
+	return 0;
+}
+
+/* Resolve @sel for @c: an admin reaches every tenant, a guest its own. */
+static int tenant_for(struct conn *c, const char *sel, size_t len,
+		      struct tenant **out)
+{
+	struct tenant *t;
+
+	if (!xio__str_ok(sel, len) || !sel[0])
+		return -EINVAL;
+	t = tenant_find(sel);
+	if (!c->admin && (!t || t != c->t))
+		return -EPERM; /* do not reveal whether it exists */
+	if (!t)
+		return -ENOENT;
+	*out = t;
+	return 0;
+}
+
+static int target_install(struct tenant *t, int fd, uint32_t flags,
+			  uint64_t size, const char *label)
+{
+	uint32_t idx = t->nr_targets;
+	struct target *tg;
+
+	if (idx >= XIO_MAX_TARGETS)
+		return -ENOSPC;
+	tg = &t->targets[idx];
+	tg->fd = fd;
+	tg->flags = flags;
+	tg->size = size;
+	/* Shown in listings only: keep the first bytes. */
+	memcpy(tg->path, label, strnlen(label, sizeof(tg->path) - 1));
+	/* Publishes the entry to the poller (acquire in dispatch()). */
+	__atomic_store_n(&t->nr_targets, idx + 1, __ATOMIC_RELEASE);
+	return (int)idx;
+}
+
+/* A file or block device fd: its size, or -errno. */
+static int file_target_check(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size) < 0)
+			return -errno;
+		return 0;
+	}
+	return -EINVAL; /* directory, FIFO, character device, ... */
+}
+
+static int do_target_add(struct conn *c, const struct xio_msg_target_add *m,
+			 int fd)
+{
+	struct xio_msg_target_add_reply r;
+	struct tenant *t = NULL;
+	uint64_t size = 0;
+	uint32_t flags;
+	int err, fl, idx;
+	bool by_fd = m->hdr.type == XIO_MSG_TARGET_ADD_FD;
+
+	if (!c->admin) {
+		err = -EPERM;
+		goto fail;
+	}
+	if ((m->flags & ~XIO_TARGET_ADD_MASK) || m->resv ||
+	    !xio__str_ok(m->path, sizeof(m->path)) ||
+	    (by_fd && (m->flags & XIO_TARGET_DIRECT)) ||
+	    (!by_fd && m->path[0] != '/')) {
+		err = -EINVAL;
+		goto fail;
+	}
+	err = tenant_for(c, m->tenant, sizeof(m->tenant), &t);
+	if (err)
+		goto fail;
+	if (t->state != T_RUNNING) {
+		err = -ENOENT;
+		goto fail;
+	}
+	if (t->nr_targets >= XIO_MAX_TARGETS) {
+		err = -ENOSPC;
+		goto fail;
+	}
+	flags = m->flags & XIO_TARGET_RDONLY;
+	if (!by_fd) {
+		fl = (flags ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY |
+		     O_NONBLOCK;
+		if (m->flags & XIO_TARGET_DIRECT)
+			fl |= O_DIRECT;
+		fd = open(m->path, fl);
+		if (fd < 0) {
+			err = -errno;
+			goto fail;
+		}
+		err = file_target_check(fd, &size);
+		if (err)
+			goto fail;
+		/* O_NONBLOCK only guarded the open against FIFOs. */
+		fcntl(fd, F_SETFL, (fl & O_DIRECT));
+		flags |= m->flags & XIO_TARGET_DIRECT;
+	} else {
+		struct stat st;
+		int type;
+		socklen_t sl = sizeof(type);
+
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) < 0) {
+			err = -EBADF;
+			goto fail;
+		}
+		if (S_ISSOCK(st.st_mode)) {
+			struct sockaddr_storage ss;
+			socklen_t al = sizeof(ss);
+
+			if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) <
+				    0 ||
+			    (type != SOCK_STREAM && type != SOCK_SEQPACKET &&
+			     type != SOCK_DGRAM)) {
+				err = -EINVAL;
+				goto fail;
+			}
+			if (getpeername(fd, (struct sockaddr *)&ss, &al) < 0) {
+				err = -ENOTCONN;
+				goto fail;
+			}
+			flags |= XIO_TARGET_SOCKET;
+		} else {
+			if ((fl & O_ACCMODE) == O_WRONLY) {
+				err = -EINVAL; /* a disk must be readable */
+				goto fail;
+			}
+			err = file_target_check(fd, &size);
+			if (err)
+				goto fail;
+			if ((fl & O_ACCMODE) == O_RDONLY)
+				flags |= XIO_TARGET_RDONLY;
+		}
+	}
+	idx = target_install(t, fd, flags, size, m->path[0] ? m->path : "(fd)");
+	if (idx < 0) {
+		err = idx;
+		goto fail;
+	}
+	log_info("tenant %u '%s': target %d = %s%s%s%s, %llu bytes", t->id,
+		 t->name, idx, m->path[0] ? m->path : "(fd)",
+		 (flags & XIO_TARGET_RDONLY) ? " ro" : " rw",
+		 (flags & XIO_TARGET_DIRECT) ? " direct" : "",
+		 (flags & XIO_TARGET_SOCKET) ? " socket" : "",
+		 (unsigned long long)size);
+	memset(&r, 0, sizeof(r));
+	xio__msg_hdr_init(&r.hdr, m->hdr.type | XIO_MSG_REPLY, m->hdr.seq);
+	r.index = (uint32_t)idx;
+	send_msg(c, &r, NULL, 0);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static int do_target_list(struct conn *c, const struct xio_msg_target_list *m)
+{
+	struct xio_msg_target_list_reply *r;
+	struct tenant *t = NULL;
+	uint32_t i;
+	int err;
+
+	if (m->resv)
+		return -EINVAL;
+	err = tenant_for(c, m->tenant, sizeof(m->tenant), &t);
+	if (err)
+		return err;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	xio__msg_hdr_init(&r->hdr, XIO_MSG_TARGET_LIST | XIO_MSG_REPLY,
+			  m->hdr.seq);
+	r->total = t->nr_targets;
+	for (i = m->start; i < t->nr_targets && r->count < XIO_LIST_CHUNK;
+	     i++) {
+		struct xio_wire_target *w = &r->t[r->count++];
+
+		w->index = i;
+		w->flags = t->targets[i].flags;
+		w->size = t->targets[i].size;
+		memcpy(w->path, t->targets[i].path, sizeof(w->path));
+	}
+	send_msg(c, r, NULL, 0);
+	free(r);
+	return 0;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void conn_close(struct conn *c)
+{
+	struct conn **pp;
+
+	if (c->t)
+		tenant_detach(c->t, NULL, 0);
+	if (c->waiting)
+		c->waiting->waiter = NULL;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	for (pp = &conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	log_debug("conn pid %d closed", (int)c->cred.pid);
+	free(c);
+}
+
+static void close_dead(void)
+{
+	struct conn *c = conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->dead)
+			conn_close(c);
+	}
+}
+
+static const char *reason(int err)
+{
+	switch (err) {
+	case -EBADMSG:
+		return "malformed (size, magic or length)";
+	case -EPROTONOSUPPORT:
+		return "unsupported protocol version";
+	case -EOPNOTSUPP:
+		return "unknown message type";
+	case -EMSGSIZE:
+		return "oversized message or too many fds";
+	case -EBADF:
+		return "wrong number of fds";
+	default:
+		return strerror(-err);
+	}
+}
+
+/*
+ * Strict framing: exact size for the type, header fields, fd count.  On
+ * success the message is a request of a known type carrying exactly the
+ * fds it should.
+ */
+static int parse(const struct xio_msg_hdr *h, long n, unsigned int nfds,
+		 int flags)
+{
+	size_t want;
+
+	if (flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EMSGSIZE;
+	if ((size_t)n < sizeof(*h) || h->magic != XIO_PROTO_MAGIC)
+		return -EBADMSG;
+	if (h->version != XIO_PROTO_VERSION)
+		return -EPROTONOSUPPORT;
+	if (h->type == 0 || h->type >= XIO_MSG_LAST)
+		return -EOPNOTSUPP;
+	want = xio_msg_size(h->type);
+	if ((size_t)n != want || h->len != want)
+		return -EBADMSG;
+	if (nfds != xio_msg_req_fds(h->type))
+		return -EBADF;
+	return 0;
+}
+
+#define RECV_FDS 4 /* room to see (and refuse) a few extra fds */
+
+static void conn_readable(struct conn *c)
+{
+	union {
+		struct xio_msg_hdr h;
+		struct xio_msg_attach attach;
+		struct xio_msg_tenant_list tl;
+		struct xio_msg_target_add ta;
+		struct xio_msg_target_list tg;
+		char b[XIO_MSG_MAX_SIZE + 1];
+	} * m;
+	int fds[RECV_FDS];
+	unsigned int nfds, i;
+	int flags, err;
+	long n;
+
+	m = malloc(sizeof(*m));
+	if (!m)
+		return; /* level-triggered: retried */
+	n = xio__msg_recv(c->fd, m, sizeof(*m), fds, RECV_FDS, &nfds, &flags);
+	if (n == -EAGAIN || n == -EINTR)
+		goto out;
+	if (n <= 0) {
+		c->dead = true;
+		goto out;
+	}
+	err = parse(&m->h, n, nfds, flags);
+	if (err) {
+		uint32_t seq = (size_t)n >= sizeof(m->h) ? m->h.seq : 0;
+
+		for (i = 0; i < nfds && i < RECV_FDS; i++)
+			close(fds[i]);
+		log_warn(
+			"conn pid %d uid %u: refused message (%ld bytes, %u fds): %s",
+			(int)c->cred.pid, (unsigned)c->cred.uid, n, nfds,
+			reason(err));
+		reply_status(c, XIO_MSG_ERROR, seq, err);
+		if (++c->errors >= MAX_PROTO_ERRORS) {
+			log_warn("conn pid %d: too many bad messages: closing",
+				 (int)c->cred.pid);
+			c->dead = true;
+		}
+		goto out;
+	}
+	switch (m->h.type) {
+	case XIO_MSG_ATTACH:
+		err = do_attach(c, &m->attach);
+		break;
+	case XIO_MSG_DETACH:
+		if (!c->t) {
+			err = -ENOENT;
+			break;
+		}
+		tenant_detach(c->t, c, m->h.seq); /* replied when drained */
+		err = 0;
+		break;
+	case XIO_MSG_TENANT_LIST:
+		err = do_tenant_list(c, &m->tl);
+		break;
+	case XIO_MSG_TARGET_ADD:
+		err = do_target_add(c, &m->ta, -1);
+		break;
+	case XIO_MSG_TARGET_ADD_FD:
+		err = do_target_add(c, &m->ta, fds[0]);
+		break;
+	case XIO_MSG_TARGET_LIST:
+		err = do_target_list(c, &m->tg);
+		break;
+	default:
+		err = -EOPNOTSUPP; /* not reached: parse() checked */
+		break;
+	}
+	if (err) {
+		log_info("conn pid %d uid %u: request type %u: %s",
+			 (int)c->cred.pid, (unsigned)c->cred.uid, m->h.type,
+			 strerror(-err));
+		/* Refusals share one shape: XIO_MSG_ERROR with the status. */
+		reply_status(c, XIO_MSG_ERROR, m->h.seq, err);
+	}
+out:
+	free(m);
+}
+
+static void accept_conns(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	socklen_t len;
+	struct conn *c;
+	int fd;
+
+	for (;;) {
+		fd = accept4(listen_fd, NULL, NULL,
+			     SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		len = sizeof(struct ucred);
+		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred,
+				     &len) < 0) {
+			log_warn("accept: no peer credentials: closing");
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		/* uid 0 or our own uid: administrator.  Others: guests. */
+		c->admin = c->cred.uid == 0 || c->cred.uid == geteuid();
+		ev.data.ptr = c;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("epoll: %s", strerror(errno));
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = conns;
+		conns = c;
+		log_debug("conn pid %d uid %u (%s)", (int)c->cred.pid,
+			  (unsigned)c->cred.uid, c->admin ? "admin" : "guest");
+	}
+}
+
+static void reap_drained(void)
+{
+	struct tenant *t, *next, **pp;
+	uint64_t v;
+
+	if (read(done_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("control: %s", strerror(errno));
+	pthread_mutex_lock(&done_lock);
+	t = done_list;
+	done_list = NULL;
+	pthread_mutex_unlock(&done_lock);
+	for (; t; t = next) {
+		next = t->done_next;
+		if (t->waiter) {
+			t->waiter->waiting = NULL;
+			reply_status(t->waiter, XIO_MSG_DETACH | XIO_MSG_REPLY,
+				     t->waiter_seq, 0);
+		}
+		for (pp = &tenants; *pp; pp = &(*pp)->next) {
+			if (*pp == t) {
+				*pp = t->next;
+				break;
+			}
+		}
+		tenants_tail = &tenants;
+		while (*tenants_tail)
+			tenants_tail = &(*tenants_tail)->next;
+		nr_tenants--;
+		t->p->nr_assigned--;
+		log_info(
+			"tenant %u '%s' detached: %llu ops, %llu invalid, %llu kicks",
+			t->id, t->name,
+			(unsigned long long)ctr_get(&t->st.taken),
+			(unsigned long long)ctr_get(&t->st.invalid),
+			(unsigned long long)ctr_get(&t->st.kicks));
+		tenant_free(t);
+	}
+}
+
+static void start_quit(void)
+{
+	struct tenant *t;
+
+	if (quitting)
+		return;
+	quitting = true;
+	log_info("shutting down: detaching %u tenant(s)", nr_tenants);
+	epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, NULL);
+	close(listen_fd);
+	listen_fd = -1;
+	unlink(cfg.socket_path);
+	while (conns)
+		conn_close(conns);
+	for (t = tenants; t; t = t->next)
+		tenant_detach(t, NULL, 0);
+}
+
+/* ---- setup and loop ----------------------------------------------------- */
+
+static int mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *s;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	s = strrchr(dir, '/');
+	if (!s || s == dir)
+		return 0;
+	*s = '\0';
+	for (s = dir + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int control_listen(void);
+
+int control_listen(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int err, probe;
+
+	if (strlen(cfg.socket_path) >= sizeof(sa.sun_path)) {
+		log_err("socket path %s: longer than %zu bytes",
+			cfg.socket_path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, cfg.socket_path);
+	err = mkdir_parent(cfg.socket_path);
+	if (err) {
+		log_err("creating the directory of %s: %s", cfg.socket_path,
+			strerror(-err));
+		return err;
+	}
+	/* A socket file nobody listens on is stale: replace it. */
+	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 &&
+	    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		log_err("%s: another xiod is listening there", cfg.socket_path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(cfg.socket_path);
+	listen_fd = socket(AF_UNIX,
+			   SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (listen_fd < 0)
+		return -errno;
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(cfg.socket_path, cfg.socket_mode) < 0 ||
+	    listen(listen_fd, 64) < 0) {
+		err = -errno;
+		log_err("listening on %s: %s", cfg.socket_path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int control_run(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN}, evs[32];
+	sigset_t mask;
+	int i, n;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sig_fd < 0 || done_fd < 0 || epfd < 0)
+		return -errno;
+	ev.data.ptr = &tag_listen;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
+	ev.data.ptr = &tag_done;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, done_fd, &ev);
+	ev.data.ptr = &tag_sig;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev);
+	log_info("listening on %s (mode %04o), %u poller(s)", cfg.socket_path,
+		 cfg.socket_mode, cfg.nr_pollers);
+
+	while (!quitting || tenants) {
+		n = epoll_wait(epfd, evs, 32, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &tag_listen) {
+				accept_conns();
+			} else if (p == &tag_done) {
+				reap_drained();
+			} else if (p == &tag_sig) {
+				struct signalfd_siginfo si;
+
+				if (read(sig_fd, &si, sizeof(si)) > 0)
+					log_info("signal %u", si.ssi_signo);
+				start_quit();
+				break; /* the events array may name freed conns */
+			} else {
+				struct conn *c = p;
+
+				if (c->dead)
+					continue;
+				if (evs[i].events & EPOLLIN)
+					conn_readable(c);
+				else
+					c->dead = true;
+			}
+		}
+		/* Closed only here: evs[] may still name a conn marked dead. */
+		close_dead();
+	}
+	close(epfd);
+	close(done_fd);
+	close(sig_fd);
+	return 0;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/* xiod: options, logging, start-up. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xiod.h"
+
+int control_listen(void);
+
+int xiod_log_level = LOG_INFO_;
+
+struct xiod_config cfg = {
+	.socket_path = XIO_DEFAULT_SOCKET,
+	.socket_mode = 0660,
+	.nr_pollers = 1,
+	.idle_us = 50,
+	.budget_entries = 32,
+	.budget_bytes = 512 * 1024,
+	.inflight_cap = 256,
+	.max_tenants = 1024,
+	.max_region_bytes = 256ULL << 20,
+};
+
+void xiod_log(int level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info",
+					    "debug"};
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (level > xiod_log_level)
+		return;
+	n = snprintf(line, sizeof(line), "xiod: %s: ", names[level]);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	/* One write per line: lines from several threads never interleave. */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
+
+/* libxio's diagnostics end up in the same log, as warnings. */
+static int lib_print(enum xio_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (level == XIO_DEBUG && xiod_log_level < LOG_DEBUG_)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	xiod_log(level == XIO_WARN ? LOG_WARN_ : LOG_INFO_, "%s", line);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xiod [options]\n"
+		"  -s, --socket PATH       control socket (default %s)\n"
+		"  -m, --socket-mode MODE  socket permissions, octal (default 0660)\n"
+		"  -p, --pollers N         poller threads (default 1)\n"
+		"  -c, --cpus LIST         pin pollers to these CPUs, e.g. 2,3 or 2-5\n"
+		"  -i, --idle-us N         spin this long without work before sleeping (default 50)\n"
+		"      --budget-entries N  SQEs per queue pair per visit (default 32)\n"
+		"      --budget-bytes N    bytes per tenant per visit (default 524288)\n"
+		"      --inflight-cap N    io_uring operations per tenant (default 256)\n"
+		"      --max-tenants N     (default 1024)\n"
+		"      --max-region-mb N   largest tenant region (default 256)\n"
+		"      --no-fixed-buffers  do not register tenant pools with io_uring\n"
+		"  -f, --foreground        do not detach from the terminal\n"
+		"  -l, --log-level LEVEL   error|warning|info|debug (default info)\n"
+		"  -h, --help\n",
+		XIO_DEFAULT_SOCKET);
+}
+
+static int parse_uint(const char *s, const char *what, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || !*s || *end || v > max || s[0] == '-') {
+		fprintf(stderr, "xiod: %s: '%s' is not a number in [0, %lu]\n",
+			what, s, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_cpus(const char *s)
+{
+	char *dup = strdup(s), *tok, *save = NULL;
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	int rc = 0;
+
+	if (!dup)
+		return -1;
+	for (tok = strtok_r(dup, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long a, b;
+		char *dash = strchr(tok, '-');
+
+		if (dash)
+			*dash = '\0';
+		if (parse_uint(tok, "--cpus", (unsigned long)cpus - 1, &a) ||
+		    parse_uint(dash ? dash + 1 : tok, "--cpus",
+			       (unsigned long)cpus - 1, &b) ||
+		    b < a) {
+			rc = -1;
+			break;
+		}
+		for (; a <= b; a++) {
+			if (cfg.nr_cpus == XIOD_MAX_POLLERS) {
+				fprintf(stderr,
+					"xiod: --cpus: at most %d CPUs\n",
+					XIOD_MAX_POLLERS);
+				rc = -1;
+				break;
+			}
+			cfg.cpus[cfg.nr_cpus++] = (int)a;
+		}
+		if (rc)
+			break;
+	}
+	free(dup);
+	return rc;
+}
+
+static int parse_level(const char *s)
+{
+	static const char *const names[] = {"error", "warning", "info",
+					    "debug"};
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(s, names[i]) || (s[0] == '0' + i && !s[1]))
+			return i;
+	if (!strcmp(s, "warn") || !strcmp(s, "err"))
+		return s[0] == 'w' ? LOG_WARN_ : LOG_ERR_;
+	fprintf(stderr,
+		"xiod: --log-level: '%s' is not error|warning|info|debug\n", s);
+	return -1;
+}
+
+enum {
+	OPT_BUDGET_ENTRIES = 256,
+	OPT_BUDGET_BYTES,
+	OPT_INFLIGHT,
+	OPT_MAX_TENANTS,
+	OPT_MAX_REGION,
+	OPT_NO_FIXED,
+};
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"socket-mode", required_argument, NULL, 'm'},
+		{"pollers", required_argument, NULL, 'p'},
+		{"cpus", required_argument, NULL, 'c'},
+		{"idle-us", required_argument, NULL, 'i'},
+		{"budget-entries", required_argument, NULL, OPT_BUDGET_ENTRIES},
+		{"budget-bytes", required_argument, NULL, OPT_BUDGET_BYTES},
+		{"inflight-cap", required_argument, NULL, OPT_INFLIGHT},
+		{"max-tenants", required_argument, NULL, OPT_MAX_TENANTS},
+		{"max-region-mb", required_argument, NULL, OPT_MAX_REGION},
+		{"no-fixed-buffers", no_argument, NULL, OPT_NO_FIXED},
+		{"foreground", no_argument, NULL, 'f'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long v;
+	int c, lvl;
+
+	while ((c = getopt_long(argc, argv, "s:m:p:c:i:fl:h", opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 's':
+			cfg.socket_path = optarg;
+			break;
+		case 'm':
+			if (parse_uint(optarg, "--socket-mode", 0777, &v))
+				return -1;
+			cfg.socket_mode = (unsigned int)v;
+			break;
+		case 'p':
+			if (parse_uint(optarg, "--pollers", XIOD_MAX_POLLERS,
+				       &v) ||
+			    !v)
+				return -1;
+			cfg.nr_pollers = (unsigned int)v;
+			break;
+		case 'c':
+			if (parse_cpus(optarg))
+				return -1;
+			break;
+		case 'i':
+			if (parse_uint(optarg, "--idle-us", 60000000, &v))
+				return -1;
+			cfg.idle_us = (unsigned int)v;
+			break;
+		case OPT_BUDGET_ENTRIES:
+			if (parse_uint(optarg, "--budget-entries", 65536, &v) ||
+			    !v)
+				return -1;
+			cfg.budget_entries = (unsigned int)v;
+			break;
+		case OPT_BUDGET_BYTES:
+			if (parse_uint(optarg, "--budget-bytes", 1U << 30,
+				       &v) ||
+			    !v)
+				return -1;
+			cfg.budget_bytes = (unsigned int)v;
+			break;
+		case OPT_INFLIGHT:
+			if (parse_uint(optarg, "--inflight-cap", 65536, &v) ||
+			    !v)
+				return -1;
+			cfg.inflight_cap = (unsigned int)v;
+			break;
+		case OPT_MAX_TENANTS:
+			if (parse_uint(optarg, "--max-tenants", 1U << 20, &v) ||
+			    !v)
+				return -1;
+			cfg.max_tenants = (unsigned int)v;
+			break;
+		case OPT_MAX_REGION:
+			if (parse_uint(optarg, "--max-region-mb", 1U << 20,
+				       &v) ||
+			    !v)
+				return -1;
+			cfg.max_region_bytes = (uint64_t)v << 20;
+			break;
+		case OPT_NO_FIXED:
+			cfg.no_fixed_bufs = true;
+			break;
+		case 'f':
+			cfg.foreground = true;
+			break;
+		case 'l':
+			lvl = parse_level(optarg);
+			if (lvl < 0)
+				return -1;
+			xiod_log_level = lvl;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xiod: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	if (cfg.max_tenants > cfg.nr_pollers * XIOD_MAX_TENANTS_PER_POLLER)
+		cfg.max_tenants = cfg.nr_pollers * XIOD_MAX_TENANTS_PER_POLLER;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	sigset_t mask;
+	int err;
+
+	if (parse_args(argc, argv))
+		return 2;
+	xio_set_print(lib_print);
+	signal(SIGPIPE, SIG_IGN);
+	/* SIGINT/SIGTERM are read from a signalfd; block them in every thread. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	err = control_listen();
+	if (err)
+		return 1;
+	if (!cfg.foreground && daemon(0, 1) < 0) {
+		log_err("daemon: %s", strerror(errno));
+		return 1;
+	}
+	err = pollers_start();
+	if (err) {
+		log_err("starting pollers: %s", strerror(-err));
+		unlink(cfg.socket_path);
+		return 1;
+	}
+	err = control_run();
+	pollers_stop();
+	log_info("exiting%s", err ? " on error" : "");
+	return err ? 1 : 0;
+}

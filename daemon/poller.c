@@ -1,0 +1,789 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Poller threads ("sidecores").  Each owns one io_uring and a set of tenants
+ * and loops:
+ *
+ *   inbox (add/remove tenants) -> reap io_uring CQEs (post tenant CQEs)
+ *   -> one round-robin round over its tenants, each visit bounded by a
+ *   budget of entries per queue pair and bytes per tenant -> publish the CQ
+ *   tails that moved (notify guests that asked) -> submit to io_uring
+ *   -> hand back tenants whose teardown drained.
+ *
+ * After cfg.idle_us without work it arms NEED_WAKEUP on every ring, and if
+ * no tail moved meanwhile it sleeps in io_uring_submit_and_wait(): a
+ * multishot POLL on every kick eventfd, one on its own inbox eventfd and the
+ * tenants' I/O all produce CQEs, so the first kick, command or completion
+ * wakes it.  No syscall is made on the busy path except io_uring_submit()
+ * when there is real I/O to start.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xiod.h"
+
+struct poller *pollers;
+
+/* io_uring user_data: a pointer (8-byte aligned) tagged in its low bits. */
+#define TAG_OP 0UL     /* struct op * */
+#define TAG_KICK 1UL   /* struct xqp *: multishot poll on its kick eventfd */
+#define TAG_WAKE 2UL   /* struct poller *: multishot poll on the inbox fd */
+#define TAG_NOTIFY 3UL /* no pointer: eventfd write to a guest */
+#define TAG_CANCEL 4UL /* no pointer: async cancel */
+#define TAG_MASK 7UL
+
+#define TAKE_BATCH 16U
+#define SQ_RESERVE 8U /* io_uring SQEs kept for notifies and cancels */
+#define RING_ENTRIES 1024U
+#define RING_CQ_ENTRIES 8192U
+#define TIMED_SLEEP_NS 1000000L
+
+static const uint64_t one_kick = 1; /* source buffer of notify writes */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- in-flight slots ---------------------------------------------------- */
+
+static struct op *op_alloc(struct tenant *t)
+{
+	struct op *op;
+
+	if (!t->nr_free)
+		return NULL;
+	op = &t->ops[t->free_head];
+	t->free_head = op->next_free;
+	t->nr_free--;
+	op->in_use = 1;
+	return op;
+}
+
+static void op_free(struct tenant *t, struct op *op)
+{
+	op->in_use = 0;
+	op->next_free = t->free_head;
+	t->free_head = (uint32_t)(op - t->ops);
+	t->nr_free++;
+}
+
+/* ---- io_uring helpers --------------------------------------------------- */
+
+/* An SQE, submitting what is queued if the SQ is full; NULL if that fails. */
+static struct io_uring_sqe *get_sqe(struct poller *p)
+{
+	struct io_uring_sqe *s = io_uring_get_sqe(&p->ring);
+
+	if (!s) {
+		io_uring_submit(&p->ring);
+		s = io_uring_get_sqe(&p->ring);
+	}
+	return s;
+}
+
+static void arm_kick(struct poller *p, struct xqp *q)
+{
+	struct io_uring_sqe *s = get_sqe(p);
+
+	if (!s)
+		return; /* retried by the sleep path (timed sleeps meanwhile) */
+	io_uring_prep_poll_multishot(s, q->kick_fd, POLLIN);
+	io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)q | TAG_KICK);
+	q->kick_armed = true;
+	q->t->uring_refs++;
+}
+
+static void arm_wake(struct poller *p)
+{
+	struct io_uring_sqe *s = get_sqe(p);
+
+	if (!s)
+		return;
+	io_uring_prep_poll_multishot(s, p->wake_fd, POLLIN);
+	io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)p | TAG_WAKE);
+	p->wake_armed = true;
+}
+
+static void notify_guest(struct poller *p, struct xqp *q)
+{
+	struct io_uring_sqe *s = get_sqe(p);
+
+	ctr_add(&q->t->st.notifies, 1);
+	if (s) {
+		/* The eventfd counter ignores the offset; -1 = "current". */
+		io_uring_prep_write(s, q->notify_fd, &one_kick,
+				    sizeof(one_kick), (uint64_t)-1);
+		io_uring_sqe_set_data64(s, TAG_NOTIFY);
+		return;
+	}
+	/* SQ unusable: fall back to the syscall (non-blocking eventfd). */
+	if (write(q->notify_fd, &one_kick, sizeof(one_kick)) < 0 &&
+	    errno != EAGAIN)
+		log_debug("tenant %u: notify: %s", q->t->id, strerror(errno));
+}
+
+static void mark_dirty(struct poller *p, struct xqp *q)
+{
+	if (q->dirty)
+		return;
+	if (p->nr_dirty == p->dirty_cap) {
+		/* Slow path, only grows: bounded by the qpairs served. */
+		uint32_t cap = p->dirty_cap ? 2 * p->dirty_cap : 64;
+		struct xqp **d = realloc(p->dirty, cap * sizeof(*d));
+
+		if (!d) {
+			/* Publish right away instead of batching. */
+			if (xio_host_cq_publish(q->hq) == 1)
+				notify_guest(p, q);
+			return;
+		}
+		p->dirty = d;
+		p->dirty_cap = cap;
+	}
+	q->dirty = true;
+	p->dirty[p->nr_dirty++] = q;
+}
+
+static void post(struct poller *p, struct xqp *q, uint64_t user_data, int res)
+{
+	/* Cannot fail: the SQE was taken with a reserved CQ slot. */
+	xio_host_cq_post(q->hq, user_data, res, 0);
+	ctr_add(&q->t->st.completed, 1);
+	mark_dirty(p, q);
+}
+
+static void publish_dirty(struct poller *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nr_dirty; i++) {
+		struct xqp *q = p->dirty[i];
+
+		q->dirty = false;
+		if (xio_host_cq_publish(q->hq) == 1)
+			notify_guest(p, q);
+	}
+	p->nr_dirty = 0;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
+{
+	void *ptr = (void *)(uintptr_t)(ud & ~TAG_MASK);
+	struct op *op;
+	struct xqp *q;
+	struct tenant *t;
+
+	switch (ud & TAG_MASK) {
+	case TAG_OP:
+		op = ptr;
+		t = op->t;
+		if (!t->draining)
+			post(p, op->q, op->user_data, res);
+		op_free(t, op);
+		t->uring_refs--;
+		ctr_add(&t->st.inflight, -1);
+		break;
+	case TAG_KICK:
+		q = ptr;
+		t = q->t;
+		if (res > 0) {
+			ctr_add(&t->st.kicks, 1);
+			if (p->woke)
+				ctr_add(&t->st.wakeups, 1);
+		}
+		if (!(flags & IORING_CQE_F_MORE)) {
+			q->kick_armed = false;
+			t->uring_refs--;
+			if (res < 0 && res != -ECANCELED)
+				log_warn(
+					"tenant %u qp %u: kick poll: %s (timed sleeps from now on)",
+					t->id, q->idx, strerror(-res));
+			else if (!t->draining)
+				arm_kick(p, q);
+		}
+		break;
+	case TAG_WAKE:
+		if (!(flags & IORING_CQE_F_MORE)) {
+			p->wake_armed = false;
+			if (res >= 0 || res == -ECANCELED)
+				arm_wake(p);
+		}
+		break;
+	case TAG_NOTIFY:
+		if (res < 0)
+			log_debug("notify write: %s", strerror(-res));
+		break;
+	default:
+		break;
+	}
+}
+
+static bool reap(struct poller *p)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	/* Overflowed CQEs are only flushed by entering the kernel. */
+	if (IO_URING_READ_ONCE(*p->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		io_uring_get_events(&p->ring);
+	io_uring_for_each_cqe(&p->ring, head, cqe)
+	{
+		handle_cqe(p, cqe->user_data, cqe->res, cqe->flags);
+		n++;
+	}
+	if (n)
+		io_uring_cq_advance(&p->ring, n);
+	p->woke = false;
+	return n != 0;
+}
+
+/* ---- taking SQEs -------------------------------------------------------- */
+
+static bool is_sock_op(uint8_t op)
+{
+	return op == XIO_OP_SEND || op == XIO_OP_RECV;
+}
+
+static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
+		     const struct xio_sqe *s, uint64_t *bytes)
+{
+	struct io_uring_sqe *us;
+	const struct target *tg;
+	uint32_t nt;
+	struct op *op;
+	void *buf = NULL;
+	int res;
+
+	if (s->opcode == XIO_OP_NOP) {
+		post(p, q, s->user_data, 0);
+		return;
+	}
+	/* Pairs with the store-release in control.c target_install(). */
+	nt = __atomic_load_n(&t->nr_targets, __ATOMIC_ACQUIRE);
+	if (s->target >= nt) {
+		res = -EBADF;
+		goto inline_done;
+	}
+	tg = &t->targets[s->target];
+	if (is_sock_op(s->opcode) != !!(tg->flags & XIO_TARGET_SOCKET)) {
+		res = (tg->flags & XIO_TARGET_SOCKET) ? -EOPNOTSUPP : -ENOTSOCK;
+		goto inline_done;
+	}
+	if (s->opcode == XIO_OP_WRITE && (tg->flags & XIO_TARGET_RDONLY)) {
+		res = -EROFS;
+		goto inline_done;
+	}
+	if (s->opcode != XIO_OP_FSYNC) {
+		/* Validated by xio_host_sq_take(); bounds-checked again here. */
+		buf = xio_host_buf(t->region, s->buf_index, s->buf_off, s->len);
+		if (!buf) {
+			res = -EINVAL;
+			goto inline_done;
+		}
+	}
+	op = op_alloc(t);
+	us = io_uring_get_sqe(&p->ring);
+	if (!op || !us) {
+		/* Not reached: visit() takes no more than both allow. */
+		if (op)
+			op_free(t, op);
+		res = -EAGAIN;
+		goto inline_done;
+	}
+	op->t = t;
+	op->q = q;
+	op->user_data = s->user_data;
+	op->opcode = s->opcode;
+	switch (s->opcode) {
+	case XIO_OP_READ:
+		if (t->fixed_slot >= 0)
+			io_uring_prep_read_fixed(us, tg->fd, buf, s->len,
+						 s->off, t->fixed_slot);
+		else
+			io_uring_prep_read(us, tg->fd, buf, s->len, s->off);
+		break;
+	case XIO_OP_WRITE:
+		if (t->fixed_slot >= 0)
+			io_uring_prep_write_fixed(us, tg->fd, buf, s->len,
+						  s->off, t->fixed_slot);
+		else
+			io_uring_prep_write(us, tg->fd, buf, s->len, s->off);
+		break;
+	case XIO_OP_FSYNC:
+		io_uring_prep_fsync(us, tg->fd, 0);
+		break;
+	case XIO_OP_SEND:
+		io_uring_prep_send(us, tg->fd, buf, s->len, MSG_NOSIGNAL);
+		break;
+	default: /* XIO_OP_RECV: the validator admits nothing else */
+		io_uring_prep_recv(us, tg->fd, buf, s->len, 0);
+		break;
+	}
+	io_uring_sqe_set_data64(us, (uint64_t)(uintptr_t)op | TAG_OP);
+	t->uring_refs++;
+	ctr_add(&t->st.inflight, 1);
+	*bytes += s->len;
+	return;
+inline_done:
+	post(p, q, s->user_data, res);
+}
+
+/*
+ * One visit: at most cfg.budget_entries SQEs per queue pair and, across the
+ * tenant, at most cfg.budget_bytes plus one batch, so no tenant holds the
+ * poller.  Returns whether anything was taken.
+ */
+static bool visit(struct poller *p, struct tenant *t)
+{
+	struct xio_sqe sqes[TAKE_BATCH];
+	struct xio_host_qp_stats st;
+	uint64_t bytes = 0;
+	bool work = false;
+	uint32_t i;
+
+	for (i = 0; i < t->nr_qpairs; i++) {
+		struct xqp *q = &t->qps[i];
+		uint32_t taken = 0, before_invalid, before_full;
+
+		if (q->broken)
+			continue;
+		xio_host_qp_get_stats(q->hq, &st);
+		before_invalid = (uint32_t)st.invalid;
+		before_full = (uint32_t)st.cq_full;
+		while (taken < cfg.budget_entries && bytes < cfg.budget_bytes) {
+			uint32_t max = cfg.budget_entries - taken, space, j;
+			int n;
+
+			if (max > TAKE_BATCH)
+				max = TAKE_BATCH;
+			if (max > t->nr_free)
+				max = t->nr_free; /* in-flight cap */
+			space = io_uring_sq_space_left(&p->ring);
+			if (space < max + SQ_RESERVE) {
+				io_uring_submit(&p->ring);
+				space = io_uring_sq_space_left(&p->ring);
+				if (space < SQ_RESERVE)
+					break;
+				if (max > space - SQ_RESERVE)
+					max = space - SQ_RESERVE;
+			}
+			if (!max)
+				break;
+			n = xio_host_sq_take(q->hq, sqes, max);
+			if (n < 0) {
+				q->broken = true;
+				__atomic_store_n(&t->st.broken, 1,
+						 __ATOMIC_RELAXED);
+				log_warn(
+					"tenant %u '%s' qp %u quarantined: ring indices out of range",
+					t->id, t->name, q->idx);
+				break;
+			}
+			for (j = 0; j < (uint32_t)n; j++)
+				dispatch(p, t, q, &sqes[j], &bytes);
+			taken += (uint32_t)n;
+			if ((uint32_t)n < max)
+				break;
+		}
+		xio_host_qp_get_stats(q->hq, &st);
+		if ((uint32_t)st.invalid != before_invalid) {
+			/* Refused SQEs were answered inside the take. */
+			ctr_add(&t->st.invalid,
+				(uint32_t)st.invalid - before_invalid);
+			ctr_add(&t->st.completed,
+				(uint32_t)st.invalid - before_invalid);
+			mark_dirty(p, q);
+			work = true;
+		}
+		q->cq_blocked = !taken && (uint32_t)st.cq_full != before_full;
+		if (taken) {
+			ctr_add(&t->st.taken, taken);
+			work = true;
+		}
+	}
+	return work;
+}
+
+static bool round_robin(struct poller *p)
+{
+	uint32_t n = p->nr_tenants, start, i;
+	bool work = false;
+
+	if (!n)
+		return false;
+	start = p->rr++ % n;
+	for (i = 0; i < n; i++)
+		work |= visit(p, p->tenants[(start + i) % n]);
+	return work;
+}
+
+/* ---- tenant add / drain ------------------------------------------------- */
+
+static void fixed_register(struct poller *p, struct tenant *t)
+{
+	const struct xio_layout *l = xio_region_layout(t->region);
+	struct iovec iov;
+	__u64 tag = 0;
+	unsigned int slot;
+	int ret;
+
+	t->fixed_slot = -1;
+	if (!p->fixed_ok || !l->pool_size || l->pool_size > (1ULL << 30))
+		return;
+	for (slot = 0; slot < XIOD_MAX_TENANTS_PER_POLLER; slot++)
+		if (!p->slot_used[slot])
+			break;
+	if (slot == XIOD_MAX_TENANTS_PER_POLLER)
+		return;
+	iov.iov_base = (char *)xio_region_base(t->region) + l->pool_off;
+	iov.iov_len = l->pool_size;
+	ret = io_uring_register_buffers_update_tag(&p->ring, slot, &iov, &tag,
+						   1);
+	if (ret < 0) {
+		log_info(
+			"tenant %u: pool not registered as a fixed buffer (%s): plain READ/WRITE",
+			t->id, strerror(-ret));
+		return;
+	}
+	p->slot_used[slot] = 1;
+	t->fixed_slot = (int)slot;
+}
+
+static void fixed_unregister(struct poller *p, struct tenant *t)
+{
+	struct iovec iov = {NULL, 0};
+	__u64 tag = 0;
+
+	if (t->fixed_slot < 0)
+		return;
+	io_uring_register_buffers_update_tag(&p->ring, (unsigned)t->fixed_slot,
+					     &iov, &tag, 1);
+	p->slot_used[t->fixed_slot] = 0;
+	t->fixed_slot = -1;
+}
+
+static void tenant_add(struct poller *p, struct tenant *t)
+{
+	uint32_t i;
+
+	if (p->nr_tenants == XIOD_MAX_TENANTS_PER_POLLER) {
+		/* control.c never assigns more; drain it at once if it did. */
+		t->draining = true;
+		p->draining[p->nr_draining++] = t;
+		return;
+	}
+	fixed_register(p, t);
+	for (i = 0; i < t->nr_qpairs; i++)
+		arm_kick(p, &t->qps[i]);
+	p->tenants[p->nr_tenants++] = t;
+	log_debug("poller %u: serving tenant %u", p->idx, t->id);
+}
+
+static void cancel_ud(struct poller *p, uint64_t ud)
+{
+	struct io_uring_sqe *s = get_sqe(p);
+
+	if (!s)
+		return; /* the op completes on its own; the drain waits */
+	io_uring_prep_cancel64(s, ud, 0);
+	io_uring_sqe_set_data64(s, TAG_CANCEL);
+}
+
+/* Stop serving @t, cancel what it has in io_uring; drain_check() ends it. */
+static void tenant_del(struct poller *p, struct tenant *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nr_tenants; i++) {
+		if (p->tenants[i] == t) {
+			p->tenants[i] = p->tenants[--p->nr_tenants];
+			break;
+		}
+	}
+	t->draining = true;
+	for (i = 0; i < t->nr_ops; i++)
+		if (t->ops[i].in_use)
+			cancel_ud(p, (uint64_t)(uintptr_t)&t->ops[i] | TAG_OP);
+	for (i = 0; i < t->nr_qpairs; i++) {
+		if (t->qps[i].kick_armed)
+			cancel_ud(p,
+				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_KICK);
+		if (!t->qps[i].broken)
+			xio_host_sq_clear_wakeup(t->qps[i].hq);
+	}
+	p->draining[p->nr_draining++] = t;
+}
+
+static void drain_check(struct poller *p)
+{
+	uint32_t i = 0;
+
+	while (i < p->nr_draining) {
+		struct tenant *t = p->draining[i];
+
+		if (t->uring_refs) {
+			i++;
+			continue;
+		}
+		fixed_unregister(p, t);
+		p->draining[i] = p->draining[--p->nr_draining];
+		control_tenant_drained(t);
+	}
+}
+
+static void inbox_process(struct poller *p)
+{
+	struct pcmd *c, *next;
+	uint64_t v;
+
+	pthread_mutex_lock(&p->lock);
+	c = p->inbox;
+	p->inbox = NULL;
+	p->inbox_tail = &p->inbox;
+	__atomic_store_n(&p->inbox_pending, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->lock);
+	/* Reset the doorbell; it is ours alone and non-blocking. */
+	if (read(p->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("poller %u: wake fd: %s", p->idx, strerror(errno));
+	for (; c; c = next) {
+		next = c->next;
+		switch (c->type) {
+		case XIO_PCMD_ADD:
+			tenant_add(p, c->t);
+			break;
+		case XIO_PCMD_DEL:
+			tenant_del(p, c->t);
+			break;
+		case XIO_PCMD_STOP:
+			p->stop = true;
+			break;
+		}
+		free(c);
+	}
+}
+
+void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t)
+{
+	struct pcmd *c = calloc(1, sizeof(*c));
+	uint64_t one = 1;
+
+	if (!c) {
+		/* Commands must not be lost: wait for memory. */
+		while (!(c = calloc(1, sizeof(*c))))
+			usleep(1000);
+	}
+	c->type = type;
+	c->t = t;
+	pthread_mutex_lock(&p->lock);
+	*p->inbox_tail = c;
+	p->inbox_tail = &c->next;
+	__atomic_store_n(&p->inbox_pending, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&p->lock);
+	if (write(p->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("poller %u: wake: %s", p->idx, strerror(errno));
+}
+
+/* ---- sleeping ----------------------------------------------------------- */
+
+/*
+ * Arm NEED_WAKEUP everywhere, then sleep unless a tail moved.  A ring whose
+ * entries cannot be taken until the guest drains its CQ (cq_blocked) or
+ * that lost its kick poll only earns a timed sleep; one blocked on its
+ * in-flight cap is woken by its own completions.
+ */
+static void poller_sleep(struct poller *p)
+{
+	bool pending = false, timed = !p->wake_armed;
+	uint32_t i, j;
+	int ret;
+
+	for (i = 0; i < p->nr_tenants; i++) {
+		struct tenant *t = p->tenants[i];
+
+		for (j = 0; j < t->nr_qpairs; j++) {
+			struct xqp *q = &t->qps[j];
+
+			if (q->broken)
+				continue;
+			if (!q->kick_armed)
+				timed = true;
+			if (!xio_host_sq_arm_wakeup(q->hq))
+				continue;
+			if (q->cq_blocked)
+				timed = true;
+			else if (t->nr_free)
+				pending = true;
+		}
+	}
+	if (__atomic_load_n(&p->inbox_pending, __ATOMIC_ACQUIRE))
+		pending = true;
+	if (!pending) {
+		ctr_add(&p->sleeps, 1);
+		if (timed) {
+			struct __kernel_timespec ts = {0, TIMED_SLEEP_NS};
+			struct io_uring_cqe *cqe;
+
+			ctr_add(&p->timed_sleeps, 1);
+			io_uring_submit(&p->ring);
+			ret = io_uring_wait_cqe_timeout(&p->ring, &cqe, &ts);
+		} else {
+			ret = io_uring_submit_and_wait(&p->ring, 1);
+		}
+		if (ret < 0 && ret != -ETIME && ret != -EINTR &&
+		    ret != -EAGAIN && ret != -EBUSY)
+			log_warn("poller %u: wait: %s", p->idx, strerror(-ret));
+		p->woke = true;
+	}
+	for (i = 0; i < p->nr_tenants; i++) {
+		struct tenant *t = p->tenants[i];
+
+		for (j = 0; j < t->nr_qpairs; j++)
+			if (!t->qps[j].broken)
+				xio_host_sq_clear_wakeup(t->qps[j].hq);
+	}
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void pin(struct poller *p)
+{
+	cpu_set_t set;
+	char name[16];
+	int err;
+
+	snprintf(name, sizeof(name), "xio-poll%u", p->idx);
+	pthread_setname_np(pthread_self(), name);
+	if (p->cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(p->cpu, &set);
+	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (err)
+		log_warn("poller %u: pinning to CPU %d: %s", p->idx, p->cpu,
+			 strerror(err));
+}
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	uint64_t last_work = now_us();
+
+	pin(p);
+	arm_wake(p);
+	while (!p->stop) {
+		bool work = false;
+
+		if (__atomic_load_n(&p->inbox_pending, __ATOMIC_ACQUIRE)) {
+			inbox_process(p);
+			work = true;
+		}
+		work |= reap(p);
+		work |= round_robin(p);
+		publish_dirty(p);
+		if (io_uring_sq_ready(&p->ring))
+			io_uring_submit(&p->ring);
+		if (p->nr_draining)
+			drain_check(p);
+		if (work) {
+			last_work = now_us();
+			continue;
+		}
+		if (now_us() - last_work < cfg.idle_us) {
+			xio_cpu_relax();
+			continue;
+		}
+		poller_sleep(p);
+		last_work = now_us();
+	}
+	return NULL;
+}
+
+int pollers_start(void)
+{
+	struct io_uring_params up;
+	unsigned int i;
+	int ret;
+
+	pollers = calloc(cfg.nr_pollers, sizeof(*pollers));
+	if (!pollers)
+		return -ENOMEM;
+	for (i = 0; i < cfg.nr_pollers; i++) {
+		struct poller *p = &pollers[i];
+
+		p->idx = i;
+		p->cpu = cfg.nr_cpus ? cfg.cpus[i % cfg.nr_cpus] : -1;
+		pthread_mutex_init(&p->lock, NULL);
+		p->inbox_tail = &p->inbox;
+		p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->wake_fd < 0)
+			return -errno;
+		memset(&up, 0, sizeof(up));
+		up.flags = IORING_SETUP_CQSIZE;
+		up.cq_entries = RING_CQ_ENTRIES;
+		ret = io_uring_queue_init_params(RING_ENTRIES, &p->ring, &up);
+		if (ret < 0) {
+			log_err("poller %u: io_uring setup: %s", i,
+				strerror(-ret));
+			return ret;
+		}
+		if (!(up.features & IORING_FEAT_NODROP))
+			log_warn("poller %u: kernel lacks IORING_FEAT_NODROP",
+				 i);
+		if (!cfg.no_fixed_bufs) {
+			ret = io_uring_register_buffers_sparse(
+				&p->ring, XIOD_MAX_TENANTS_PER_POLLER);
+			p->fixed_ok = ret == 0;
+			if (ret < 0)
+				log_info(
+					"poller %u: no sparse fixed-buffer table (%s): plain READ/WRITE",
+					i, strerror(-ret));
+		}
+		ret = pthread_create(&p->th, NULL, poller_main, p);
+		if (ret) {
+			log_err("poller %u: thread: %s", i, strerror(ret));
+			return -ret;
+		}
+		p->started = true;
+		log_info(
+			"poller %u started (cpu %d, idle %u us, fixed buffers %s)",
+			i, p->cpu, cfg.idle_us, p->fixed_ok ? "on" : "off");
+	}
+	return 0;
+}
+
+/* Called once every tenant has been drained and handed back. */
+void pollers_stop(void)
+{
+	unsigned int i;
+
+	if (!pollers)
+		return;
+	for (i = 0; i < cfg.nr_pollers; i++) {
+		struct poller *p = &pollers[i];
+
+		if (!p->started)
+			continue;
+		poller_send(p, XIO_PCMD_STOP, NULL);
+		pthread_join(p->th, NULL);
+		io_uring_queue_exit(&p->ring);
+		close(p->wake_fd);
+		free(p->dirty);
+		pthread_mutex_destroy(&p->lock);
+	}
+	free(pollers);
+	pollers = NULL;
+}

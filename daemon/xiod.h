@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xiod internals: the control thread (control.c) owns connections and the
+ * life of every tenant; poller threads (poller.c) own their io_uring and
+ * the host side of the rings of the tenants assigned to them.  See
+ * docs/daemon.md for the threads, the protocol and the lifecycle.
+ *
+ * Ownership rules (what keeps this free of locks on the data path):
+ *  - a tenant is allocated, filled and freed by the control thread only;
+ *    between its hand-over to a poller (XIO_PCMD_ADD) and the poller's
+ *    "drained" report, every field marked [P] is touched by the poller only;
+ *  - fields marked [C] are the control thread's; [A] fields are single-
+ *    writer counters read by the other thread with relaxed atomics;
+ *  - targets are append-only: an entry is filled, then nr_targets is
+ *    store-released; the poller load-acquires nr_targets.  Target fds are
+ *    closed only when the tenant is freed, after the poller drained it.
+ */
+#ifndef XIOD_H
+#define XIOD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <liburing.h>
+#include <xio/xio.h>
+
+#include "proto.h"
+
+/* ---- logging ------------------------------------------------------------ */
+
+enum {
+	LOG_ERR_,
+	LOG_WARN_,
+	LOG_INFO_,
+	LOG_DEBUG_
+};
+extern int xiod_log_level;
+void xiod_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_err(...) xiod_log(LOG_ERR_, __VA_ARGS__)
+#define log_warn(...) xiod_log(LOG_WARN_, __VA_ARGS__)
+#define log_info(...) xiod_log(LOG_INFO_, __VA_ARGS__)
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (xiod_log_level >= LOG_DEBUG_)                              \
+			xiod_log(LOG_DEBUG_, __VA_ARGS__);                     \
+	} while (0)
+
+/* Relaxed single-writer counters (the other thread only reads them). */
+#define ctr_add(p, v) __atomic_store_n((p), *(p) + (v), __ATOMIC_RELAXED)
+#define ctr_get(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+/* ---- configuration ------------------------------------------------------ */
+
+#define XIOD_MAX_POLLERS 64
+#define XIOD_MAX_TENANTS_PER_POLLER 256 /* also the fixed-buffer table size */
+
+struct xiod_config {
+	const char *socket_path;
+	unsigned int socket_mode;
+	unsigned int nr_pollers;
+	int cpus[XIOD_MAX_POLLERS];
+	unsigned int nr_cpus;
+	unsigned int idle_us;
+	unsigned int budget_entries; /* per queue pair per visit */
+	unsigned int budget_bytes;   /* per tenant per visit */
+	unsigned int inflight_cap;   /* per tenant */
+	unsigned int max_tenants;
+	uint64_t max_region_bytes;
+	bool foreground;
+	bool no_fixed_bufs;
+};
+extern struct xiod_config cfg;
+
+/* ---- tenants ------------------------------------------------------------ */
+
+struct target {
+	int fd;
+	uint32_t flags; /* XIO_TARGET_* */
+	uint64_t size;
+	char path[XIO_TARGET_PATH_SHOWN];
+};
+
+struct tenant;
+
+/* One queue pair as the poller sees it. */
+struct xqp {
+	struct xio_host_qp *hq; /* [P] */
+	struct tenant *t;
+	uint32_t idx;
+	int kick_fd;	 /* eventfd: guest -> xiod (xiod owns it) */
+	int notify_fd;	 /* eventfd: xiod -> guest (xiod owns it) */
+	bool kick_armed; /* [P] multishot poll on kick_fd pending */
+	bool dirty;	 /* [P] CQEs posted, not yet published */
+	bool broken;	 /* [P] quarantined */
+	bool cq_blocked; /* [P] SQ pending but CQ full */
+};
+
+/* One io_uring operation of a tenant (its in-flight slot). */
+struct op {
+	struct tenant *t;
+	struct xqp *q;
+	uint64_t user_data;
+	uint32_t next_free;
+	uint8_t opcode;
+	uint8_t in_use;
+};
+
+struct tenant_stats {
+	uint64_t taken, completed, invalid, kicks, wakeups, notifies;
+	uint64_t inflight;
+	uint32_t broken;
+};
+
+enum tenant_state {
+	T_RUNNING,
+	T_DETACHING
+};
+
+struct conn;
+struct poller;
+
+struct tenant {
+	uint32_t id;
+	char name[XIO_NAME_MAX];
+	pid_t pid;
+	uid_t uid;
+	struct xio_region *region;
+	uint32_t nr_qpairs;
+	struct xqp *qps;
+
+	struct target targets[XIO_MAX_TARGETS];
+	uint32_t nr_targets; /* store-release by control, acquire by poller */
+
+	/* in-flight slots [P] */
+	struct op *ops;
+	uint32_t nr_ops;
+	uint32_t free_head; /* index of first free op, nr_ops = none */
+	uint32_t nr_free;
+	uint32_t uring_refs; /* io_uring requests naming this tenant */
+	int fixed_slot;	     /* registered-buffer index or -1 */
+	bool draining;	     /* [P] */
+
+	struct poller *p;
+	enum tenant_state state;  /* [C] */
+	struct conn *conn;	  /* [C] the attaching connection, or NULL */
+	struct conn *waiter;	  /* [C] connection awaiting the DETACH reply */
+	uint32_t waiter_seq;	  /* [C] */
+	struct tenant_stats st;	  /* [A] written by the poller */
+	struct tenant *next;	  /* [C] control's list, by id */
+	struct tenant *done_next; /* poller -> control hand-back */
+};
+
+/* ---- pollers ------------------------------------------------------------ */
+
+enum pcmd_type {
+	XIO_PCMD_ADD,
+	XIO_PCMD_DEL,
+	XIO_PCMD_STOP
+};
+
+struct pcmd {
+	enum pcmd_type type;
+	struct tenant *t;
+	struct pcmd *next;
+};
+
+struct poller {
+	unsigned int idx;
+	int cpu; /* -1: not pinned */
+	pthread_t th;
+	struct io_uring ring;
+	int wake_fd; /* eventfd: control -> poller */
+	bool wake_armed;
+	bool fixed_ok;
+	bool started;
+
+	pthread_mutex_t lock; /* protects inbox */
+	struct pcmd *inbox, **inbox_tail;
+	uint32_t inbox_pending; /* atomic flag */
+
+	/* [P] */
+	struct tenant *tenants[XIOD_MAX_TENANTS_PER_POLLER];
+	uint32_t nr_tenants;
+	struct tenant *draining[XIOD_MAX_TENANTS_PER_POLLER];
+	uint32_t nr_draining;
+	uint8_t slot_used[XIOD_MAX_TENANTS_PER_POLLER];
+	struct xqp **dirty;
+	uint32_t nr_dirty, dirty_cap;
+	uint32_t rr;
+	bool woke;
+	bool stop;
+
+	uint32_t nr_assigned;  /* [C] tenants handed over, not yet returned */
+	uint64_t sleeps;       /* [A] */
+	uint64_t timed_sleeps; /* [A] */
+};
+
+extern struct poller *pollers;
+
+int pollers_start(void);
+void pollers_stop(void);
+void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t);
+
+/* control.c: the poller hands a drained tenant back (any thread). */
+void control_tenant_drained(struct tenant *t);
+int control_run(void);
+
+#endif /* XIOD_H */

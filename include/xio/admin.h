@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xio host administration: talk to a running xiod over its control socket
+ * (tenants, targets).  Used by xioctl; later by the libvirt hook.
+ *
+ * Privilege: xiod decides from the peer credentials of the connection
+ * (SO_PEERCRED): uid 0 or the uid xiod runs as is an administrator.  Any
+ * other peer is a guest: it may attach one tenant and read that tenant's own
+ * information, nothing else (-EPERM).  See xiod(8) and docs/daemon.md.
+ *
+ * Tenants are named by their name or, written in decimal, their id.
+ * Conventions as in xio.h: negative errno on failure; close accepts NULL.
+ */
+#ifndef XIO_ADMIN_H
+#define XIO_ADMIN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XIO_TENANT_NAME_MAX 64 /* with the NUL */
+
+/* Target flags. */
+#define XIO_TARGET_RDONLY (1U << 0) /* writes are answered -EROFS */
+#define XIO_TARGET_DIRECT (1U << 1) /* open with O_DIRECT (paths only) */
+#define XIO_TARGET_SOCKET (1U << 2) /* reported: a socket target */
+
+struct xio_admin;
+
+/* Connect to xiod at @sock_path (NULL: $XIO_SOCKET, else /run/xio/xiod.sock). */
+int xio_admin_open(const char *sock_path, struct xio_admin **out);
+void xio_admin_close(struct xio_admin *a);
+
+struct xio_tenant_info {
+	uint32_t id;
+	uint32_t nr_qpairs;
+	char name[XIO_TENANT_NAME_MAX];
+	int32_t pid; /* process that attached it */
+	uint32_t uid;
+	uint32_t poller; /* index of the poller serving it */
+	uint32_t nr_targets;
+	uint32_t state;		/* 0 running, 1 detaching */
+	uint32_t broken;	/* a queue pair was quarantined */
+	uint64_t taken;		/* SQEs accepted */
+	uint64_t completed;	/* CQEs posted (including refusals) */
+	uint64_t invalid;	/* SQEs refused by validation */
+	uint64_t inflight;	/* operations in io_uring now */
+	uint64_t kicks;		/* doorbells received */
+	uint64_t wakeups;	/* poller sleeps ended by this tenant's kick */
+	uint64_t notifies;	/* completion notifications sent */
+	uint64_t poller_sleeps; /* sleeps of its poller (all tenants) */
+	uint64_t region_size;
+	uint64_t resv[8];
+};
+
+/*
+ * Fill up to @max entries of @out with the tenants (all of them for an
+ * administrator, the caller's own for a guest connection); *total (may be
+ * NULL) gets how many exist.  Returns the number filled or -errno.
+ */
+int xio_admin_tenants(struct xio_admin *a, struct xio_tenant_info *out,
+		      uint32_t max, uint32_t *total);
+
+/*
+ * Attach host file @path (absolute; a regular file or a block device) to
+ * @tenant as a target; xiod opens it (read-only with XIO_TARGET_RDONLY,
+ * O_DIRECT with XIO_TARGET_DIRECT).  Returns the target index the guest
+ * puts in xio_sqe.target (>= 0), or -EPERM (not an administrator), -ENOENT
+ * (no such tenant), -ENOSPC (target table full), -EINVAL, or the -errno of
+ * open().
+ */
+int xio_admin_target_add(struct xio_admin *a, const char *tenant,
+			 const char *path, uint32_t flags);
+
+/*
+ * Same with an open fd instead of a path (passed with SCM_RIGHTS; the caller
+ * keeps its own copy): a regular file or block device (read-only when opened
+ * O_RDONLY or with XIO_TARGET_RDONLY) or a connected stream/seqpacket/dgram
+ * socket for SEND/RECV.  @label is shown in listings (may be NULL).
+ */
+int xio_admin_target_add_fd(struct xio_admin *a, const char *tenant, int fd,
+			    uint32_t flags, const char *label);
+
+struct xio_target_info {
+	uint32_t index;
+	uint32_t flags; /* XIO_TARGET_* */
+	uint64_t size;	/* bytes at attach time (files) */
+	char path[256]; /* truncated */
+};
+
+/* Like xio_admin_tenants() for the targets of @tenant. */
+int xio_admin_target_list(struct xio_admin *a, const char *tenant,
+			  struct xio_target_info *out, uint32_t max,
+			  uint32_t *total);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XIO_ADMIN_H */

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xio guest client: attach a local process to xiod as a tenant.
+ *
+ * xio_client_attach() connects to xiod's control socket, asks for a tenant
+ * with the given geometry and receives its region (a sealed memfd, mapped
+ * and validated here) and, per queue pair, a kick eventfd (our doorbell)
+ * and a notify eventfd (xiod's completion signal), already wired into the
+ * queue pairs: use xio_tenant_qp() with the guest API of xio.h.  The
+ * connection stays open: closing it (xio_client_detach(), or the process
+ * dying) makes xiod cancel the tenant's I/O and free it.
+ */
+#ifndef XIO_CLIENT_H
+#define XIO_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xio/admin.h>
+#include <xio/xio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XIO_CLIENT_NUMA_BIND (1U << 0) /* place the region on .numa_node */
+#define XIO_CLIENT_FLAGS_MASK XIO_CLIENT_NUMA_BIND
+
+/*
+ * Extensible: set .sz = sizeof(struct xio_client_opts); unknown trailing
+ * bytes must be zero.  Zero geometry fields take the defaults of
+ * struct xio_params.
+ */
+struct xio_client_opts {
+	size_t sz;
+	const char *name; /* tenant name: [A-Za-z0-9._-], not all digits;
+			     NULL: "guest-<pid>" */
+	struct xio_params params;
+	uint32_t flags;	   /* XIO_CLIENT_* */
+	int32_t numa_node; /* with XIO_CLIENT_NUMA_BIND */
+	int timeout_ms;	   /* per control request; 0: 10 s */
+};
+
+struct xio_tenant;
+
+/*
+ * Attach to xiod at @sock_path (NULL: $XIO_SOCKET, else
+ * /run/xio/xiod.sock).  Returns 0 and *out, or -errno: the daemon's refusal
+ * (-EINVAL bad geometry or name, -E2BIG region over its limit, -EEXIST name
+ * taken, -EUSERS too many tenants), -EPROTO (a malformed reply or region),
+ * -ETIMEDOUT, or the connect() error (-ENOENT / -ECONNREFUSED: no xiod).
+ */
+int xio_client_attach(const char *sock_path, const struct xio_client_opts *opts,
+		      struct xio_tenant **out);
+
+/*
+ * Ask xiod to tear the tenant down, wait until it has (its I/O cancelled or
+ * finished), then unmap and free everything.  Returns 0 or the -errno of the
+ * exchange (everything is freed in any case).  Accepts NULL.
+ */
+int xio_client_detach(struct xio_tenant *t);
+
+struct xio_region *xio_tenant_region(struct xio_tenant *t);
+struct xio_qp *xio_tenant_qp(struct xio_tenant *t, uint32_t idx);
+uint32_t xio_tenant_id(const struct xio_tenant *t);
+/* The control connection (for poll(): readable/hung up when xiod goes). */
+int xio_tenant_sock(const struct xio_tenant *t);
+/* This tenant's own counters, as xiod sees them. */
+int xio_tenant_info(struct xio_tenant *t, struct xio_tenant_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XIO_CLIENT_H */

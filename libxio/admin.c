@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* Host administration client (include/xio/admin.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xio/admin.h>
+
+#include "internal.h"
+#include "proto.h"
+
+struct xio_admin {
+	int sock;
+};
+
+int xio_admin_open(const char *sock_path, struct xio_admin **out)
+{
+	struct xio_admin *a;
+
+	if (!out)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->sock = xio__sock_connect(sock_path, 0);
+	if (a->sock < 0) {
+		int err = a->sock;
+
+		free(a);
+		return err;
+	}
+	*out = a;
+	return 0;
+}
+
+void xio_admin_close(struct xio_admin *a)
+{
+	if (!a)
+		return;
+	close(a->sock);
+	free(a);
+}
+
+static int set_tenant(char dst[XIO_NAME_MAX], const char *tenant)
+{
+	if (!tenant || !*tenant || strlen(tenant) >= XIO_NAME_MAX)
+		return -EINVAL;
+	strcpy(dst, tenant);
+	return 0;
+}
+
+static void tenant_from_wire(struct xio_tenant_info *o,
+			     const struct xio_wire_tenant *w)
+{
+	memset(o, 0, sizeof(*o));
+	o->id = w->id;
+	o->nr_qpairs = w->nr_qpairs;
+	memcpy(o->name, w->name, sizeof(o->name));
+	o->name[sizeof(o->name) - 1] = '\0';
+	o->pid = w->pid;
+	o->uid = w->uid;
+	o->poller = w->poller;
+	o->nr_targets = w->nr_targets;
+	o->state = w->state;
+	o->broken = w->broken;
+	o->taken = w->taken;
+	o->completed = w->completed;
+	o->invalid = w->invalid;
+	o->inflight = w->inflight;
+	o->kicks = w->kicks;
+	o->wakeups = w->wakeups;
+	o->notifies = w->notifies;
+	o->poller_sleeps = w->poller_sleeps;
+	o->region_size = w->region_size;
+}
+
+int xio__admin_tenants_fd(int fd, uint32_t flags, struct xio_tenant_info *out,
+			  uint32_t max, uint32_t *total)
+{
+	struct xio_msg_tenant_list req;
+	struct xio_msg_tenant_list_reply *rep;
+	uint32_t filled = 0, i;
+	int err;
+
+	if (!out && max)
+		return -EINVAL;
+	rep = malloc(sizeof(*rep));
+	if (!rep)
+		return -ENOMEM;
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		xio__msg_hdr_init(&req.hdr, XIO_MSG_TENANT_LIST, 0);
+		req.start = filled;
+		req.flags = flags;
+		err = xio__rpc(fd, &req, NULL, 0, rep,
+			       XIO_MSG_TENANT_LIST | XIO_MSG_REPLY, NULL, 0,
+			       NULL);
+		if (err)
+			break;
+		if (rep->count > XIO_LIST_CHUNK) {
+			err = -EPROTO;
+			break;
+		}
+		if (total)
+			*total = rep->total;
+		for (i = 0; i < rep->count && filled < max; i++)
+			tenant_from_wire(&out[filled++], &rep->t[i]);
+		if (!rep->count || filled >= max || filled >= rep->total)
+			break;
+	}
+	free(rep);
+	return err ? err : (int)filled;
+}
+
+int xio_admin_tenants(struct xio_admin *a, struct xio_tenant_info *out,
+		      uint32_t max, uint32_t *total)
+{
+	if (!a)
+		return -EINVAL;
+	return xio__admin_tenants_fd(a->sock, 0, out, max, total);
+}
+
+static int target_add(struct xio_admin *a, uint32_t type, const char *tenant,
+		      const char *path, int fd, uint32_t flags)
+{
+	struct xio_msg_target_add *req;
+	struct xio_msg_target_add_reply rep;
+	int err;
+
+	if (!a || !path || strlen(path) >= XIO_PATH_MAX)
+		return -EINVAL;
+	req = calloc(1, sizeof(*req));
+	if (!req)
+		return -ENOMEM;
+	xio__msg_hdr_init(&req->hdr, type, 0);
+	err = set_tenant(req->tenant, tenant);
+	if (!err) {
+		strcpy(req->path, path);
+		req->flags = flags;
+		err = xio__rpc(a->sock, req, fd >= 0 ? &fd : NULL, fd >= 0,
+			       &rep, type | XIO_MSG_REPLY, NULL, 0, NULL);
+	}
+	free(req);
+	return err ? err : (int)rep.index;
+}
+
+int xio_admin_target_add(struct xio_admin *a, const char *tenant,
+			 const char *path, uint32_t flags)
+{
+	return target_add(a, XIO_MSG_TARGET_ADD, tenant, path, -1, flags);
+}
+
+int xio_admin_target_add_fd(struct xio_admin *a, const char *tenant, int fd,
+			    uint32_t flags, const char *label)
+{
+	if (fd < 0)
+		return -EBADF;
+	return target_add(a, XIO_MSG_TARGET_ADD_FD, tenant, label ? label : "",
+			  fd, flags);
+}
+
+int xio_admin_target_list(struct xio_admin *a, const char *tenant,
+			  struct xio_target_info *out, uint32_t max,
+			  uint32_t *total)
+{
+	struct xio_msg_target_list req;
+	struct xio_msg_target_list_reply *rep;
+	uint32_t filled = 0, i;
+	int err;
+
+	if (!a || (!out && max))
+		return -EINVAL;
+	rep = malloc(sizeof(*rep));
+	if (!rep)
+		return -ENOMEM;
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		xio__msg_hdr_init(&req.hdr, XIO_MSG_TARGET_LIST, 0);
+		err = set_tenant(req.tenant, tenant);
+		if (err)
+			break;
+		req.start = filled;
+		err = xio__rpc(a->sock, &req, NULL, 0, rep,
+			       XIO_MSG_TARGET_LIST | XIO_MSG_REPLY, NULL, 0,
+			       NULL);
+		if (err)
+			break;
+		if (rep->count > XIO_LIST_CHUNK) {
+			err = -EPROTO;
+			break;
+		}
+		if (total)
+			*total = rep->total;
+		for (i = 0; i < rep->count && filled < max; i++) {
+			struct xio_target_info *o = &out[filled++];
+
+			o->index = rep->t[i].index;
+			o->flags = rep->t[i].flags;
+			o->size = rep->t[i].size;
+			memcpy(o->path, rep->t[i].path, sizeof(o->path));
+			o->path[sizeof(o->path) - 1] = '\0';
+		}
+		if (!rep->count || filled >= max || filled >= rep->total)
+			break;
+	}
+	free(rep);
+	return err ? err : (int)filled;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the xiod integration tests: start a private xiod on a
+ * temporary socket, stop it (checking it exits cleanly), count its fds,
+ * speak raw protocol for the abuse tests.
+ */
+#ifndef XIO_DTEST_H
+#define XIO_DTEST_H
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xio/admin.h>
+#include <xio/client.h>
+#include <xio/xio.h>
+
+#include "proto.h"
+#include "xtest.h"
+
+#ifdef XIO_TEST_SANITIZED
+#define SCALE(n) ((n) / 10 ? (n) / 10 : 1)
+#else
+#define SCALE(n) (n)
+#endif
+
+struct xiod {
+	pid_t pid;
+	char dir[40];
+	char sock[100];
+};
+
+static inline uint64_t dt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static inline int dt_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct timeval tv = {10, 0};
+
+	CHECK(fd >= 0);
+	CHECK(strlen(path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Start xiod with extra arguments (NULL-terminated). */
+static inline void xiod_start(struct xiod *d, ...)
+{
+	const char *argv[40];
+	int argc = 0, fd;
+	uint64_t deadline;
+	va_list ap;
+
+	snprintf(d->dir, sizeof(d->dir), "/tmp/xiod-test-XXXXXX");
+	CHECK(mkdtemp(d->dir));
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof(d->sock), "%s/xiod.sock", d->dir);
+	argv[argc++] = XIOD_PATH;
+	argv[argc++] = "--foreground";
+	argv[argc++] = "--socket";
+	argv[argc++] = d->sock;
+	argv[argc++] = "--socket-mode";
+	argv[argc++] = "0666";
+	va_start(ap, d);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 38;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	d->pid = fork();
+	CHECK(d->pid >= 0);
+	if (d->pid == 0) {
+		/* Dies with the test, whatever happens to it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(XIOD_PATH, (char *const *)argv);
+		perror("exec xiod");
+		_exit(127);
+	}
+	deadline = dt_now_ms() + 10000;
+	for (;;) {
+		int st;
+
+		fd = dt_connect(d->sock);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		CHECK(waitpid(d->pid, &st, WNOHANG) == 0); /* still alive */
+		CHECK(dt_now_ms() < deadline);
+		usleep(10000);
+	}
+}
+
+/* SIGTERM, then require a clean exit within 10 s. */
+static inline void xiod_stop(struct xiod *d)
+{
+	uint64_t deadline = dt_now_ms() + 10000;
+	int st = 0;
+
+	CHECK(kill(d->pid, SIGTERM) == 0);
+	while (waitpid(d->pid, &st, WNOHANG) == 0) {
+		if (dt_now_ms() > deadline) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &st, 0);
+			fprintf(stderr, "FAIL: xiod did not exit on SIGTERM\n");
+			exit(1);
+		}
+		usleep(10000);
+	}
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	unlink(d->sock);
+	rmdir(d->dir);
+}
+
+static inline int fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	CHECK(dir);
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* Wait (bounded) for xiod's fd count to come back to @want. */
+static inline void wait_fd_count(pid_t pid, int want)
+{
+	uint64_t deadline = dt_now_ms() + 10000;
+	int n;
+
+	while ((n = fd_count(pid)) != want) {
+		if (dt_now_ms() > deadline) {
+			fprintf(stderr, "FAIL: xiod has %d fds, baseline %d\n",
+				n, want);
+			exit(1);
+		}
+		usleep(5000);
+	}
+}
+
+static inline struct xio_tenant *attach(const char *sock, const char *name,
+					uint32_t sq, uint32_t nr_bufs)
+{
+	struct xio_client_opts o = {.sz = sizeof(o)};
+	struct xio_tenant *t = NULL;
+
+	o.name = name;
+	o.params.sq_entries = sq;
+	o.params.nr_bufs = nr_bufs;
+	CHECK_EQ(xio_client_attach(sock, &o, &t), 0);
+	CHECK(t);
+	return t;
+}
+
+static inline void info(struct xio_tenant *t, struct xio_tenant_info *i)
+{
+	CHECK_EQ(xio_tenant_info(t, i), 0);
+}
+
+/* Submit one SQE prepared by the caller and wait for its CQE. */
+static inline struct xio_cqe wait_one(struct xio_qp *qp)
+{
+	struct xio_cqe *c, copy;
+
+	CHECK_EQ(xio_wait_cqe(qp, &c, 10000), 0);
+	copy = *c;
+	xio_cqe_seen(qp, c);
+	return copy;
+}
+
+static inline void nop_roundtrip(struct xio_qp *qp, uint64_t ud)
+{
+	struct xio_sqe *s = xio_get_sqe(qp);
+	struct xio_cqe c;
+
+	CHECK(s);
+	xio_prep_nop(s, ud);
+	CHECK_EQ(xio_submit(qp), 1);
+	c = wait_one(qp);
+	CHECK_EQ(c.user_data, ud);
+	CHECK_EQ(c.res, 0);
+}
+
+/* ---- raw protocol ------------------------------------------------------- */
+
+static inline int raw_send(int fd, const void *buf, size_t len, const int *fds,
+			   unsigned int nfds)
+{
+	return xio__msg_send(fd, buf, len, fds, nfds);
+}
+
+/* Receive one reply; returns its status (or -1000 - errno on no reply). */
+static inline int raw_reply(int fd, uint32_t *type)
+{
+	static char buf[XIO_MSG_MAX_SIZE + 1];
+	int fds[8], flags;
+	unsigned int nfds, i;
+	long n;
+
+	n = xio__msg_recv(fd, buf, sizeof(buf), fds, 8, &nfds, &flags);
+	for (i = 0; i < nfds && i < 8; i++)
+		close(fds[i]);
+	if (n <= 0)
+		return n < 0 ? (int)(-1000 + n) : -1000;
+	CHECK((size_t)n >= sizeof(struct xio_msg_status));
+	if (type)
+		*type = ((struct xio_msg_hdr *)buf)->type;
+	return ((struct xio_msg_status *)buf)->status;
+}
+
+#endif
