@@ -8,8 +8,12 @@
  * other CPUs at run time, checks the frames follow, checks that a placement
  * that contradicts the CPU -> node table is caught by wrong_node, and that a
  * node without a target passes its tenants' frames to the kernel.
+ * It also checks the receive path planned for xiod after the CPU hop: a
+ * packet socket whose classic BPF filter accepts only the CPUs of one node
+ * (SKF_AD_CPU) sees exactly that node's tenants' frames.
  */
 #define _GNU_SOURCE
+#include <linux/filter.h>
 #include <sched.h>
 
 #include "steer_util.h"
@@ -27,6 +31,55 @@ static int tx_fd, ncpu;
 static uint64_t frames_sent;
 static uint32_t seq;
 static uint8_t mac_a[6], mac_b[6];
+
+/* A packet socket on @ifname that only takes frames processed on @cpu. */
+static int cpu_socket(const char *ifname, int cpu)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 (uint32_t)(SKF_AD_OFF + SKF_AD_CPU)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)cpu, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = {.len = 4, .filter = code};
+	int fd = raw_socket(ifname, ETH_P_ALL);
+	uint8_t buf[2048];
+
+	CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			    sizeof(prog)),
+		 0);
+	while (recv(fd, buf, sizeof(buf), 0) > 0) /* before the filter */
+		;
+	return fd;
+}
+
+/* Count our frames on @fd by destination until @want_a to A and @want_b to
+ * B have arrived (bounded: a missing frame fails), then check there are
+ * exactly those. */
+static void cpu_socket_expect(int fd, uint32_t want_a, uint32_t want_b)
+{
+	uint32_t a = 0, b = 0, flow, sq;
+	double end = now_s() + 10;
+	uint8_t buf[2048];
+	ssize_t n;
+
+	for (;;) {
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+			if (!tf_parse(buf, n, &flow, &sq))
+				continue;
+			if (!memcmp(buf, mac_a, 6))
+				a++;
+			else if (!memcmp(buf, mac_b, 6))
+				b++;
+		}
+		if ((a >= want_a && b >= want_b) || now_s() > end)
+			break;
+		usleep(500);
+	}
+	CHECK_EQ(a, want_a);
+	CHECK_EQ(b, want_b);
+}
 
 static void send_n(const uint8_t mac[6], uint32_t n)
 {
@@ -64,6 +117,7 @@ static void check_cpus(uint32_t t, uint64_t d0, uint64_t d1, uint64_t wrong)
 int main(void)
 {
 	struct xio_steer_tenant_stats st;
+	int cpu0_fd, cpu1_fd;
 	cpu_set_t set;
 	const uint32_t n = 200;
 
@@ -97,10 +151,17 @@ int main(void)
 	tx_fd = raw_socket(TX_IF, 0);
 
 	/* 1. as placed: A on CPU 0, B on CPU 1 (sender on CPU 0) */
+	cpu0_fd = cpu_socket(RX_IF, 0);
+	cpu1_fd = cpu_socket(RX_IF, 1);
 	send_n(mac_a, n);
 	send_n(mac_b, n);
 	check_cpus(T_A, n, 0, 0);
 	check_cpus(T_B, 0, n, 0);
+	/* node 1's socket (filter: CPU 1) gets B's frames and only those */
+	cpu_socket_expect(cpu1_fd, 0, n);
+	cpu_socket_expect(cpu0_fd, n, 0);
+	close(cpu0_fd);
+	close(cpu1_fd);
 
 	/* 2. swap the nodes' CPUs at run time (and the CPU -> node table
 	 * with them): the next frames follow the map */
