@@ -54,7 +54,7 @@ void bench_cacheline_rtt(struct bench_ctx *ctx, uint64_t iters,
 {
 	struct bench_line *lines = aligned_alloc(128, 2 * sizeof(*lines));
 	uint64_t *samp = malloc(iters * sizeof(*samp));
-	uint64_t warm = iters / 10 + 100, i = 1, k;
+	uint64_t warm = iters / 10 + 100, i = 1, k, t0;
 	struct cl_arg a;
 	pthread_t th;
 
@@ -63,18 +63,22 @@ void bench_cacheline_rtt(struct bench_ctx *ctx, uint64_t iters,
 	memset(lines, 0, 2 * sizeof(*lines));
 	a.ping = &lines[0];
 	a.pong = &lines[1];
-	a.total = warm + iters;
+	a.total = warm + 2 * iters;
 	bench_thread_start(ctx, &th, ctx->cpu_b, cl_responder, &a);
 	for (k = 0; k < warm; k++)
 		cl_round_trip(&a, i++);
 	for (k = 0; k < iters; k++) {
-		uint64_t t0 = bench_tsc_start();
-
+		t0 = bench_tsc_start();
 		cl_round_trip(&a, i++);
 		samp[k] = bench_tsc_stop() - t0;
 	}
+	t0 = bench_tsc_start();
+	for (k = 0; k < iters; k++)
+		cl_round_trip(&a, i++);
+	t0 = bench_tsc_stop() - t0;
 	bench_thread_join(th);
 	bench_lat_compute(samp, iters, lat);
+	lat->untimed_mean = bench_ns(t0) / (double)iters;
 	free(samp);
 	free(lines);
 }

@@ -136,11 +136,18 @@ void bench_thread_join(pthread_t th);
 
 /* ---- statistics ----------------------------------------------------- */
 
+/*
+ * Per-run latency statistics.  The percentiles come from individually
+ * timed samples, so they include the timer's own cost and granularity (on
+ * some virtual machines the TSC advances in steps of ~10 ns); untimed_mean
+ * is the mean of a second batch of round trips timed only in aggregate.
+ */
 struct bench_lat {
 	double p50, p99, p999, max, mean; /* ns */
+	double untimed_mean;		  /* ns, 0 if not measured */
 };
 
-/* Sort @ticks[0..n) in place and fill @s (ns). */
+/* Sort @ticks[0..n) in place and fill @s (ns), untimed_mean excepted. */
 void bench_lat_compute(uint64_t *ticks, size_t n, struct bench_lat *s);
 
 /*
@@ -180,7 +187,7 @@ __attribute__((format(printf, 2, 3))) void bench_info(const struct bench_ctx *ct
  * stores i to a separate "completion" line; each round trip is timed.  This
  * is the physical floor of any polled doorbell round trip and has the shape
  * of an SQ tail + CQ tail pair (each line written by one side only).
- * Fills @lat for one run of @iters timed round trips.
+ * Fills @lat for one run of @iters timed round trips (then @iters untimed).
  */
 void bench_cacheline_rtt(struct bench_ctx *ctx, uint64_t iters,
 			 struct bench_lat *lat);

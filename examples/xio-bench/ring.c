@@ -270,7 +270,7 @@ static void ring_rtt_run(struct bench_ctx *ctx, uint64_t iters,
 			 struct bench_lat *lat)
 {
 	uint64_t *samp = malloc(iters * sizeof(*samp));
-	uint64_t warm = iters / 10 + 100, i = 1, k;
+	uint64_t warm = iters / 10 + 100, i = 1, k, t0;
 	struct ring_env e;
 	struct rtt_arg a;
 	pthread_t th;
@@ -279,19 +279,23 @@ static void ring_rtt_run(struct bench_ctx *ctx, uint64_t iters,
 		bench_die("out of memory");
 	ring_env_init(&e);
 	a.e = &e;
-	a.total = warm + iters;
+	a.total = warm + 2 * iters;
 	bench_thread_start(ctx, &th, ctx->cpu_b, rtt_host, &a);
 	for (k = 0; k < warm; k++)
 		rtt_one(e.qp, i++);
 	for (k = 0; k < iters; k++) {
-		uint64_t t0 = bench_tsc_start();
-
+		t0 = bench_tsc_start();
 		rtt_one(e.qp, i++);
 		samp[k] = bench_tsc_stop() - t0;
 	}
+	t0 = bench_tsc_start();
+	for (k = 0; k < iters; k++)
+		rtt_one(e.qp, i++);
+	t0 = bench_tsc_stop() - t0;
 	bench_thread_join(th);
 	ring_env_fini(&e);
 	bench_lat_compute(samp, iters, lat);
+	lat->untimed_mean = bench_ns(t0) / (double)iters;
 	free(samp);
 }
 
@@ -312,12 +316,15 @@ static uint64_t parse_u64(const char *s, const char *what)
 enum {
 	M_CL_P50,
 	M_CL_P99,
+	M_CL_MEAN,
 	M_RTT_P50,
 	M_RTT_P99,
+	M_RTT_MEAN,
 	M_EFD_P50,
 	M_EFD_P99,
 	M_RATIO_FLOOR,
 	M_RATIO_EFD,
+	M_RATIO_MEAN,
 	M_NR
 };
 
@@ -328,14 +335,20 @@ static const struct {
 		      "cache-line ping-pong RTT p50 (floor)"},
 	[M_CL_P99] = {"ring.cacheline_rtt.p99", "ns",
 		      "cache-line ping-pong RTT p99"},
+	[M_CL_MEAN] = {"ring.cacheline_rtt.mean_untimed", "ns",
+		       "cache-line ping-pong RTT, untimed mean"},
 	[M_RTT_P50] = {"ring.rtt.p50", "ns", "xio submit->complete RTT p50"},
 	[M_RTT_P99] = {"ring.rtt.p99", "ns", "xio submit->complete RTT p99"},
+	[M_RTT_MEAN] = {"ring.rtt.mean_untimed", "ns",
+			"xio submit->complete RTT, untimed mean"},
 	[M_EFD_P50] = {"ring.eventfd_rtt.p50", "ns", "eventfd wake RTT p50"},
 	[M_EFD_P99] = {"ring.eventfd_rtt.p99", "ns", "eventfd wake RTT p99"},
 	[M_RATIO_FLOOR] = {"ring.ratio.rtt_over_cacheline", "x",
 			   "xio RTT / cache-line floor (target <= 1.2)"},
 	[M_RATIO_EFD] = {"ring.ratio.eventfd_over_rtt", "x",
 			 "eventfd RTT / xio RTT"},
+	[M_RATIO_MEAN] = {"ring.ratio.rtt_over_cacheline_untimed", "x",
+			  "same, untimed means: xio / cache-line"},
 };
 
 int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
@@ -387,14 +400,18 @@ int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
 		bench_eventfd_rtt(ctx, efd_iters, &efd);
 		lat[M_CL_P50][r] = cl.p50;
 		lat[M_CL_P99][r] = cl.p99;
+		lat[M_CL_MEAN][r] = cl.untimed_mean;
+		lat[M_RTT_MEAN][r] = rtt.untimed_mean;
+		lat[M_RATIO_MEAN][r] = rtt.untimed_mean / cl.untimed_mean;
 		lat[M_RTT_P50][r] = rtt.p50;
 		lat[M_RTT_P99][r] = rtt.p99;
 		lat[M_EFD_P50][r] = efd.p50;
 		lat[M_EFD_P99][r] = efd.p99;
 		lat[M_RATIO_FLOOR][r] = rtt.p50 / cl.p50;
 		lat[M_RATIO_EFD][r] = efd.p50 / rtt.p50;
-		bench_info(ctx, "  cache-line RTT p50 %.1f p99 %.1f ns; xio RTT p50 %.1f p99 %.1f ns; eventfd RTT p50 %.1f p99 %.1f ns\n",
-			   cl.p50, cl.p99, rtt.p50, rtt.p99, efd.p50, efd.p99);
+		bench_info(ctx, "  cache-line RTT p50 %.1f p99 %.1f mean %.1f ns; xio RTT p50 %.1f p99 %.1f mean %.1f ns; eventfd RTT p50 %.1f p99 %.1f ns\n",
+			   cl.p50, cl.p99, cl.untimed_mean, rtt.p50, rtt.p99,
+			   rtt.untimed_mean, efd.p50, efd.p99);
 	}
 
 	for (b = 0; b < NR_BURSTS; b++) {
