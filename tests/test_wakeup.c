@@ -168,13 +168,22 @@ static void test_need_wakeup(uint64_t n)
 			CHECK_EQ(rc, i);
 			submits++;
 		}
-		got = xio_peek_batch_cqe(qp, c, CQ_ENTRIES);
-		for (i = 0; i < got; i++, done++) {
-			CHECK_EQ(c[i]->user_data, done);
-			CHECK_EQ(c[i]->res, 1);
+		/*
+		 * Closed loop: nothing more is submitted until this burst is
+		 * complete, so a later submit cannot paper over a lost
+		 * wake-up by kicking a host that should have stayed awake.
+		 */
+		while (done < sub) {
+			got = xio_peek_batch_cqe(qp, c, CQ_ENTRIES);
+			for (i = 0; i < got; i++, done++) {
+				CHECK_EQ(c[i]->user_data, done);
+				CHECK_EQ(c[i]->res, 1);
+			}
+			xio_cq_advance(qp, got);
+			if (!got)
+				sched_yield();
 		}
-		xio_cq_advance(qp, got);
-		if ((done & 0xfff) < got)
+		if ((done & 0xfff) < b)
 			xt_watchdog_pet();
 		/* Pause now and then, long enough for the host to doze off. */
 		switch (xt_range(&rng, 0, 15)) {
@@ -190,8 +199,6 @@ static void test_need_wakeup(uint64_t n)
 				xio_cpu_relax();
 			break;
 		}
-		if (!got && sub == n)
-			sched_yield(); /* all submitted: wait for the tail */
 	}
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	printf("need_wakeup: %" PRIu64 " entries, %" PRIu64 " submits, %" PRIu64
@@ -213,32 +220,98 @@ static void test_need_wakeup(uint64_t n)
 
 struct cq_host {
 	struct xio_host_qp *hq;
+	const uint32_t *cq_flags; /* the guest's XIO_CQ_NOTIFY request */
 	int notify_fd;
-	uint64_t n, signals;
-	int stop; /* atomic */
+	uint64_t n, signals, aimed;
+	/* guest -> host: "I start waiting for CQE wait_seq at wait_ns" */
+	uint64_t wait_ns;  /* atomic */
+	uint64_t wait_seq; /* atomic, release/acquire */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * When to publish a burst whose first entry is @seq.  The dangerous moment
+ * is the guest's step from its last failed peek to arming the notification
+ * (guest.c arm_notify): a publish landing there is only seen thanks to the
+ * fence-and-recheck.  Random pauses would rarely hit that window, so the
+ * host measures how long after starting xio_wait_cqe() the guest arms (by
+ * watching XIO_CQ_NOTIFY appear) and aims most publishes at that moment,
+ * from a few microseconds early to a little late.
+ */
+static void cq_host_delay(struct cq_host *h, uint64_t *rng, uint64_t seq,
+			  uint64_t *est)
+{
+	uint64_t t0 = now_ns(), start, t;
+
+	switch (xt_range(rng, 0, 7)) {
+	case 0:
+		return; /* at once */
+	case 1:
+		pause_us(xt_range(rng, 1, 1000));
+		return;
+	default:
+		break;
+	}
+	/* When did the guest start waiting for this burst (bounded)? */
+	while (__atomic_load_n(&h->wait_seq, __ATOMIC_ACQUIRE) != seq) {
+		if (now_ns() - t0 > 2000000)
+			return;
+		xio_cpu_relax();
+	}
+	start = __atomic_load_n(&h->wait_ns, __ATOMIC_RELAXED);
+	if (!*est || xt_range(rng, 0, 3) == 0) {
+		/* Calibrate: until the guest arms (bounded). */
+		while (!(XIO_READ_ONCE(*h->cq_flags) & XIO_CQ_NOTIFY)) {
+			if (now_ns() - t0 > 2000000)
+				return;
+			xio_cpu_relax();
+		}
+		t = now_ns() - start;
+		*est = *est ? (*est * 7 + t) / 8 : t;
+		return;
+	}
+	/* Aim at start + est, from 3 us early to 1 us late. */
+	t = start + *est + xt_range(rng, 0, 4000);
+	t = t > 3000 ? t - 3000 : 0;
+	if (t > t0 + 2000000)
+		return;
+	h->aimed++;
+	while (now_ns() < t)
+		xio_cpu_relax();
+}
 
 static void *cq_host_main(void *arg)
 {
 	struct cq_host *h = arg;
 	struct xio_sqe in[SQ_ENTRIES];
-	uint64_t rng = 0x1badb002ULL, next = 0, one = 1;
+	uint64_t rng = 0x1badb002ULL, next = 0, one = 1, est = 0, first;
+	unsigned int idle = 0;
 	int n, i;
 
 	while (next < h->n) {
 		n = xio_host_sq_take(h->hq, in, SQ_ENTRIES);
 		CHECK(n >= 0);
 		if (!n) {
-			sched_yield();
+			/* Poll like a sidecore; yield now and then only. */
+			if (++idle % 1024 == 0)
+				sched_yield();
+			else
+				xio_cpu_relax();
 			continue;
 		}
-		/* A slow request now and then: the guest goes to sleep. */
-		if (xt_range(&rng, 0, 7) == 0)
-			pause_us(xt_range(&rng, 50, 1000));
+		first = next;
 		for (i = 0; i < n; i++, next++) {
 			CHECK_EQ(in[i].user_data, next);
 			CHECK_EQ(xio_host_cq_post(h->hq, next, 2, 0), 0);
 		}
+		cq_host_delay(h, &rng, first, &est);
 		if (xio_host_cq_publish(h->hq) == 1) {
 			CHECK_EQ(write(h->notify_fd, &one, sizeof(one)),
 				 sizeof(one));
@@ -253,13 +326,17 @@ static void test_cq_notify(uint64_t n)
 	struct xio_region *r = mk();
 	struct xio_qp *qp = xio_region_qp(r, 0);
 	struct cq_host h = {.hq = xio_region_host_qp(r, 0), .n = n};
+	const struct xio_layout *l = xio_region_layout(r);
+	struct xio_cq_ctrl *cq = (struct xio_cq_ctrl *)((char *)xio_region_base(r) +
+							 l->qp_off + l->cq_ctrl_off);
 	struct xio_host_qp_stats st;
-	uint64_t rng = 0xc0ffeeULL, sub = 0, done = 0;
+	uint64_t rng = 0xc0ffeeULL, sub = 0, done = 0, t0;
 	struct xio_cqe *c;
 	pthread_t th;
 	uint32_t i, b;
 	int rc;
 
+	h.cq_flags = &cq->flags;
 	h.notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	CHECK(h.notify_fd >= 0);
 	xio_qp_set_notify_fd(qp, h.notify_fd);
@@ -278,12 +355,30 @@ static void test_cq_notify(uint64_t n)
 			CHECK_EQ(xio_submit(qp), i);
 		/* Reap everything submitted so far, sleeping when need be. */
 		while (done < sub) {
+			/*
+			 * A signal left over from an earlier wait (the host
+			 * saw a request that we withdrew when we found a CQE)
+			 * would end the next sleep at once and could hide a
+			 * lost notification: drop it.  Safe: the host writes
+			 * the eventfd after publishing, so the CQE it stands
+			 * for is visible to the peek that starts the wait.
+			 */
+			eventfd_drain(h.notify_fd, NULL);
+			t0 = now_ns();
+			__atomic_store_n(&h.wait_ns, t0, __ATOMIC_RELAXED);
+			__atomic_store_n(&h.wait_seq, done, __ATOMIC_RELEASE);
 			rc = xio_wait_cqe(qp, &c, WAIT_TIMEOUT_MS);
-			if (rc == -ETIMEDOUT) {
+			/*
+			 * A lost notification sleeps until the timeout; the
+			 * wait may then still find the CQE on its last look,
+			 * so a wait that long fails the test as well.
+			 */
+			if (rc == -ETIMEDOUT ||
+			    now_ns() - t0 >= SLEEP_TIMEOUT_MS * 1000000ULL) {
 				fprintf(stderr,
-					"FAIL: lost CQ notification: no CQE %" PRIu64
-					" within %d ms\n",
-					done, WAIT_TIMEOUT_MS);
+					"FAIL: lost CQ notification: CQE %" PRIu64
+					" not signalled within %d ms (%s)\n",
+					done, SLEEP_TIMEOUT_MS, xio_strerror(rc));
 				exit(1);
 			}
 			CHECK_EQ(rc, 0);
@@ -297,8 +392,8 @@ static void test_cq_notify(uint64_t n)
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	xio_host_qp_get_stats(h.hq, &st);
 	printf("cq_notify: %" PRIu64 " entries, %" PRIu64 " publishes, %" PRIu64
-	       " notifications\n",
-	       n, st.published, h.signals);
+	       " notifications, %" PRIu64 " publishes aimed at the arming\n",
+	       n, st.published, h.signals, h.aimed);
 	CHECK_EQ(st.notifies, h.signals);
 	CHECK(h.signals > 0);
 	close(h.notify_fd);
@@ -308,8 +403,8 @@ static void test_cq_notify(uint64_t n)
 int main(void)
 {
 	xt_watchdog_init(60, "FAIL: test_wakeup: watchdog (60 s without progress)\n");
-	test_need_wakeup(xt_scaled(200000, 5000));
-	test_cq_notify(xt_scaled(100000, 5000));
+	test_need_wakeup(xt_scaled(200000, 50000));
+	test_cq_notify(xt_scaled(100000, 25000));
 	printf("PASS test_wakeup\n");
 	return 0;
 }
