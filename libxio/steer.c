@@ -483,6 +483,59 @@ int xio_steer_del_tenant(struct xio_steer *s, uint32_t tenant)
 	return r ? neg_errno(r) : total;
 }
 
+/* Append the entries of hash map @fd (keys of @ksz bytes) as rules of
+ * @family; *n counts all, at most @max are written. */
+static int steer_list(int fd, size_t ksz, int32_t family,
+		      struct xio_steer_rule *out, unsigned int max,
+		      unsigned int *n)
+{
+	unsigned char key[16], next[16];
+	bool first = true;
+	uint32_t val;
+	int err;
+
+	for (;;) {
+		err = bpf_map_get_next_key(fd, first ? NULL : key, next);
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			return neg_errno(err);
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, &val))
+			continue; /* deleted meanwhile */
+		if (*n < max) {
+			struct xio_steer_rule *r = &out[*n];
+
+			memset(r, 0, sizeof(*r));
+			r->tenant = val;
+			r->family = family;
+			memcpy(r->addr, key, ksz == 8 ? 6 : ksz);
+		}
+		(*n)++;
+	}
+}
+
+int xio_steer_rules(struct xio_steer *s, struct xio_steer_rule *out,
+		    unsigned int max)
+{
+	unsigned int n = 0;
+	int err;
+
+	if (!s || (max && !out))
+		return -EINVAL;
+	err = steer_list(bpf_map__fd(s->skel->maps.mac_tenant),
+			 sizeof(struct xio_steer_mac_key), AF_PACKET, out, max,
+			 &n);
+	if (!err)
+		err = steer_list(bpf_map__fd(s->skel->maps.ip4_tenant), 4,
+				 AF_INET, out, max, &n);
+	if (!err)
+		err = steer_list(bpf_map__fd(s->skel->maps.ip6_tenant), 16,
+				 AF_INET6, out, max, &n);
+	return err ? err : (int)n;
+}
+
 int xio_steer_set_ip_mode(struct xio_steer *s, enum xio_steer_ip_mode mode)
 {
 	struct xio_steer_config cfg = {.ip_mode = (uint32_t)mode};
@@ -580,6 +633,28 @@ int xio_steer_set_node_target(struct xio_steer *s, int node, int cpu)
 		bpf_map_delete_elem(cpumap, &ckey);
 	}
 	return 0;
+}
+
+int xio_steer_tenant_node(struct xio_steer *s, uint32_t tenant)
+{
+	struct xio_steer_tenant t;
+	int err;
+
+	if (!s || tenant >= XIO_STEER_MAX_TENANTS)
+		return -EINVAL;
+	err = bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.tenants), &tenant,
+				  &t);
+	if (err)
+		return neg_errno(err);
+	return (t.flags & XIO_STEER_TENANT_VALID) && t.node >= 0 ? t.node :
+								   -ENOENT;
+}
+
+int xio_steer_node_target(struct xio_steer *s, int node)
+{
+	if (!s || node < 0 || node >= (int)XIO_STEER_MAX_NODES)
+		return -EINVAL;
+	return s->node_cpu[node] >= 0 ? s->node_cpu[node] : -ENOENT;
 }
 
 int xio_steer_set_cpu_node(struct xio_steer *s, int cpu, int node)

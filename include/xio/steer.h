@@ -117,6 +117,22 @@ int xio_steer_del_tenant(struct xio_steer *s, uint32_t tenant);
 
 int xio_steer_set_ip_mode(struct xio_steer *s, enum xio_steer_ip_mode mode);
 
+/* One classification rule, as listed by xio_steer_rules(). */
+struct xio_steer_rule {
+	uint32_t tenant;
+	int32_t family;	  /* AF_PACKET: MAC in addr[0..5]; AF_INET; AF_INET6 */
+	uint8_t addr[16]; /* network byte order */
+};
+
+/*
+ * List the rules (MACs, then IPv4, then IPv6; no particular order within a
+ * kind) into @out, at most @max of them.  Returns the total number of rules,
+ * which may exceed @max (then only @max were written), or -errno.  A rule
+ * added or removed during the call may or may not be listed.
+ */
+int xio_steer_rules(struct xio_steer *s, struct xio_steer_rule *out,
+		    unsigned int max);
+
 /* ---- placement ----------------------------------------------------- */
 
 /* The NUMA node @tenant lives on; -1 clears it (its frames then go to the
@@ -132,6 +148,11 @@ int xio_steer_set_tenant_node(struct xio_steer *s, uint32_t tenant, int node);
  * or -errno (e.g. the CPU is offline).
  */
 int xio_steer_set_node_target(struct xio_steer *s, int node, int cpu);
+
+/* Placement as set: @tenant's node, or -ENOENT if none; @node's target CPU,
+ * or -ENOENT if none; -EINVAL for an id out of range. */
+int xio_steer_tenant_node(struct xio_steer *s, uint32_t tenant);
+int xio_steer_node_target(struct xio_steer *s, int node);
 
 /*
  * Override which node @cpu belongs to, for the wrong-node check (the default

@@ -499,6 +499,47 @@ static void api_checks(void)
 	CHECK_EQ(xio_steer_attach(S, "xio-no-such-if0", XIO_STEER_NATIVE, 0),
 		 -ENODEV);
 	CHECK_EQ(xio_steer_detach(S, "lo"), -ENOENT);
+	/* listing: 8 MACs + 4 IPv4 + 3 IPv6 from setup_rules() */
+	{
+		struct xio_steer_rule r[32];
+		int n = xio_steer_rules(S, r, 32), macs_seen = 0;
+
+		CHECK_EQ(n, 15);
+		CHECK_EQ(xio_steer_rules(S, r, 2), 15);
+		CHECK_EQ(xio_steer_rules(S, NULL, 0), 15);
+		n = xio_steer_rules(S, r, 32);
+		for (int i = 0; i < n; i++) {
+			if (r[i].family == AF_PACKET) {
+				for (int j = 0; j < 8; j++)
+					if (!memcmp(r[i].addr, macs[j].mac,
+						    6)) {
+						CHECK_EQ(r[i].tenant,
+							 macs[j].tenant);
+						macs_seen++;
+					}
+			} else if (r[i].family == AF_INET) {
+				uint32_t a;
+
+				memcpy(&a, r[i].addr, 4);
+				CHECK(ntohl(a) >= 0x0a000001 &&
+				      ntohl(a) <= 0x0a000004);
+				CHECK_EQ(r[i].tenant,
+					 ip4_t[ntohl(a) - 0x0a000001]);
+			} else {
+				CHECK_EQ(r[i].family, AF_INET6);
+				CHECK_EQ(r[i].addr[0], 0xfd);
+				CHECK_EQ(r[i].tenant, ip6_t[r[i].addr[15] - 1]);
+			}
+		}
+		CHECK_EQ(macs_seen, 8);
+	}
+	CHECK_EQ(xio_steer_tenant_node(S, 1), 1);
+	CHECK_EQ(xio_steer_tenant_node(S, 3), -ENOENT);
+	CHECK_EQ(xio_steer_tenant_node(S, XIO_STEER_TENANTS_MAX), -EINVAL);
+	CHECK_EQ(xio_steer_node_target(S, 0), 0);
+	CHECK_EQ(xio_steer_node_target(S, 2), -ENOENT);
+	CHECK_EQ(xio_steer_node_target(S, -1), -EINVAL);
+
 	/* del_tenant removes all of a tenant's rules and nobody else's */
 	CHECK_EQ(xio_steer_add_mac(S, 9, mac), 0);
 	CHECK_EQ(xio_steer_add_ip(S, 9, AF_INET, &a4), 0);
