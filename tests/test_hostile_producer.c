@@ -293,7 +293,8 @@ struct tally {
 /*
  * One round on a fresh region: at least @iters host iterations while the
  * attacker made at least @min_actions moves (so a scheduler that starves
- * one thread cannot make the round vacuous), or @ms, whichever first.
+ * one thread cannot make the round vacuous).  After @ms a round ends as soon
+ * as the attacker made a tenth of its moves, and at 10 * @ms in any case.
  */
 static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 		      uint64_t min_actions, uint64_t ms, struct tally *t)
@@ -317,11 +318,16 @@ static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 	CHECK_EQ(pthread_create(&th, NULL, attacker_main, &a), 0);
 
 	for (it = 0;; it++) {
-		if (it % 256 == 0 &&
-		    (now_ms() - t0 >= ms ||
-		     (it >= iters && __atomic_load_n(&a.actions, __ATOMIC_RELAXED) >=
-					     min_actions)))
-			break;
+		if (it % 256 == 0) {
+			uint64_t moves = __atomic_load_n(&a.actions,
+							 __ATOMIC_RELAXED);
+			uint64_t dt = now_ms() - t0;
+
+			if ((it >= iters && moves >= min_actions) ||
+			    (dt >= ms && moves >= min_actions / 10) ||
+			    dt >= 10 * ms)
+				break;
+		}
 		n = xio_host_sq_take(hq, out, xt_range(&rng, 1, SQ_ENTRIES));
 		if (n == -EPROTO)
 			break;
@@ -369,8 +375,11 @@ static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 			}
 			xio_host_qp_get_stats(hq, &st);
 			CHECK_EQ(st.taken + st.invalid, a.published);
-			CHECK(st.invalid > 0);
-			CHECK(st.taken > 0);
+			/* A quarter of the attacker's entries are valid. */
+			if (a.published >= 1000) {
+				CHECK(st.invalid > 0);
+				CHECK(st.taken > 0);
+			}
 		}
 		check_still_works(&g, hq);
 		xio_host_qp_get_stats(hq, &st);
@@ -568,7 +577,7 @@ int main(void)
 {
 	uint64_t iters = xt_scaled(2000000, 20000);
 	uint64_t min_actions = xt_scaled(200000, 5000);
-	uint64_t ms = XT_SANITIZE_DIV > 1 ? 4000 : 1500;
+	uint64_t ms = XT_SANITIZE_DIV > 1 ? 3000 : 1000;
 	struct tally t[MODE_COUNT];
 	unsigned int round;
 
