@@ -297,6 +297,21 @@ int main(void)
 	CHECK_EQ(xdp_id(TX_IF, XDP_FLAGS_SKB_MODE), 0);
 	CHECK_EQ(xio_steer_attach(S, TX_IF, XIO_STEER_GENERIC, 0), 0);
 	CHECK_EQ(xdp_id(TX_IF, XDP_FLAGS_SKB_MODE), our_id);
+	{
+		/* frames the other way are steered in generic mode too */
+		int back = raw_socket(RX_IF, 0);
+		uint64_t a_pk0 = tenant_delivered(S, T_A);
+		struct xio_steer_tenant_stats st;
+
+		for (uint32_t i = 0; i < 12; i++)
+			tf_send(back, m[1], 99, i);
+		wait_delivered(S, T_A, a_pk0 + 12);
+		CHECK_EQ(xio_steer_tenant_stats(S, T_A, &st, NULL, 0), 0);
+		CHECK_EQ(st.delivered, a_pk0 + 12);
+		CHECK_EQ(st.redirected, st.delivered);
+		CHECK_EQ(st.wrong_node, 0);
+		close(back);
+	}
 	xio_steer_close(S);
 	CHECK_EQ(xdp_id(TX_IF, XDP_FLAGS_SKB_MODE), 0);
 	CHECK_EQ(xdp_id(RX_IF, XDP_FLAGS_DRV_MODE), old_id);
