@@ -225,10 +225,16 @@ static __always_inline int classify(void *data, void *data_end, __u32 ip_mode)
 	}
 }
 
-static __always_inline __u32 ip_mode_get(void)
+static __always_inline struct xio_steer_config *config_get(void)
 {
 	__u32 zero = 0;
-	struct xio_steer_config *c = bpf_map_lookup_elem(&config, &zero);
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+static __always_inline __u32 ip_mode_get(void)
+{
+	struct xio_steer_config *c = config_get();
 
 	return c ? c->ip_mode : XIO_STEER_IP_OFF;
 }
@@ -245,17 +251,19 @@ int xio_steer(struct xdp_md *ctx)
 	struct xio_steer_target *tgt;
 	struct xio_steer_meta *meta;
 	struct xio_steer_rxq_key rk;
+	struct xio_steer_config *cfg;
 	struct xio_steer_rxq *rq;
 	__u32 zero = 0, tenant, node;
 	long act;
 	int cl;
 
 	g = bpf_map_lookup_elem(&gstats, &zero);
-	if (!g)
+	cfg = config_get();
+	if (!g || !cfg)
 		return XDP_PASS;
 	g->frames++;
 
-	cl = classify(data, data_end, ip_mode_get());
+	cl = classify(data, data_end, cfg->ip_mode);
 	if (cl < 0) {
 		if (cl == CL_RUNT)
 			g->runt++;
@@ -289,9 +297,12 @@ int xio_steer(struct xdp_md *ctx)
 	 * it there): hand it to that socket directly.  An AF_XDP socket only
 	 * takes frames of the queue it is bound to, hence the key.
 	 */
-	rk.ifindex = ctx->ingress_ifindex;
-	rk.queue = ctx->rx_queue_index;
-	rq = bpf_map_lookup_elem(&rxqs, &rk);
+	rq = NULL;
+	if (cfg->nr_rxqs) {
+		rk.ifindex = ctx->ingress_ifindex;
+		rk.queue = ctx->rx_queue_index;
+		rq = bpf_map_lookup_elem(&rxqs, &rk);
+	}
 	if (rq && (rq->flags & XIO_STEER_RXQ_VALID) && rq->node == tc->node) {
 		/* flags 0: a slot without a socket returns XDP_ABORTED (0)
 		 * and we fall back to the CPU hop below */

@@ -64,7 +64,7 @@ struct xio_steer_rxq {
 /* config[0] */
 struct xio_steer_config {
 	__u32 ip_mode; /* XIO_STEER_IP_* */
-	__u32 __pad;
+	__u32 nr_rxqs; /* entries in rxqs: 0 skips the AF_XDP lookup */
 };
 
 /*

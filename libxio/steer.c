@@ -71,6 +71,7 @@ struct xio_steer {
 	int nr_cpus;
 	uint32_t qsize;
 	int node_cpu[XIO_STEER_MAX_NODES]; /* mirror of node_target, -1 unset */
+	struct xio_steer_config cfg;	   /* mirror of config[0] */
 	struct steer_attachment att[STEER_MAX_ATTACH];
 	void *pcpu; /* nr_cpus tenant counter slots for per-CPU reads */
 };
@@ -80,13 +81,16 @@ struct xio_steer {
 static int steer_libbpf_print(enum libbpf_print_level level, const char *fmt,
 			      va_list ap)
 {
-	char buf[512];
+	char *msg = NULL;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* libbpf's INFO lines (and the verifier log) are debug output here. */
-	xio__log(level == LIBBPF_WARN ? XIO_WARN : XIO_DEBUG, "%s", buf);
+	/* Not a fixed buffer: a verifier log is long and its end matters. */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return 0;
+	/* libbpf's INFO lines are debug output here. */
+	xio__log(level == LIBBPF_WARN ? XIO_WARN : XIO_DEBUG, "%s", msg);
+	free(msg);
 	return 0;
 }
 
@@ -110,12 +114,26 @@ static int neg_errno(int r)
 
 /* ---- open / close --------------------------------------------------- */
 
+/* Write the config value from the mirror (its fields are independent: a
+ * frame that sees one field old and the other new is still right). */
+static int steer_config_push(struct xio_steer *s,
+			     const struct xio_steer_config *cfg)
+{
+	uint32_t zero = 0;
+	int err;
+
+	err = bpf_map_update_elem(bpf_map__fd(s->skel->maps.config), &zero, cfg,
+				  BPF_ANY);
+	if (!err)
+		s->cfg = *cfg;
+	return neg_errno(err);
+}
+
 static int steer_fill_defaults(struct xio_steer *s, uint32_t ip_mode)
 {
 	struct xio_steer_config cfg = {.ip_mode = ip_mode};
 	int map_fd = bpf_map__fd(s->skel->maps.cpu_node);
 	bool numa = numa_available() >= 0;
-	uint32_t zero = 0;
 	int cpu, err;
 
 	for (cpu = 0; cpu < s->nr_cpus; cpu++) {
@@ -128,9 +146,7 @@ static int steer_fill_defaults(struct xio_steer *s, uint32_t ip_mode)
 		if (err)
 			return neg_errno(err);
 	}
-	err = bpf_map_update_elem(bpf_map__fd(s->skel->maps.config), &zero,
-				  &cfg, BPF_ANY);
-	return neg_errno(err);
+	return steer_config_push(s, &cfg);
 }
 
 int xio_steer_open(const struct xio_steer_opts *opts, struct xio_steer **out)
@@ -538,13 +554,13 @@ int xio_steer_rules(struct xio_steer *s, struct xio_steer_rule *out,
 
 int xio_steer_set_ip_mode(struct xio_steer *s, enum xio_steer_ip_mode mode)
 {
-	struct xio_steer_config cfg = {.ip_mode = (uint32_t)mode};
-	uint32_t zero = 0;
+	struct xio_steer_config cfg;
 
 	if (!s || (uint32_t)mode > XIO_STEER_IP_THEN_MAC)
 		return -EINVAL;
-	return neg_errno(bpf_map_update_elem(bpf_map__fd(s->skel->maps.config),
-					     &zero, &cfg, BPF_ANY));
+	cfg = s->cfg;
+	cfg.ip_mode = (uint32_t)mode;
+	return steer_config_push(s, &cfg);
 }
 
 /* ---- placement ------------------------------------------------------ */
@@ -715,6 +731,18 @@ int xio_steer_set_rxq(struct xio_steer *s, const char *ifname, uint32_t queue,
 			ifname, queue, xsk_fd, xio_strerror(err));
 		return neg_errno(err);
 	}
+	if (fresh) {
+		/* tell stage 1 there are queues to look up */
+		struct xio_steer_config cfg = s->cfg;
+
+		cfg.nr_rxqs++;
+		err = steer_config_push(s, &cfg);
+		if (err) {
+			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.xsks),
+					    &slot);
+			return err;
+		}
+	}
 	key.ifindex = (uint32_t)ifindex;
 	key.queue = queue;
 	val.flags = XIO_STEER_RXQ_VALID;
@@ -723,9 +751,14 @@ int xio_steer_set_rxq(struct xio_steer *s, const char *ifname, uint32_t queue,
 	err = bpf_map_update_elem(bpf_map__fd(s->skel->maps.rxqs), &key, &val,
 				  BPF_ANY);
 	if (err) {
-		if (fresh)
+		if (fresh) {
+			struct xio_steer_config cfg = s->cfg;
+
 			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.xsks),
 					    &slot);
+			cfg.nr_rxqs--;
+			(void)steer_config_push(s, &cfg);
+		}
 		return neg_errno(err);
 	}
 	s->xsk[i].used = true;
@@ -755,6 +788,13 @@ int xio_steer_clear_rxq(struct xio_steer *s, const char *ifname, uint32_t queue)
 	/* -ENOENT: the socket was closed and the kernel removed it already */
 	err = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.xsks), &slot);
 	s->xsk[i].used = false;
+	{
+		struct xio_steer_config cfg = s->cfg;
+
+		cfg.nr_rxqs--;
+		(void)steer_config_push(s, &cfg); /* a stale count only costs
+						     a lookup */
+	}
 	return err && err != -ENOENT ? neg_errno(err) : 0;
 }
 

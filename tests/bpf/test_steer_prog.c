@@ -476,6 +476,34 @@ static void setup_rules(void)
 	}
 }
 
+/* Extensible options: sz required, unknown trailing bytes must be zero. */
+static void opts_checks(void)
+{
+	struct {
+		struct xio_steer_opts o;
+		uint64_t newer;
+	} big;
+	struct xio_steer *s2 = NULL;
+
+	memset(&big, 0, sizeof(big));
+	CHECK_EQ(xio_steer_open(&big.o, &s2), -EINVAL); /* sz == 0 */
+	big.o.sz = sizeof(big);
+	big.o.ip_mode = XIO_STEER_IP_THEN_MAC;
+	big.o.cpumap_qsize = 256;
+	CHECK_EQ(xio_steer_open(&big.o, &s2), 0);
+	xio_steer_close(s2);
+	big.newer = 1;
+	CHECK_EQ(xio_steer_open(&big.o, &s2), -EINVAL);
+	big.newer = 0;
+	big.o.ip_mode = 3;
+	CHECK_EQ(xio_steer_open(&big.o, &s2), -EINVAL);
+	big.o.ip_mode = 0;
+	big.o.cpumap_qsize = 1U << 20;
+	CHECK_EQ(xio_steer_open(&big.o, &s2), -EINVAL);
+	CHECK(s2 == NULL);
+	xio_steer_close(NULL);
+}
+
 static void api_checks(void)
 {
 	uint8_t mac[6], mcast[6] = {0x01, 0, 0x5e, 0, 0, 1}, zero[6] = {0};
@@ -609,6 +637,7 @@ int main(void)
 		rng = strtoull(e, NULL, 0) | 1;
 	printf("seed %llu, %lu frames per mode\n", (unsigned long long)rng, n);
 
+	opts_checks();
 	setup_rules();
 	api_checks();
 	crafted();
