@@ -30,7 +30,7 @@
 
 #include "xiod.h"
 
-#define MAX_PROTO_ERRORS 8 /* malformed messages before we hang up */
+#define MAX_PROTO_ERRORS 8 /* malformed messages in a row: hang up */
 
 struct conn {
 	int fd;
@@ -699,6 +699,7 @@ static void conn_readable(struct conn *c)
 			(int)c->cred.pid, (unsigned)c->cred.uid, n, nfds,
 			reason(err));
 		reply_status(c, XIO_MSG_ERROR, seq, err);
+		/* Only a run of framing errors ends the connection. */
 		if (++c->errors >= MAX_PROTO_ERRORS) {
 			log_warn("conn pid %d: too many bad messages: closing",
 				 (int)c->cred.pid);
@@ -706,6 +707,7 @@ static void conn_readable(struct conn *c)
 		}
 		goto out;
 	}
+	c->errors = 0;
 	switch (m->h.type) {
 	case XIO_MSG_ATTACH:
 		err = do_attach(c, &m->attach);

@@ -65,11 +65,14 @@ static inline int dt_connect(const char *path)
 	return fd;
 }
 
+static inline int fd_count(pid_t pid);
+static inline void wait_fd_count(pid_t pid, int want);
+
 /* Start xiod with extra arguments (NULL-terminated). */
 static inline void xiod_start(struct xiod *d, ...)
 {
 	const char *argv[40];
-	int argc = 0, fd;
+	int argc = 0, fd, n;
 	uint64_t deadline;
 	va_list ap;
 
@@ -103,7 +106,15 @@ static inline void xiod_start(struct xiod *d, ...)
 
 		fd = dt_connect(d->sock);
 		if (fd >= 0) {
+			/*
+			 * Answered only once every thread and fd is set up;
+			 * once xiod has seen this one connection close, its
+			 * fd count is the baseline.
+			 */
+			CHECK(xio__admin_tenants_fd(fd, 0, NULL, 0, NULL) >= 0);
+			n = fd_count(d->pid);
 			close(fd);
+			wait_fd_count(d->pid, n - 1);
 			return;
 		}
 		CHECK(waitpid(d->pid, &st, WNOHANG) == 0); /* still alive */
@@ -159,8 +170,14 @@ static inline void wait_fd_count(pid_t pid, int want)
 
 	while ((n = fd_count(pid)) != want) {
 		if (dt_now_ms() > deadline) {
+			char cmd[64];
+
 			fprintf(stderr, "FAIL: xiod has %d fds, baseline %d\n",
 				n, want);
+			snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2",
+				 (int)pid);
+			if (system(cmd))
+				fprintf(stderr, "(no listing)\n");
 			exit(1);
 		}
 		usleep(5000);

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A hostile tenant and a well-behaved one on the same poller.  The hostile
+ * one submits invalid SQEs (answered -EINVAL, flagged, counted), never
+ * drains its CQ (backpressure: nothing dropped, everything arrives once it
+ * drains), over-submits past its in-flight cap, and finally breaks its
+ * ring indices (quarantined: XIO_SQ_BROKEN).  Through all of it the other
+ * tenant's NOPs keep completing, and xiod's fd count returns to baseline.
+ */
+#include "dtest.h"
+
+static void good_work(struct xio_qp *qp, int n)
+{
+	static uint64_t ud;
+
+	for (int i = 0; i < n; i++)
+		nop_roundtrip(qp, ++ud);
+}
+
+static void submit_raw(struct xio_qp *qp, const struct xio_sqe *tmpl, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct xio_sqe *s = xio_get_sqe(qp);
+
+		CHECK(s);
+		*s = *tmpl;
+		s->user_data = tmpl->user_data + (uint64_t)i;
+	}
+	CHECK_EQ(xio_submit(qp), n);
+}
+
+int main(void)
+{
+	struct xio_tenant_info ti;
+	struct xio_tenant *bad, *good;
+	struct xio_qp *bq, *gq;
+	struct xio_sqe tmpl;
+	struct xio_cqe c;
+	struct xiod d;
+	int base, i, nbad = 0;
+
+	xiod_start(&d, "--idle-us", "100", NULL);
+	base = fd_count(d.pid);
+	good = attach(d.sock, "good", 64, 8);
+	bad = attach(d.sock, "hostile", 16, 8); /* CQ of 32 */
+	gq = xio_tenant_qp(good, 0);
+	bq = xio_tenant_qp(bad, 0);
+	good_work(gq, 100);
+
+	/* 1. Invalid SQEs: each answered -EINVAL with XIO_CQE_F_INVALID. */
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.opcode = XIO_OP_LAST; /* unknown opcode */
+	tmpl.user_data = 1000;
+	submit_raw(bq, &tmpl, 4);
+	xio_prep_read(&tmpl, 0, 8, 0, 64, 0, 2000); /* slot out of range */
+	submit_raw(bq, &tmpl, 4);
+	xio_prep_read(&tmpl, 0, 0, 4000, 200, 0, 3000); /* beyond the slot */
+	submit_raw(bq, &tmpl, 4);
+	xio_prep_nop(&tmpl, 4000);
+	tmpl.resv[1] = 1; /* reserved field */
+	submit_raw(bq, &tmpl, 4);
+	for (i = 0; i < 16; i++) {
+		c = wait_one(bq);
+		CHECK_EQ(c.res, -EINVAL);
+		CHECK_EQ(c.flags, XIO_CQE_F_INVALID);
+		nbad++;
+	}
+	good_work(gq, 100);
+	info(bad, &ti);
+	CHECK_EQ(ti.invalid, 16);
+	CHECK_EQ(ti.broken, 0);
+
+	/* 2. Never drains its CQ: 32 answered, the rest wait, none lost. */
+	xio_prep_nop(&tmpl, 10000);
+	submit_raw(bq, &tmpl, 16);
+	good_work(gq, 50);
+	submit_raw(bq, &tmpl, 16);
+	good_work(gq, 50);
+	{
+		uint64_t deadline = dt_now_ms() + 10000;
+
+		/* Wait until the CQ is full (32 posted). */
+		while (xio_cq_ready(bq) < 32)
+			CHECK(dt_now_ms() < deadline);
+	}
+	submit_raw(bq, &tmpl, 16); /* held back: no CQ room */
+	good_work(gq, 200);
+	CHECK_EQ(xio_cq_ready(bq), 32);
+	for (i = 0; i < 48; i++)
+		CHECK_EQ(wait_one(bq).res, 0);
+	CHECK_EQ(xio_cq_ready(bq), 0);
+	good_work(gq, 100);
+
+	/* 3. Breaks its indices: tail far beyond head -> quarantined. */
+	XIO_WRITE_ONCE(*bq->sq_ktail, *bq->sq_ktail + 100000);
+	xio_qp_kick(bq);
+	{
+		uint64_t deadline = dt_now_ms() + 10000;
+
+		while (!(XIO_READ_ONCE(*bq->sq_kflags) & XIO_SQ_BROKEN)) {
+			CHECK(dt_now_ms() < deadline);
+			good_work(gq, 1);
+		}
+	}
+	CHECK_EQ(xio_wait_cqe(bq, (struct xio_cqe **)&tmpl.resv[0], 0), -EPIPE);
+	good_work(gq, 500);
+	info(bad, &ti);
+	CHECK_EQ(ti.broken, 1);
+	CHECK_EQ(ti.invalid, 16);
+	info(good, &ti);
+	CHECK_EQ(ti.invalid, 0);
+	CHECK_EQ(ti.broken, 0);
+
+	CHECK_EQ(xio_client_detach(bad), 0);
+	good_work(gq, 100);
+	CHECK_EQ(xio_client_detach(good), 0);
+	wait_fd_count(d.pid, base);
+	xiod_stop(&d);
+	printf("ok (%d invalid answered)\n", nbad);
+	return 0;
+}
