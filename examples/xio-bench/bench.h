@@ -66,7 +66,9 @@ struct bench_ctx {
 
 /* X(name, summary): one line per subcommand, in the order of --help. */
 #define BENCH_SUBCOMMANDS(X)                                                   \
-	X(ring, "SQ throughput and SQ/CQ round trip, both faces in-process")
+	X(ring, "SQ throughput and SQ/CQ round trip, both faces in-process")  \
+	X(rtt, "NOP round trip through xiod beside the floor and eventfd")   \
+	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL")
 
 #define X(name, summary)                                                       \
 	int bench_##name(struct bench_ctx *ctx, int argc, char **argv);

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xio-bench rtt / throughput: the guest side of a tenant of a running xiod.
+ *
+ * The guest (this process) runs on CPU A.  With --socket PATH it attaches
+ * to that xiod (whose poller should be pinned to CPU B); without, it starts
+ * a private xiod on a temporary socket with its poller pinned to CPU B
+ * (--idle-us 2000, so that it sleeps between the phases and leaves CPU B to
+ * the baselines).  xiod is looked up as --xiod PATH, then next to this
+ * binary (../daemon/xiod in a build tree, ../sbin/xiod installed), then in
+ * $PATH.
+ *
+ * rtt: one NOP at a time, guest -> xiod -> guest: get an SQE, submit, spin
+ *   on the CQ (no syscall while the poller is awake); timed per round trip
+ *   (p50/p99) and in aggregate (mean).  Beside it, in the same run and on
+ *   the same CPUs: the cache-line ping-pong floor and the eventfd wake
+ *   round trip (baseline.c).  Ratios: xiod p50 / floor p50, eventfd p50 /
+ *   xiod p50.
+ * throughput: NOPs kept 64 deep in batches of 32, ops/s; the same shape
+ *   through io_uring SQPOLL with its thread on CPU B (the kernel's own
+ *   sidecore poller); then 4 KiB WRITEs and READs, 32 deep, on a file
+ *   target (buffered, a temporary file next to the socket).  Kicks the
+ *   guest rang per 10^6 operations.
+ *
+ * usage: xio-bench [options] rtt|throughput [--socket PATH] [--xiod PATH]
+ *                  [--iters N]
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <liburing.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xio/admin.h>
+#include <xio/client.h>
+#include <xio/xio.h>
+
+#define TP_BATCH 32U
+#define TP_DEPTH 64U
+#define IO_DEPTH 32U
+#define IO_SIZE 4096U
+
+struct xenv {
+	pid_t pid; /* private xiod, or 0 */
+	char dir[64];
+	char sock[108];
+	struct xio_tenant *t;
+	struct xio_qp *qp;
+};
+
+struct xopts {
+	const char *socket;
+	const char *xiod;
+	uint64_t iters;
+};
+
+static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"xiod", required_argument, NULL, 'x'},
+		{"iters", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	char *end;
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'x':
+			o->xiod = optarg;
+			break;
+		case 'n':
+			o->iters = strtoull(optarg, &end, 10);
+			if (*end || !o->iters)
+				bench_die(
+					"--iters: '%s' is not a positive integer",
+					optarg);
+			break;
+		default:
+			fprintf(stderr,
+				"usage: xio-bench [options] %s [--socket PATH] [--xiod PATH] [--iters N]\n",
+				sub);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static bool can_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void exec_xiod(const struct xopts *o, char *const argv[])
+{
+	char self[PATH_MAX], cand[PATH_MAX + 32];
+	ssize_t n;
+
+	if (o->xiod) {
+		execv(o->xiod, argv);
+		bench_die("exec %s: %s", o->xiod, strerror(errno));
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(cand, sizeof(cand), "%s/../daemon/xiod",
+			 dirname(self));
+		execv(cand, argv);
+		snprintf(cand, sizeof(cand), "%s/../sbin/xiod", self);
+		execv(cand, argv);
+	}
+	execvp("xiod", argv);
+	bench_die(
+		"xiod not found: give --xiod PATH or --socket PATH of a running one");
+}
+
+static void xenv_start(struct bench_ctx *ctx, const struct xopts *o,
+		       struct xenv *e, const char *name, uint32_t sq,
+		       uint32_t nr_bufs)
+{
+	struct xio_client_opts co = {.sz = sizeof(co)};
+	uint64_t deadline;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	if (o->socket) {
+		snprintf(e->sock, sizeof(e->sock), "%s", o->socket);
+	} else {
+		char cpu[16];
+		char *argv[] = {"xiod",	       "--foreground",
+				"--socket",    e->sock,
+				"--cpus",      cpu,
+				"--idle-us",   "2000",
+				"--log-level", "warning",
+				NULL};
+
+		snprintf(e->dir, sizeof(e->dir), "/tmp/xio-bench-XXXXXX");
+		if (!mkdtemp(e->dir))
+			bench_die("mkdtemp: %s", strerror(errno));
+		snprintf(e->sock, sizeof(e->sock), "%s/xiod.sock", e->dir);
+		snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
+		e->pid = fork();
+		if (e->pid < 0)
+			bench_die("fork: %s", strerror(errno));
+		if (e->pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			exec_xiod(o, argv);
+		}
+		deadline = bench_mono_ns() + 10000000000ULL;
+		while (!can_connect(e->sock)) {
+			int st;
+
+			if (waitpid(e->pid, &st, WNOHANG) == e->pid)
+				bench_die("xiod exited during start-up");
+			if (bench_mono_ns() > deadline)
+				bench_die("xiod did not start within 10 s");
+			usleep(10000);
+		}
+	}
+	co.name = name;
+	co.params.sq_entries = sq;
+	co.params.nr_bufs = nr_bufs;
+	err = xio_client_attach(e->sock, &co, &e->t);
+	if (err)
+		bench_die("attaching to xiod at %s: %s", e->sock,
+			  xio_strerror(err));
+	e->qp = xio_tenant_qp(e->t, 0);
+}
+
+static void xenv_stop(struct xenv *e)
+{
+	int st;
+
+	xio_client_detach(e->t);
+	if (!e->pid)
+		return;
+	kill(e->pid, SIGTERM);
+	waitpid(e->pid, &st, 0);
+	rmdir(e->dir);
+}
+
+/* Let the private xiod's poller fall asleep before a baseline uses CPU B. */
+static void settle(const struct xenv *e)
+{
+	if (e->pid)
+		usleep(20000);
+}
+
+/* ---- rtt ---------------------------------------------------------------- */
+
+static inline void nop_rt(struct xio_qp *qp, uint64_t ud)
+{
+	struct xio_sqe *s = xio_get_sqe(qp);
+	struct xio_cqe *c;
+
+	xio_prep_nop(s, ud);
+	xio_submit(qp);
+	while (xio_peek_cqe(qp, &c))
+		xio_cpu_relax();
+	if (c->res)
+		bench_die("NOP failed: %s", xio_strerror(c->res));
+	xio_cqe_seen(qp, c);
+}
+
+static void xiod_rtt_run(struct xenv *e, uint64_t iters, struct bench_lat *l)
+{
+	uint64_t *t = malloc(iters * sizeof(*t)), i, t0;
+
+	if (!t)
+		bench_die("out of memory");
+	for (i = 0; i < 10000; i++) /* warm-up: wakes the poller */
+		nop_rt(e->qp, i);
+	for (i = 0; i < iters; i++) {
+		t0 = bench_tsc_start();
+		nop_rt(e->qp, i);
+		t[i] = bench_tsc_stop() - t0;
+	}
+	bench_lat_compute(t, iters, l);
+	t0 = bench_tsc_start();
+	for (i = 0; i < iters; i++)
+		nop_rt(e->qp, i);
+	l->untimed_mean = bench_ns(bench_tsc_stop() - t0) / (double)iters;
+	free(t);
+}
+
+enum {
+	R_XIOD_P50,
+	R_XIOD_P99,
+	R_XIOD_MEAN,
+	R_CL_P50,
+	R_EFD_P50,
+	R_RATIO_FLOOR,
+	R_RATIO_EFD,
+	R_NR
+};
+
+static const struct {
+	const char *metric, *unit, *label;
+} rtt_metrics[R_NR] = {
+	{"rtt.xiod_nop.p50", "ns", "NOP round trip via xiod, p50"},
+	{"rtt.xiod_nop.p99", "ns", "NOP round trip via xiod, p99"},
+	{"rtt.xiod_nop.mean", "ns", "NOP round trip via xiod, untimed mean"},
+	{"rtt.cacheline.p50", "ns", "cache-line ping-pong floor, p50"},
+	{"rtt.eventfd.p50", "ns", "eventfd wake round trip, p50"},
+	{"rtt.ratio_floor", "x", "xiod p50 / floor p50 (target <= 2)"},
+	{"rtt.ratio_eventfd", "x", "eventfd p50 / xiod p50 (target >= 50)"},
+};
+
+int bench_rtt(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static double v[R_NR][BENCH_MAX_RUNS];
+	struct bench_lat x, cl, efd;
+	struct xopts o;
+	struct xenv e;
+	uint64_t iters;
+	int r, m;
+
+	if (parse_opts(argc, argv, &o, "rtt"))
+		return 2;
+	iters = o.iters ? o.iters : ctx->quick ? 5000 : 200000;
+	xenv_start(ctx, &o, &e, "xio-bench-rtt", 64, 1);
+	for (r = 0; r < ctx->runs; r++) {
+		bench_info(ctx, "run %d/%d\n", r + 1, ctx->runs);
+		xiod_rtt_run(&e, iters, &x);
+		settle(&e);
+		bench_cacheline_rtt(ctx, iters, &cl);
+		bench_eventfd_rtt(ctx, iters / 15 > 100 ? iters / 15 : 100,
+				  &efd);
+		v[R_XIOD_P50][r] = x.p50;
+		v[R_XIOD_P99][r] = x.p99;
+		v[R_XIOD_MEAN][r] = x.untimed_mean;
+		v[R_CL_P50][r] = cl.p50;
+		v[R_EFD_P50][r] = efd.p50;
+		v[R_RATIO_FLOOR][r] = x.p50 / cl.p50;
+		v[R_RATIO_EFD][r] = efd.p50 / x.p50;
+		bench_info(
+			ctx,
+			"  xiod NOP RTT p50 %.1f p99 %.1f mean %.1f ns; floor p50 %.1f ns; eventfd p50 %.1f ns\n",
+			x.p50, x.p99, x.untimed_mean, cl.p50, efd.p50);
+	}
+	xenv_stop(&e);
+	for (m = 0; m < R_NR; m++)
+		bench_report(ctx, rtt_metrics[m].metric, rtt_metrics[m].unit,
+			     v[m], ctx->runs);
+	bench_table_header(
+		ctx, "xio-bench rtt: guest on CPU A, xiod poller on CPU B");
+	for (m = 0; m < R_NR; m++)
+		bench_table_row(ctx, rtt_metrics[m].label,
+				rtt_metrics[m].metric);
+	return 0;
+}
+
+/* ---- throughput --------------------------------------------------------- */
+
+/* Keep up to @depth requests in flight, submitted @batch at a time. */
+static double xiod_pipe(struct xenv *e, uint64_t ops, uint8_t op,
+			uint32_t target, uint32_t depth, uint32_t batch,
+			uint64_t file_blocks)
+{
+	uint64_t sent = 0, done = 0, t0;
+	uint32_t inflight = 0;
+
+	t0 = bench_tsc_start();
+	while (done < ops) {
+		struct xio_cqe *c[64];
+		uint32_t n, i;
+
+		while (sent < ops && depth - inflight >= batch) {
+			for (i = 0; i < batch && sent < ops; i++, sent++) {
+				struct xio_sqe *s = xio_get_sqe(e->qp);
+				uint32_t slot = (uint32_t)(sent % depth);
+
+				if (!s)
+					bench_die("internal: SQ full");
+				if (op == XIO_OP_NOP)
+					xio_prep_nop(s, sent);
+				else
+					xio_prep_rw(
+						s, op, target, slot, 0, IO_SIZE,
+						(sent % file_blocks) * IO_SIZE,
+						sent);
+				inflight++;
+			}
+			xio_submit(e->qp);
+		}
+		n = xio_peek_batch_cqe(e->qp, c, 64);
+		for (i = 0; i < n; i++)
+			if (c[i]->res < 0 ||
+			    (op != XIO_OP_NOP && c[i]->res != (int32_t)IO_SIZE))
+				bench_die("op %u failed: %d", op, c[i]->res);
+		if (n) {
+			xio_cq_advance(e->qp, n);
+			inflight -= n;
+			done += n;
+		} else {
+			xio_cpu_relax();
+		}
+	}
+	return (double)ops / bench_ns(bench_tsc_stop() - t0) * 1e3; /* Mops/s */
+}
+
+static double sqpoll_pipe(struct bench_ctx *ctx, uint64_t ops)
+{
+	struct io_uring_params p;
+	struct io_uring ring;
+	uint64_t sent = 0, done = 0, t0;
+	uint32_t inflight = 0;
+	int err;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF;
+	p.sq_thread_cpu = (unsigned int)ctx->cpu_b;
+	p.sq_thread_idle = 2000;
+	err = io_uring_queue_init_params(256, &ring, &p);
+	if (err)
+		bench_die("io_uring SQPOLL setup: %s", strerror(-err));
+	t0 = bench_tsc_start();
+	while (done < ops) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0, i;
+
+		while (sent < ops && TP_DEPTH - inflight >= TP_BATCH) {
+			for (i = 0; i < TP_BATCH && sent < ops; i++, sent++) {
+				struct io_uring_sqe *s =
+					io_uring_get_sqe(&ring);
+
+				io_uring_prep_nop(s);
+				s->user_data = sent;
+				inflight++;
+			}
+			io_uring_submit(&ring); /* no syscall while it polls */
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) n++;
+		if (n) {
+			io_uring_cq_advance(&ring, n);
+			inflight -= n;
+			done += n;
+		} else {
+			xio_cpu_relax();
+		}
+	}
+	t0 = bench_tsc_stop() - t0;
+	io_uring_queue_exit(&ring);
+	return (double)ops / bench_ns(t0) * 1e3;
+}
+
+enum {
+	T_XIOD_NOP,
+	T_SQPOLL_NOP,
+	T_RATIO,
+	T_WRITE,
+	T_READ,
+	T_KICKS,
+	T_NR
+};
+
+static const struct {
+	const char *metric, *unit, *label;
+} tp_metrics[T_NR] = {
+	{"throughput.xiod_nop", "Mops/s",
+	 "NOP via xiod, 64 deep, batches of 32"},
+	{"throughput.sqpoll_nop", "Mops/s",
+	 "NOP via io_uring SQPOLL, same shape"},
+	{"throughput.ratio_sqpoll", "x", "xiod / SQPOLL (target >= 1)"},
+	{"throughput.xiod_write4k", "kops/s", "4 KiB WRITE via xiod, 32 deep"},
+	{"throughput.xiod_read4k", "kops/s", "4 KiB READ via xiod, 32 deep"},
+	{"throughput.kicks_per_mop", "kicks/Mop", "doorbells per 10^6 NOPs"},
+};
+
+int bench_throughput(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static double v[T_NR][BENCH_MAX_RUNS];
+	char path[128];
+	struct xio_admin *a;
+	uint64_t nops, nio, blocks, k0;
+	struct xopts o;
+	struct xenv e;
+	int r, m, fd, target = -1;
+
+	if (parse_opts(argc, argv, &o, "throughput"))
+		return 2;
+	nops = o.iters ? o.iters : ctx->quick ? 200000 : 10000000;
+	nio = ctx->quick ? 20000 : 500000;
+	blocks = ctx->quick ? 1024 : 16384; /* 4 or 64 MiB */
+	xenv_start(ctx, &o, &e, "xio-bench-tput", 256, TP_DEPTH);
+
+	/* A file target, if we may administer this xiod. */
+	snprintf(path, sizeof(path), "%s/bench.img", e.pid ? e.dir : "/tmp");
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)(blocks * IO_SIZE)) < 0)
+		bench_die("%s: %s", path, strerror(errno));
+	close(fd);
+	if (xio_admin_open(e.sock, &a) == 0) {
+		target = xio_admin_target_add(a, "xio-bench-tput", path, 0);
+		xio_admin_close(a);
+	}
+	if (target < 0)
+		bench_info(ctx,
+			   "no file target (%s): READ/WRITE not measured\n",
+			   xio_strerror(target));
+
+	for (r = 0; r < ctx->runs; r++) {
+		bench_info(ctx, "run %d/%d\n", r + 1, ctx->runs);
+		xiod_pipe(&e, nops / 10, XIO_OP_NOP, 0, TP_DEPTH, TP_BATCH, 1);
+		k0 = xio_qp_kicks(e.qp);
+		v[T_XIOD_NOP][r] = xiod_pipe(&e, nops, XIO_OP_NOP, 0, TP_DEPTH,
+					     TP_BATCH, 1);
+		v[T_KICKS][r] =
+			(double)(xio_qp_kicks(e.qp) - k0) * 1e6 / (double)nops;
+		settle(&e);
+		v[T_SQPOLL_NOP][r] = sqpoll_pipe(ctx, nops);
+		v[T_RATIO][r] = v[T_XIOD_NOP][r] / v[T_SQPOLL_NOP][r];
+		if (target >= 0) {
+			v[T_WRITE][r] = 1e3 * xiod_pipe(&e, nio, XIO_OP_WRITE,
+							(uint32_t)target,
+							IO_DEPTH, 8, blocks);
+			v[T_READ][r] = 1e3 * xiod_pipe(&e, nio, XIO_OP_READ,
+						       (uint32_t)target,
+						       IO_DEPTH, 8, blocks);
+		}
+		bench_info(
+			ctx,
+			"  xiod NOP %.2f Mops/s, SQPOLL NOP %.2f Mops/s, WRITE %.0f READ %.0f kops/s, %.1f kicks/Mop\n",
+			v[T_XIOD_NOP][r], v[T_SQPOLL_NOP][r], v[T_WRITE][r],
+			v[T_READ][r], v[T_KICKS][r]);
+	}
+	unlink(path);
+	xenv_stop(&e);
+	for (m = 0; m < T_NR; m++) {
+		if ((m == T_WRITE || m == T_READ) && target < 0)
+			continue;
+		bench_report(ctx, tp_metrics[m].metric, tp_metrics[m].unit,
+			     v[m], ctx->runs);
+	}
+	bench_table_header(
+		ctx,
+		"xio-bench throughput: guest on CPU A, xiod poller / SQPOLL thread on CPU B");
+	for (m = 0; m < T_NR; m++)
+		if (!((m == T_WRITE || m == T_READ) && target < 0))
+			bench_table_row(ctx, tp_metrics[m].label,
+					tp_metrics[m].metric);
+	return 0;
+}
