@@ -50,7 +50,11 @@ static const char *const mode_name[] = {"contents", "plausible", "wild-sq",
 					"wild-cq", "wild"};
 
 /* How each mode moves the SQ tail and the CQ head. */
-enum idx_attack { IDX_HONEST, IDX_NEAR, IDX_WILD };
+enum idx_attack {
+	IDX_HONEST,
+	IDX_NEAR,
+	IDX_WILD
+};
 static const enum idx_attack mode_sq[] = {IDX_HONEST, IDX_NEAR, IDX_WILD,
 					  IDX_HONEST, IDX_WILD};
 static const enum idx_attack mode_cq[] = {IDX_HONEST, IDX_NEAR, IDX_HONEST,
@@ -217,7 +221,8 @@ static void *attacker_main(void *arg)
 			tail = head + xt_range(&rng, 0, SQ_ENTRIES + 1);
 			/* ... then a quarter to three quarters of 2^32 away. */
 			if (a->actions >= lie_at) {
-				tail = head + xt_range(&rng, 1U << 30, 3U << 30);
+				tail = head +
+				       xt_range(&rng, 1U << 30, 3U << 30);
 				sq_lied = true;
 			}
 			xio_store_release(&g->sq->tail.idx, tail);
@@ -262,7 +267,8 @@ static void *attacker_main(void *arg)
 		}
 		if (xt_range(&rng, 0, 7) == 0) {
 			XIO_WRITE_ONCE(g->cq->flags, (uint32_t)xt_rand(&rng));
-			XIO_WRITE_ONCE(g->cq->event_idx, (uint32_t)xt_rand(&rng));
+			XIO_WRITE_ONCE(g->cq->event_idx,
+				       (uint32_t)xt_rand(&rng));
 		}
 	}
 	return NULL;
@@ -273,8 +279,7 @@ static void *attacker_main(void *arg)
 /* The library's last diagnostic (why a ring was quarantined). */
 static char last_msg[256];
 
-static int record_msg(enum xio_print_level level, const char *fmt,
-		      va_list ap)
+static int record_msg(enum xio_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
@@ -361,15 +366,15 @@ static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 
 	for (it = 0;; it++) {
 		if (it % 256 == 0) {
-			uint64_t moves = __atomic_load_n(&a.actions,
-							 __ATOMIC_RELAXED);
+			uint64_t moves =
+				__atomic_load_n(&a.actions, __ATOMIC_RELAXED);
 			uint64_t dt = now_ms() - t0;
 
 			/* The wild rounds go on until their lie is met. */
-			if (dt >= 10 * ms || (!wild && ((it >= iters &&
-							 moves >= min_actions) ||
-							(dt >= ms &&
-							 moves >= min_actions / 10))))
+			if (dt >= 10 * ms ||
+			    (!wild &&
+			     ((it >= iters && moves >= min_actions) ||
+			      (dt >= ms && moves >= min_actions / 10))))
 				break;
 		}
 		n = xio_host_sq_take(hq, out, xt_range(&rng, 1, SQ_ENTRIES));
@@ -381,7 +386,8 @@ static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 			sched_yield();
 		for (i = 0; i < n; i++) {
 			check_taken(&g, &out[i]);
-			CHECK_EQ(xio_host_cq_post(hq, out[i].user_data, 0, 0), 0);
+			CHECK_EQ(xio_host_cq_post(hq, out[i].user_data, 0, 0),
+				 0);
 		}
 		xio_host_cq_publish(hq);
 	}
@@ -389,7 +395,8 @@ static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 		CHECK(mode != MODE_CONTENTS);
 		/* Quarantine is for good, whatever the attacker does next. */
 		for (it = 0; it < 20000; it++) {
-			CHECK_EQ(xio_host_sq_take(hq, out, SQ_ENTRIES), -EPROTO);
+			CHECK_EQ(xio_host_sq_take(hq, out, SQ_ENTRIES),
+				 -EPROTO);
 			CHECK(XIO_READ_ONCE(g.sq->flags) & XIO_SQ_BROKEN);
 			CHECK_EQ(xio_host_cq_post(hq, 1, 0, 0), -ENOSPC);
 		}
@@ -407,13 +414,15 @@ static void run_round(enum mode mode, uint64_t seed, uint64_t iters,
 		if (mode == MODE_CONTENTS) {
 			/* Drain what was published; reap for the attacker. */
 			while (xio_host_sq_pending(hq)) {
-				xio_store_release(&g.cq->head.idx,
-						  xio_load_acquire(&g.cq->tail.idx));
+				xio_store_release(
+					&g.cq->head.idx,
+					xio_load_acquire(&g.cq->tail.idx));
 				n = xio_host_sq_take(hq, out, SQ_ENTRIES);
 				CHECK(n >= 0);
 				for (i = 0; i < n; i++) {
 					check_taken(&g, &out[i]);
-					xio_host_cq_post(hq, out[i].user_data, 0, 0);
+					xio_host_cq_post(hq, out[i].user_data,
+							 0, 0);
 				}
 				xio_host_cq_publish(hq);
 			}
@@ -558,7 +567,7 @@ static void test_deterministic(void)
 		int want = c[i].valid ? 0 : -EINVAL;
 
 		if (xio_sqe_validate(&(struct xio_layout){.nr_bufs = NR_BUFS,
-							   .buf_size = BUF_SIZE},
+							  .buf_size = BUF_SIZE},
 				     &c[i].s) != want) {
 			fprintf(stderr, "FAIL validate: case %d (%s)\n", i,
 				c[i].what);
@@ -577,7 +586,8 @@ static void test_deterministic(void)
 		CHECK_EQ(n, c[i].valid ? 1 : 0);
 		if (n) {
 			CHECK_EQ(out[0].user_data, 1000 + (uint64_t)i);
-			CHECK_EQ(xio_host_cq_post(hq, out[0].user_data, 5, 0), 0);
+			CHECK_EQ(xio_host_cq_post(hq, out[0].user_data, 5, 0),
+				 0);
 		}
 		xio_host_cq_publish(hq);
 		det_check_cqe(qp, c, i);

@@ -68,7 +68,8 @@ static int recv_fd(int sock)
 	mh.msg_controllen = sizeof(cbuf);
 	CHECK_EQ(recvmsg(sock, &mh, MSG_CMSG_CLOEXEC), 1);
 	cm = CMSG_FIRSTHDR(&mh);
-	CHECK(cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS);
+	CHECK(cm && cm->cmsg_level == SOL_SOCKET &&
+	      cm->cmsg_type == SCM_RIGHTS);
 	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
 	return fd;
 }
@@ -91,7 +92,8 @@ static int host_main(int sock, int inherited_fd, uint64_t n)
 	int fd, got, i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	xt_watchdog_init(STALL_SECS, "FAIL: host (child): no progress, stalled\n");
+	xt_watchdog_init(STALL_SECS,
+			 "FAIL: host (child): no progress, stalled\n");
 	/* Use only the fd that came over the socket. */
 	close(inherited_fd);
 	fd = recv_fd(sock);
@@ -120,7 +122,8 @@ static int host_main(int sock, int inherited_fd, uint64_t n)
 					next, in[i].user_data);
 				exit(1);
 			}
-			CHECK(xio_sqe_validate(xio_region_layout(r), &in[i]) == 0);
+			CHECK(xio_sqe_validate(xio_region_layout(r), &in[i]) ==
+			      0);
 			if (in[i].opcode != XIO_OP_NOP)
 				CHECK(xio_host_buf(r, in[i].buf_index,
 						   in[i].buf_off, in[i].len));
@@ -227,10 +230,11 @@ static void guest_run(struct xio_region *r, pid_t pid, uint64_t n)
 		}
 		got = xio_peek_batch_cqe(qp, c, xt_range(&rng, 1, CQ_ENTRIES));
 		for (i = 0; i < got; i++, done++) {
-			if (c[i]->user_data != done || c[i]->res != res_for(done) ||
-			    c[i]->flags != 0) {
+			if (c[i]->user_data != done ||
+			    c[i]->res != res_for(done) || c[i]->flags != 0) {
 				fprintf(stderr,
-					"FAIL guest: CQE %" PRIu64 ": user_data %" PRIu64
+					"FAIL guest: CQE %" PRIu64
+					": user_data %" PRIu64
 					" res %d flags 0x%x\n",
 					done, c[i]->user_data, c[i]->res,
 					c[i]->flags);
@@ -282,7 +286,8 @@ int main(void)
 	}
 	close(sv[1]);
 	xt_watchdog_kill = pid;
-	xt_watchdog_init(STALL_SECS, "FAIL: guest (parent): no progress, stalled\n");
+	xt_watchdog_init(STALL_SECS,
+			 "FAIL: guest (parent): no progress, stalled\n");
 	send_fd(sv[0], xio_region_fd(r));
 	guest_run(r, pid, n);
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
@@ -290,7 +295,8 @@ int main(void)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "FAIL: host child %s %d\n",
 			WIFEXITED(status) ? "exited with" : "killed by signal",
-			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			WIFEXITED(status) ? WEXITSTATUS(status) :
+					    WTERMSIG(status));
 		return 1;
 	}
 	close(sv[0]);

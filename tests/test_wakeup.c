@@ -29,7 +29,8 @@
 
 #define SQ_ENTRIES 64
 #define CQ_ENTRIES 128
-#define SLEEP_TIMEOUT_MS 5000 /* way beyond any pause: only a bug waits so long */
+/* Way beyond any pause in this test: only a lost signal sleeps so long. */
+#define SLEEP_TIMEOUT_MS 5000
 #define WAIT_TIMEOUT_MS 10000
 #define HOST_SPINS 64
 
@@ -91,7 +92,8 @@ static void *sq_host_main(void *arg)
 						next, in[i].user_data);
 					exit(1);
 				}
-				CHECK_EQ(xio_host_cq_post(h->hq, next, 1, 0), 0);
+				CHECK_EQ(xio_host_cq_post(h->hq, next, 1, 0),
+					 0);
 			}
 			xio_host_cq_publish(h->hq);
 			idle = 0;
@@ -123,7 +125,8 @@ static void *sq_host_main(void *arg)
 
 			if (rc == 0) {
 				fprintf(stderr,
-					"FAIL: lost wake-up: host asleep %d ms with %u entries pending (next %" PRIu64 ")\n",
+					"FAIL: lost wake-up: host asleep %d ms with %u entries pending (next %" PRIu64
+					")\n",
 					SLEEP_TIMEOUT_MS,
 					xio_host_sq_pending(h->hq), next);
 				exit(1);
@@ -327,8 +330,9 @@ static void test_cq_notify(uint64_t n)
 	struct xio_qp *qp = xio_region_qp(r, 0);
 	struct cq_host h = {.hq = xio_region_host_qp(r, 0), .n = n};
 	const struct xio_layout *l = xio_region_layout(r);
-	struct xio_cq_ctrl *cq = (struct xio_cq_ctrl *)((char *)xio_region_base(r) +
-							 l->qp_off + l->cq_ctrl_off);
+	struct xio_cq_ctrl *cq =
+		(struct xio_cq_ctrl *)((char *)xio_region_base(r) + l->qp_off +
+				       l->cq_ctrl_off);
 	struct xio_host_qp_stats st;
 	uint64_t rng = 0xc0ffeeULL, sub = 0, done = 0, t0;
 	struct xio_cqe *c;
@@ -378,7 +382,8 @@ static void test_cq_notify(uint64_t n)
 				fprintf(stderr,
 					"FAIL: lost CQ notification: CQE %" PRIu64
 					" not signalled within %d ms (%s)\n",
-					done, SLEEP_TIMEOUT_MS, xio_strerror(rc));
+					done, SLEEP_TIMEOUT_MS,
+					xio_strerror(rc));
 				exit(1);
 			}
 			CHECK_EQ(rc, 0);
@@ -402,7 +407,8 @@ static void test_cq_notify(uint64_t n)
 
 int main(void)
 {
-	xt_watchdog_init(60, "FAIL: test_wakeup: watchdog (60 s without progress)\n");
+	xt_watchdog_init(
+		60, "FAIL: test_wakeup: watchdog (60 s without progress)\n");
 	test_need_wakeup(xt_scaled(200000, 50000));
 	test_cq_notify(xt_scaled(100000, 25000));
 	printf("PASS test_wakeup\n");
