@@ -193,14 +193,26 @@ fail:
 	return err;
 }
 
-static struct poller *least_loaded(void)
+/*
+ * The least-loaded poller, among those on @node when there are any (a
+ * poller's node is its pinned CPU's; unpinned pollers are on node -1).
+ */
+static struct poller *least_loaded(int node)
 {
-	struct poller *best = &pollers[0];
+	struct poller *best = NULL;
 	unsigned int i;
+	int pass;
 
-	for (i = 1; i < cfg.nr_pollers; i++)
-		if (pollers[i].nr_assigned < best->nr_assigned)
-			best = &pollers[i];
+	for (pass = 0; pass < 2 && !best; pass++) {
+		for (i = 0; i < cfg.nr_pollers; i++) {
+			struct poller *p = &pollers[i];
+
+			if (pass == 0 && (node < 0 || p->node != node))
+				continue;
+			if (!best || p->nr_assigned < best->nr_assigned)
+				best = p;
+		}
+	}
 	return best;
 }
 
@@ -326,7 +338,7 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 	*tenants_tail = t;
 	tenants_tail = &t->next;
 	nr_tenants++;
-	t->p = least_loaded();
+	t->p = least_loaded(m->numa_node);
 	t->p->nr_assigned++;
 	log_info(
 		"tenant %u '%s' attached: pid %d uid %u, %u qpair(s) of %u/%u entries, %u x %u B pool, region %zu KiB, poller %u",

@@ -25,8 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <numa.h>
 
 #include "xiod.h"
 
@@ -180,6 +183,26 @@ static void publish_dirty(struct poller *p)
 
 /* ---- completions -------------------------------------------------------- */
 
+/*
+ * A kick poll fired: read (and so reset) the eventfd counter, which says
+ * how many doorbells were rung since the last read -- several may share
+ * one poll completion.  RWF_NOWAIT: the guest holds the fd too and may have
+ * emptied it, and the poller must never block.  A syscall, but only on the
+ * slow path: guests kick only a poller that asked for it (asleep).
+ */
+static uint64_t kick_drain(struct xqp *q)
+{
+	struct iovec iov;
+	uint64_t v = 0;
+
+	iov.iov_base = &v;
+	iov.iov_len = sizeof(v);
+	if (preadv2(q->kick_fd, &iov, 1, -1, RWF_NOWAIT) != sizeof(v))
+		return 0;
+	/* A guest writing huge values only inflates its own count. */
+	return v < (1ULL << 32) ? v : (1ULL << 32);
+}
+
 static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 {
 	void *ptr = (void *)(uintptr_t)(ud & ~TAG_MASK);
@@ -201,7 +224,7 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 		q = ptr;
 		t = q->t;
 		if (res > 0) {
-			ctr_add(&t->st.kicks, 1);
+			ctr_add(&t->st.kicks, kick_drain(q));
 			if (p->woke)
 				ctr_add(&t->st.wakeups, 1);
 		}
@@ -726,6 +749,9 @@ int pollers_start(void)
 
 		p->idx = i;
 		p->cpu = cfg.nr_cpus ? cfg.cpus[i % cfg.nr_cpus] : -1;
+		p->node = -1;
+		if (p->cpu >= 0 && numa_available() >= 0)
+			p->node = numa_node_of_cpu(p->cpu);
 		pthread_mutex_init(&p->lock, NULL);
 		p->inbox_tail = &p->inbox;
 		p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

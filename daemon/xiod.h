@@ -169,7 +169,8 @@ struct pcmd {
 
 struct poller {
 	unsigned int idx;
-	int cpu; /* -1: not pinned */
+	int cpu;  /* -1: not pinned */
+	int node; /* NUMA node of cpu, or -1 */
 	pthread_t th;
 	struct io_uring ring;
 	int wake_fd; /* eventfd: control -> poller */

@@ -162,6 +162,22 @@ static inline int fd_count(pid_t pid)
 	return n;
 }
 
+/* Lines of /proc/PID/maps: one per mapping (region leaks show here). */
+static inline int maps_count(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		n += strchr(line, '\n') != NULL;
+	fclose(f);
+	return n;
+}
+
 /* Wait (bounded) for xiod's fd count to come back to @want. */
 static inline void wait_fd_count(pid_t pid, int want)
 {

@@ -9,6 +9,8 @@
  */
 #include "dtest.h"
 
+#include <sys/socket.h>
+
 static void good_work(struct xio_qp *qp, int n)
 {
 	static uint64_t ud;
@@ -29,6 +31,50 @@ static void submit_raw(struct xio_qp *qp, const struct xio_sqe *tmpl, int n)
 	CHECK_EQ(xio_submit(qp), n);
 }
 
+/*
+ * 4. Over-submission: 40 RECVs that cannot complete; at most the cap (16)
+ * are taken into io_uring, the rest wait in the SQ; the other tenant works.
+ */
+static void inflight_cap(const char *sock, struct xio_qp *gq)
+{
+	struct xio_tenant_info ti;
+	struct xio_tenant *t = attach(sock, "capped", 64, 8);
+	struct xio_qp *qp = xio_tenant_qp(t, 0);
+	struct xio_admin *a;
+	uint64_t deadline;
+	int sv[2], i;
+	char bytes[40];
+
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(xio_admin_open(sock, &a), 0);
+	CHECK_EQ(xio_admin_target_add_fd(a, "capped", sv[0], 0, NULL), 0);
+	xio_admin_close(a);
+	close(sv[0]);
+	for (i = 0; i < 40; i++)
+		xio_prep_rw(xio_get_sqe(qp), XIO_OP_RECV, 0, (uint32_t)i % 8, 0,
+			    1, 0, (uint64_t)i);
+	CHECK_EQ(xio_submit(qp), 40);
+	deadline = dt_now_ms() + 10000;
+	do {
+		good_work(gq, 10);
+		info(t, &ti);
+		CHECK(dt_now_ms() < deadline);
+	} while (ti.inflight < 16);
+	good_work(gq, 200);
+	info(t, &ti);
+	CHECK_EQ(ti.inflight, 16);
+	CHECK_EQ(ti.taken, 16);
+	memset(bytes, 'x', sizeof(bytes));
+	CHECK_EQ(write(sv[1], bytes, sizeof(bytes)), 40);
+	for (i = 0; i < 40; i++)
+		CHECK_EQ(wait_one(qp).res, 1);
+	info(t, &ti);
+	CHECK_EQ(ti.inflight, 0);
+	CHECK_EQ(ti.taken, 40);
+	CHECK_EQ(xio_client_detach(t), 0);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	struct xio_tenant_info ti;
@@ -39,7 +85,7 @@ int main(void)
 	struct xiod d;
 	int base, i, nbad = 0;
 
-	xiod_start(&d, "--idle-us", "100", NULL);
+	xiod_start(&d, "--idle-us", "100", "--inflight-cap", "16", NULL);
 	base = fd_count(d.pid);
 	good = attach(d.sock, "good", 64, 8);
 	bad = attach(d.sock, "hostile", 16, 8); /* CQ of 32 */
@@ -113,6 +159,7 @@ int main(void)
 
 	CHECK_EQ(xio_client_detach(bad), 0);
 	good_work(gq, 100);
+	inflight_cap(d.sock, gq);
 	CHECK_EQ(xio_client_detach(good), 0);
 	wait_fd_count(d.pid, base);
 	xiod_stop(&d);

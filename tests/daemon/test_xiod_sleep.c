@@ -51,10 +51,18 @@ static void sleep_cycles(void)
 	/* xiod counts every doorbell rung (the last one may be in flight). */
 	do {
 		info(t, &ti);
-		CHECK(dt_now_ms() < deadline);
+		if (dt_now_ms() > deadline) {
+			fprintf(stderr,
+				"FAIL: xiod counted %llu kicks, the guest rang %llu\n",
+				(unsigned long long)ti.kicks,
+				(unsigned long long)kicks);
+			exit(1);
+		}
 	} while (ti.kicks != kicks);
 	CHECK(ti.wakeups >= 1 && ti.wakeups <= kicks);
-	CHECK(ti.poller_sleeps >= kicks);
+	/* Not >= kicks: a guest may see NEED_WAKEUP in the short window
+	 * where the poller armed it but then found work and stayed awake. */
+	CHECK(ti.poller_sleeps > 0);
 	CHECK_EQ(ti.completed, n);
 	printf("sleep/kick: %u cycles, %llu kicks, %llu wakeups by kick, %llu sleeps\n",
 	       n, (unsigned long long)kicks, (unsigned long long)ti.wakeups,
