@@ -48,6 +48,7 @@ static struct conn *conns;
 static struct tenant *tenants, **tenants_tail = &tenants;
 static uint32_t nr_tenants, next_id = 1;
 static bool quitting;
+static bool listen_paused; /* out of fds: listen fd out of the epoll set */
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tenant *done_list;
@@ -618,15 +619,30 @@ static void conn_close(struct conn *c)
 	free(c);
 }
 
+static void listen_resume(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
+
+	if (!listen_paused || listen_fd < 0)
+		return;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
+		listen_paused = false;
+}
+
 static void close_dead(void)
 {
 	struct conn *c = conns, *next;
+	bool closed = false;
 
 	for (; c; c = next) {
 		next = c->next;
-		if (c->dead)
+		if (c->dead) {
 			conn_close(c);
+			closed = true;
+		}
 	}
+	if (closed)
+		listen_resume();
 }
 
 static const char *reason(int err)
@@ -770,8 +786,21 @@ static void accept_conns(void)
 		fd = accept4(listen_fd, NULL, NULL,
 			     SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/*
+				 * Out of fds: the pending connection would
+				 * wake a level-triggered epoll forever.  Stop
+				 * listening until something is freed.
+				 */
+				log_warn(
+					"accept: %s: not accepting until a connection or tenant goes away",
+					strerror(errno));
+				epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, NULL);
+				listen_paused = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
 				log_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		c = calloc(1, sizeof(*c));
@@ -837,6 +866,7 @@ static void reap_drained(void)
 			(unsigned long long)ctr_get(&t->st.kicks));
 		tenant_free(t);
 	}
+	listen_resume();
 }
 
 static void start_quit(void)
@@ -847,7 +877,8 @@ static void start_quit(void)
 		return;
 	quitting = true;
 	log_info("shutting down: detaching %u tenant(s)", nr_tenants);
-	epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, NULL);
+	if (!listen_paused)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, NULL);
 	close(listen_fd);
 	listen_fd = -1;
 	unlink(cfg.socket_path);

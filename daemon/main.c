@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "xiod.h"
@@ -278,6 +279,18 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
+/* Each tenant holds 1 + 2 * nr_qpairs fds plus its targets: use them all. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("raising the fd limit: %s", strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t mask;
@@ -293,6 +306,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
+	raise_fd_limit();
 	err = control_listen();
 	if (err)
 		return 1;

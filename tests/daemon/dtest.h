@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +34,9 @@
 #else
 #define SCALE(n) (n)
 #endif
+
+/* If set, xiod is started with this RLIMIT_NOFILE (soft and hard). */
+static unsigned int dt_nofile;
 
 struct xiod {
 	pid_t pid;
@@ -96,6 +100,11 @@ static inline void xiod_start(struct xiod *d, ...)
 	if (d->pid == 0) {
 		/* Dies with the test, whatever happens to it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dt_nofile) {
+			struct rlimit rl = {dt_nofile, dt_nofile};
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		execv(XIOD_PATH, (char *const *)argv);
 		perror("exec xiod");
 		_exit(127);
@@ -160,6 +169,26 @@ static inline int fd_count(pid_t pid)
 			n++;
 	closedir(dir);
 	return n;
+}
+
+/* CPU time (user + system) of @pid in clock ticks. */
+static inline unsigned long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f);
+	CHECK(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')'); /* fields after the command name */
+	CHECK(p);
+	CHECK(sscanf(p + 2,
+		     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		     &ut, &st) == 2);
+	return ut + st;
 }
 
 /* Lines of /proc/PID/maps: one per mapping (region leaks show here). */

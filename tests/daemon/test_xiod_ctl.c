@@ -274,6 +274,55 @@ static void guest_privilege(const char *sock)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/*
+ * Out of fds: xiod stops accepting instead of spinning on a listen fd it
+ * cannot serve, keeps serving what it has, and listens again once
+ * connections go away.
+ */
+static void fd_exhaustion(void)
+{
+	int conns[80], n = 0, i, fd;
+	unsigned long long c0, c1;
+	struct xiod d;
+
+	dt_nofile = 40;
+	xiod_start(&d, NULL);
+	dt_nofile = 0;
+	for (i = 0; i < 80; i++) {
+		fd = dt_connect(d.sock);
+		if (fd < 0)
+			break; /* backlog full */
+		conns[n++] = fd;
+	}
+	CHECK(n > 40);
+	/* An accepted connection still gets answers. */
+	CHECK(xio__admin_tenants_fd(conns[0], 0, NULL, 0, NULL) >= 0);
+	/* Not spinning: well under one CPU over 300 ms. */
+	c0 = cpu_ticks(d.pid);
+	usleep(300000);
+	c1 = cpu_ticks(d.pid);
+	CHECK((c1 - c0) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK) <
+	      150);
+	for (i = 0; i < n; i++)
+		close(conns[i]);
+	/* Listening again. */
+	{
+		uint64_t deadline = dt_now_ms() + 10000;
+
+		for (;;) {
+			fd = dt_connect(d.sock);
+			CHECK(fd >= 0);
+			if (xio__admin_tenants_fd(fd, 0, NULL, 0, NULL) >= 0)
+				break;
+			close(fd);
+			CHECK(dt_now_ms() < deadline);
+			usleep(10000);
+		}
+		close(fd);
+	}
+	xiod_stop(&d);
+}
+
 int main(void)
 {
 	struct xio_tenant *victim;
@@ -295,6 +344,7 @@ int main(void)
 	wait_fd_count(d.pid, base);
 	CHECK_EQ(xio_client_detach(victim), 0);
 	xiod_stop(&d);
+	fd_exhaustion();
 	printf("ok\n");
 	return 0;
 }
