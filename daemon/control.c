@@ -148,6 +148,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		goto fail;
 	l = xio_region_layout(t->region);
 	t->nr_qpairs = l->nr_qpairs;
+	t->buf_size = l->buf_size;
 	t->qps = calloc(t->nr_qpairs, sizeof(*t->qps));
 	cq_total = (uint64_t)l->cq_entries * l->nr_qpairs;
 	t->nr_ops = cfg.inflight_cap < cq_total ? cfg.inflight_cap :
@@ -286,7 +287,7 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 	struct xio_layout l;
 	struct tenant *t = NULL, *o;
 	int fds[XIO_MSG_MAX_FDS];
-	uint32_t i;
+	uint32_t i, same_uid = 0;
 	int err;
 
 	if (c->t || c->waiting)
@@ -309,9 +310,15 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 		return -E2BIG;
 	if (nr_tenants >= cfg.max_tenants)
 		return -EUSERS;
-	for (o = tenants; o; o = o->next)
+	for (o = tenants; o; o = o->next) {
 		if (!strcmp(o->name, m->name))
 			return -EEXIST;
+		if (!c->admin && o->uid == c->cred.uid)
+			same_uid++;
+	}
+	/* One guest user cannot take every tenant slot. */
+	if (!c->admin && same_uid >= cfg.max_guest_tenants)
+		return -EUSERS;
 	err = tenant_create(m, c, &t);
 	if (err)
 		return err;
@@ -371,6 +378,8 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 	w->notifies = ctr_get(&t->st.notifies);
 	w->poller_sleeps = ctr_get(&t->p->sleeps);
 	w->region_size = xio_region_size(t->region);
+	w->max_visit_entries = ctr_get(&t->st.max_visit_entries);
+	w->max_visit_bytes = ctr_get(&t->st.max_visit_bytes);
 }
 
 static int do_tenant_list(struct conn *c, const struct xio_msg_tenant_list *m)

@@ -26,6 +26,7 @@ struct xiod_config cfg = {
 	.budget_bytes = 512 * 1024,
 	.inflight_cap = 256,
 	.max_tenants = 1024,
+	.max_guest_tenants = 16,
 	.max_region_bytes = 256ULL << 20,
 };
 
@@ -79,6 +80,7 @@ static void usage(FILE *f)
 		"      --budget-bytes N    bytes per tenant per visit (default 524288)\n"
 		"      --inflight-cap N    io_uring operations per tenant (default 256)\n"
 		"      --max-tenants N     (default 1024)\n"
+		"      --max-guest-tenants N  per non-admin user (default 16)\n"
 		"      --max-region-mb N   largest tenant region (default 256)\n"
 		"      --no-fixed-buffers  do not register tenant pools with io_uring\n"
 		"  -f, --foreground        do not detach from the terminal\n"
@@ -164,6 +166,7 @@ enum {
 	OPT_BUDGET_BYTES,
 	OPT_INFLIGHT,
 	OPT_MAX_TENANTS,
+	OPT_MAX_GUEST_TENANTS,
 	OPT_MAX_REGION,
 	OPT_NO_FIXED,
 };
@@ -180,6 +183,8 @@ static int parse_args(int argc, char **argv)
 		{"budget-bytes", required_argument, NULL, OPT_BUDGET_BYTES},
 		{"inflight-cap", required_argument, NULL, OPT_INFLIGHT},
 		{"max-tenants", required_argument, NULL, OPT_MAX_TENANTS},
+		{"max-guest-tenants", required_argument, NULL,
+		 OPT_MAX_GUEST_TENANTS},
 		{"max-region-mb", required_argument, NULL, OPT_MAX_REGION},
 		{"no-fixed-buffers", no_argument, NULL, OPT_NO_FIXED},
 		{"foreground", no_argument, NULL, 'f'},
@@ -241,6 +246,12 @@ static int parse_args(int argc, char **argv)
 			    !v)
 				return -1;
 			cfg.max_tenants = (unsigned int)v;
+			break;
+		case OPT_MAX_GUEST_TENANTS:
+			if (parse_uint(optarg, "--max-guest-tenants", 1U << 20,
+				       &v))
+				return -1;
+			cfg.max_guest_tenants = (unsigned int)v;
 			break;
 		case OPT_MAX_REGION:
 			if (parse_uint(optarg, "--max-region-mb", 1U << 20,

@@ -388,11 +388,21 @@ static bool visit(struct poller *p, struct tenant *t)
 		before_invalid = (uint32_t)st.invalid;
 		before_full = (uint32_t)st.cq_full;
 		while (taken < cfg.budget_entries && bytes < cfg.budget_bytes) {
-			uint32_t max = cfg.budget_entries - taken, space, j;
+			uint32_t max = cfg.budget_entries - taken, space, j,
+				 fit;
 			int n;
 
 			if (max > TAKE_BATCH)
 				max = TAKE_BATCH;
+			/*
+			 * Only as many as cannot overshoot the byte budget
+			 * even if each is as large as a pool slot: so a
+			 * visit ends within one request of the budget.
+			 */
+			fit = (cfg.budget_bytes - (uint32_t)bytes) /
+			      t->buf_size;
+			if (max > fit)
+				max = fit ? fit : 1;
 			if (max > t->nr_free)
 				max = t->nr_free; /* in-flight cap */
 			space = io_uring_sq_space_left(&p->ring);
@@ -435,9 +445,15 @@ static bool visit(struct poller *p, struct tenant *t)
 		q->cq_blocked = !taken && (uint32_t)st.cq_full != before_full;
 		if (taken) {
 			ctr_add(&t->st.taken, taken);
+			if (taken > t->st.max_visit_entries)
+				__atomic_store_n(&t->st.max_visit_entries,
+						 taken, __ATOMIC_RELAXED);
 			work = true;
 		}
 	}
+	if (bytes > t->st.max_visit_bytes)
+		__atomic_store_n(&t->st.max_visit_bytes, bytes,
+				 __ATOMIC_RELAXED);
 	return work;
 }
 

@@ -68,6 +68,7 @@ struct xiod_config {
 	unsigned int budget_bytes;   /* per tenant per visit */
 	unsigned int inflight_cap;   /* per tenant */
 	unsigned int max_tenants;
+	unsigned int max_guest_tenants; /* per non-admin uid */
 	uint64_t max_region_bytes;
 	bool foreground;
 	bool no_fixed_bufs;
@@ -111,6 +112,7 @@ struct op {
 struct tenant_stats {
 	uint64_t taken, completed, invalid, kicks, wakeups, notifies;
 	uint64_t inflight;
+	uint64_t max_visit_entries, max_visit_bytes;
 	uint32_t broken;
 };
 
@@ -129,6 +131,7 @@ struct tenant {
 	uid_t uid;
 	struct xio_region *region;
 	uint32_t nr_qpairs;
+	uint32_t buf_size; /* pool slot size: the largest request */
 	struct xqp *qps;
 
 	struct target targets[XIO_MAX_TARGETS];

@@ -74,6 +74,8 @@ static void tenant_from_wire(struct xio_tenant_info *o,
 	o->notifies = w->notifies;
 	o->poller_sleeps = w->poller_sleeps;
 	o->region_size = w->region_size;
+	o->max_visit_entries = w->max_visit_entries;
+	o->max_visit_bytes = w->max_visit_bytes;
 }
 
 int xio__admin_tenants_fd(int fd, uint32_t flags, struct xio_tenant_info *out,

@@ -52,7 +52,9 @@ struct xio_tenant_info {
 	uint64_t notifies;	/* completion notifications sent */
 	uint64_t poller_sleeps; /* sleeps of its poller (all tenants) */
 	uint64_t region_size;
-	uint64_t resv[8];
+	uint64_t max_visit_entries; /* most SQEs taken in one visit */
+	uint64_t max_visit_bytes;   /* most I/O bytes started in one visit */
+	uint64_t resv[6];
 };
 
 /*
