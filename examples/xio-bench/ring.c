@@ -324,7 +324,6 @@ enum {
 	M_EFD_P99,
 	M_RATIO_FLOOR,
 	M_RATIO_EFD,
-	M_RATIO_MEAN,
 	M_NR
 };
 
@@ -347,8 +346,6 @@ static const struct {
 			   "xio RTT / cache-line floor (target <= 1.2)"},
 	[M_RATIO_EFD] = {"ring.ratio.eventfd_over_rtt", "x",
 			 "eventfd RTT / xio RTT"},
-	[M_RATIO_MEAN] = {"ring.ratio.rtt_over_cacheline_untimed", "x",
-			  "same, untimed means: xio / cache-line"},
 };
 
 int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
@@ -402,7 +399,6 @@ int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
 		lat[M_CL_P99][r] = cl.p99;
 		lat[M_CL_MEAN][r] = cl.untimed_mean;
 		lat[M_RTT_MEAN][r] = rtt.untimed_mean;
-		lat[M_RATIO_MEAN][r] = rtt.untimed_mean / cl.untimed_mean;
 		lat[M_RTT_P50][r] = rtt.p50;
 		lat[M_RTT_P99][r] = rtt.p99;
 		lat[M_EFD_P50][r] = efd.p50;
