@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "xiod.h"
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 		"      --max-region-mb N   largest tenant region (default 256)\n"
 		"      --no-fixed-buffers  do not register tenant pools with io_uring\n"
 		"  -f, --foreground        do not detach from the terminal\n"
+		"      --demo              run a self-contained demo on a temporary socket:\n"
+		"                          two tenants with file targets, a checksummed workload\n"
 		"  -l, --log-level LEVEL   error|warning|info|debug (default info)\n"
 		"  -h, --help\n",
 		XIO_DEFAULT_SOCKET);
@@ -161,6 +164,8 @@ static int parse_level(const char *s)
 	return -1;
 }
 
+static bool socket_set, level_set;
+
 enum {
 	OPT_BUDGET_ENTRIES = 256,
 	OPT_BUDGET_BYTES,
@@ -169,6 +174,7 @@ enum {
 	OPT_MAX_GUEST_TENANTS,
 	OPT_MAX_REGION,
 	OPT_NO_FIXED,
+	OPT_DEMO,
 };
 
 static int parse_args(int argc, char **argv)
@@ -188,6 +194,7 @@ static int parse_args(int argc, char **argv)
 		{"max-region-mb", required_argument, NULL, OPT_MAX_REGION},
 		{"no-fixed-buffers", no_argument, NULL, OPT_NO_FIXED},
 		{"foreground", no_argument, NULL, 'f'},
+		{"demo", no_argument, NULL, OPT_DEMO},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -195,11 +202,13 @@ static int parse_args(int argc, char **argv)
 	unsigned long v;
 	int c, lvl;
 
+	socket_set = false;
 	while ((c = getopt_long(argc, argv, "s:m:p:c:i:fl:h", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
 			cfg.socket_path = optarg;
+			socket_set = true;
 			break;
 		case 'm':
 			if (parse_uint(optarg, "--socket-mode", 0777, &v))
@@ -266,11 +275,15 @@ static int parse_args(int argc, char **argv)
 		case 'f':
 			cfg.foreground = true;
 			break;
+		case OPT_DEMO:
+			cfg.demo = true;
+			break;
 		case 'l':
 			lvl = parse_level(optarg);
 			if (lvl < 0)
 				return -1;
 			xiod_log_level = lvl;
+			level_set = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -304,11 +317,30 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+	static char demo_dir[64], demo_sock[96];
+	pid_t demo_pid = 0;
 	sigset_t mask;
-	int err;
+	int err, st;
 
 	if (parse_args(argc, argv))
 		return 2;
+	if (cfg.demo) {
+		/* No configuration, no root-only path. */
+		cfg.foreground = true;
+		if (!level_set)
+			xiod_log_level = LOG_WARN_;
+		if (!socket_set) {
+			snprintf(demo_dir, sizeof(demo_dir),
+				 "/tmp/xiod-demo-XXXXXX");
+			if (!mkdtemp(demo_dir)) {
+				log_err("mkdtemp: %s", strerror(errno));
+				return 1;
+			}
+			snprintf(demo_sock, sizeof(demo_sock), "%s/xiod.sock",
+				 demo_dir);
+			cfg.socket_path = demo_sock;
+		}
+	}
 	xio_set_print(lib_print);
 	signal(SIGPIPE, SIG_IGN);
 	/* SIGINT/SIGTERM are read from a signalfd; block them in every thread. */
@@ -321,6 +353,14 @@ int main(int argc, char **argv)
 	err = control_listen();
 	if (err)
 		return 1;
+	if (cfg.demo) {
+		demo_pid = demo_start(cfg.socket_path,
+				      demo_dir[0] ? demo_dir : "/tmp");
+		if (demo_pid < 0) {
+			log_err("demo: fork: %s", strerror(errno));
+			return 1;
+		}
+	}
 	if (!cfg.foreground && daemon(0, 1) < 0) {
 		log_err("daemon: %s", strerror(errno));
 		return 1;
@@ -334,5 +374,12 @@ int main(int argc, char **argv)
 	err = control_run();
 	pollers_stop();
 	log_info("exiting%s", err ? " on error" : "");
+	if (demo_pid > 0) {
+		if (demo_dir[0])
+			rmdir(demo_dir);
+		if (waitpid(demo_pid, &st, 0) != demo_pid || !WIFEXITED(st))
+			return 1;
+		return WEXITSTATUS(st) || err ? 1 : 0;
+	}
 	return err ? 1 : 0;
 }

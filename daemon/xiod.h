@@ -72,6 +72,7 @@ struct xiod_config {
 	uint64_t max_region_bytes;
 	bool foreground;
 	bool no_fixed_bufs;
+	bool demo;
 };
 extern struct xiod_config cfg;
 
@@ -211,5 +212,8 @@ void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t);
 /* control.c: the poller hands a drained tenant back (any thread). */
 void control_tenant_drained(struct tenant *t);
 int control_run(void);
+
+/* demo.c: fork the --demo driver (before any thread exists). */
+pid_t demo_start(const char *sock, const char *dir);
 
 #endif /* XIOD_H */
