@@ -68,7 +68,9 @@ struct bench_ctx {
 #define BENCH_SUBCOMMANDS(X)                                                   \
 	X(ring, "SQ throughput and SQ/CQ round trip, both faces in-process")  \
 	X(rtt, "NOP round trip through xiod beside the floor and eventfd")   \
-	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL")
+	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL") \
+	X(tenants, "1..N tenant processes on one xiod poller: Jain, CPU")    \
+	X(idle, "xiod CPU with idle tenants, first op after a sleep")
 
 #define X(name, summary)                                                       \
 	int bench_##name(struct bench_ctx *ctx, int argc, char **argv);

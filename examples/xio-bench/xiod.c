@@ -22,7 +22,7 @@
  *   target (buffered, a temporary file next to the socket).  Kicks the
  *   guest rang per 10^6 operations.
  *
- * usage: xio-bench [options] rtt|throughput [--socket PATH] [--xiod PATH]
+ * usage: xio-bench [options] rtt|throughput|tenants|idle [--socket PATH] [--xiod PATH]
  *                  [--iters N]
  */
 #include "bench.h"
@@ -505,5 +505,275 @@ int bench_throughput(struct bench_ctx *ctx, int argc, char **argv)
 		if (!((m == T_WRITE || m == T_READ) && target < 0))
 			bench_table_row(ctx, tp_metrics[m].label,
 					tp_metrics[m].metric);
+	return 0;
+}
+
+/* ---- idle and tenants --------------------------------------------------- */
+
+/* CPU time of @pid (all threads) in seconds, or -1. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return -1;
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+		   &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * idle: xiod's CPU use over a quiet period with idle tenants attached
+ * (target < 1%), and the latency of the first NOP after the poller fell
+ * asleep (a kick and a wake-up) beside the NOP round trip while it polls.
+ */
+int bench_idle(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static double v[4][BENCH_MAX_RUNS];
+	struct xio_tenant *idle[16] = {NULL};
+	struct bench_lat busy;
+	double secs = ctx->quick ? 1 : 10, first[20], c0, c1;
+	int nfirst = ctx->quick ? 5 : 20, r, i, m;
+	struct xopts o;
+	struct xenv e;
+	static const char *const metrics[4][3] = {
+		{"idle.xiod_cpu", "pct",
+		 "xiod CPU, 8 idle tenants (target < 1)"},
+		{"idle.first_op.p50", "us",
+		 "first NOP after the poller slept, p50"},
+		{"idle.first_op.max", "us",
+		 "first NOP after the poller slept, max"},
+		{"idle.busy_rtt.p50", "us",
+		 "NOP round trip while polling, p50"},
+	};
+
+	if (parse_opts(argc, argv, &o, "idle"))
+		return 2;
+	xenv_start(ctx, &o, &e, "xio-bench-idle", 64, 1);
+	for (i = 0; i < 7; i++) {
+		struct xio_client_opts co = {.sz = sizeof(co)};
+		char name[32];
+		int err;
+
+		snprintf(name, sizeof(name), "xio-bench-idle-%d", i);
+		co.name = name;
+		co.params.sq_entries = 8;
+		co.params.nr_bufs = 1;
+		err = xio_client_attach(e.sock, &co, &idle[i]);
+		if (err)
+			bench_die("attach: %s", xio_strerror(err));
+	}
+	for (r = 0; r < ctx->runs; r++) {
+		bench_info(ctx, "run %d/%d\n", r + 1, ctx->runs);
+		xiod_rtt_run(&e, ctx->quick ? 2000 : 50000, &busy);
+		usleep(100000); /* the poller falls asleep */
+		c0 = e.pid ? proc_cpu_s(e.pid) : -1;
+		usleep((useconds_t)(secs * 1e6));
+		c1 = e.pid ? proc_cpu_s(e.pid) : -1;
+		for (i = 0; i < nfirst; i++) {
+			uint64_t t0;
+
+			usleep(50000);
+			t0 = bench_tsc_start();
+			nop_rt(e.qp, (uint64_t)i);
+			first[i] = bench_ns(bench_tsc_stop() - t0) / 1e3;
+		}
+		qsort(first, (size_t)nfirst, sizeof(first[0]), cmp_dbl);
+		v[0][r] = c0 >= 0 && c1 >= 0 ? (c1 - c0) / secs * 100 : -1;
+		v[1][r] = first[nfirst / 2];
+		v[2][r] = first[nfirst - 1];
+		v[3][r] = busy.p50 / 1e3;
+		bench_info(
+			ctx,
+			"  xiod CPU %.2f%%, first op p50 %.1f us max %.1f us, busy RTT p50 %.2f us\n",
+			v[0][r], v[1][r], v[2][r], v[3][r]);
+	}
+	for (i = 0; i < 7; i++)
+		xio_client_detach(idle[i]);
+	xenv_stop(&e);
+	for (m = 0; m < 4; m++) {
+		if (m == 0 && !e.pid)
+			continue; /* not our xiod: its pid is unknown */
+		bench_report(ctx, metrics[m][0], metrics[m][1], v[m],
+			     ctx->runs);
+	}
+	bench_table_header(
+		ctx,
+		"xio-bench idle: xiod with idle tenants, then one NOP after each sleep");
+	for (m = 0; m < 4; m++)
+		if (m || e.pid)
+			bench_table_row(ctx, metrics[m][2], metrics[m][0]);
+	return 0;
+}
+
+struct tenant_report {
+	uint64_t ops, kicks;
+};
+
+/* One tenant process: NOPs 64 deep until @secs have passed. */
+static void tenant_proc(const char *sock, int idx, int fd, double secs)
+{
+	struct xio_client_opts co = {.sz = sizeof(co)};
+	struct tenant_report rep = {0};
+	struct xenv e = {0};
+	uint64_t end;
+	char name[32], c;
+	int err;
+
+	snprintf(name, sizeof(name), "xio-bench-t%d", idx);
+	co.name = name;
+	co.params.sq_entries = 256;
+	co.params.nr_bufs = 1;
+	err = xio_client_attach(sock, &co, &e.t);
+	if (err)
+		bench_die("attach %s: %s", name, xio_strerror(err));
+	e.qp = xio_tenant_qp(e.t, 0);
+	if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1)
+		_exit(1);
+	end = bench_mono_ns() + (uint64_t)(secs * 1e9);
+	while (bench_mono_ns() < end) {
+		xiod_pipe(&e, 20000, XIO_OP_NOP, 0, TP_DEPTH, TP_BATCH, 1);
+		rep.ops += 20000;
+	}
+	rep.kicks = xio_qp_kicks(e.qp);
+	if (write(fd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+	xio_client_detach(e.t);
+	_exit(0);
+}
+
+/*
+ * tenants: 1..N tenant processes on one poller, each keeping NOPs 64 deep:
+ * total ops/s, Jain's fairness index over the per-tenant rates, the xiod
+ * process's CPU use, doorbells per 10^6 ops.
+ */
+int bench_tenants(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static double v[16][4][BENCH_MAX_RUNS];
+	int max_n = ctx->quick ? 2 : 4, n, i, r, st;
+	double secs = ctx->quick ? 0.3 : 2;
+	char metric[64], label[96];
+	struct xopts o;
+	struct xenv e;
+
+	if (parse_opts(argc, argv, &o, "tenants"))
+		return 2;
+	if (o.iters)
+		max_n = o.iters > 16 ? 16 : (int)o.iters;
+	xenv_start(ctx, &o, &e, "xio-bench-tenants-probe", 8, 1);
+	for (r = 0; r < ctx->runs; r++) {
+		for (n = 1; n <= max_n; n++) {
+			struct tenant_report rep[16];
+			int sv[16][2];
+			pid_t pid[16];
+			double sum = 0, sq = 0, kicks = 0, ops = 0, c0, c1;
+			char c = 'g';
+
+			for (i = 0; i < n; i++) {
+				if (socketpair(AF_UNIX,
+					       SOCK_STREAM | SOCK_CLOEXEC, 0,
+					       sv[i]))
+					bench_die("socketpair: %s",
+						  strerror(errno));
+				pid[i] = fork();
+				if (pid[i] < 0)
+					bench_die("fork: %s", strerror(errno));
+				if (pid[i] == 0) {
+					close(sv[i][0]);
+					tenant_proc(e.sock, i, sv[i][1], secs);
+				}
+				close(sv[i][1]);
+				if (read(sv[i][0], &c, 1) != 1)
+					bench_die("tenant %d did not attach",
+						  i);
+			}
+			c0 = e.pid ? proc_cpu_s(e.pid) : -1;
+			for (i = 0; i < n; i++)
+				if (write(sv[i][0], &c, 1) != 1)
+					bench_die("tenant %d gone", i);
+			for (i = 0; i < n; i++) {
+				double x;
+
+				if (read(sv[i][0], &rep[i], sizeof(rep[i])) !=
+				    sizeof(rep[i]))
+					bench_die("tenant %d failed", i);
+				x = (double)rep[i].ops / secs / 1e6;
+				sum += x;
+				sq += x * x;
+				kicks += (double)rep[i].kicks;
+				ops += (double)rep[i].ops;
+			}
+			c1 = e.pid ? proc_cpu_s(e.pid) : -1;
+			for (i = 0; i < n; i++) {
+				waitpid(pid[i], &st, 0);
+				close(sv[i][0]);
+			}
+			v[n - 1][0][r] = sum;
+			v[n - 1][1][r] = sum * sum / (n * sq);
+			v[n - 1][2][r] = c0 >= 0 ? (c1 - c0) / secs * 100 : -1;
+			v[n - 1][3][r] = kicks * 1e6 / ops;
+			bench_info(
+				ctx,
+				"  %d tenant(s): %.2f Mops/s total, Jain %.3f, xiod CPU %.0f%%, %.1f kicks/Mop\n",
+				n, sum, v[n - 1][1][r], v[n - 1][2][r],
+				v[n - 1][3][r]);
+		}
+	}
+	xenv_stop(&e);
+	for (n = 1; n <= max_n; n++) {
+		static const char *const what[4] = {"total", "jain", "xiod_cpu",
+						    "kicks_per_mop"};
+		static const char *const unit[4] = {"Mops/s", "x", "pct",
+						    "kicks/Mop"};
+
+		for (i = 0; i < 4; i++) {
+			if (i == 2 && !e.pid)
+				continue;
+			snprintf(metric, sizeof(metric), "tenants.n%d.%s", n,
+				 what[i]);
+			bench_report(ctx, metric, unit[i], v[n - 1][i],
+				     ctx->runs);
+		}
+	}
+	bench_table_header(
+		ctx,
+		"xio-bench tenants: N tenant processes (CPU A) on one poller (CPU B), NOPs 64 deep");
+	for (n = 1; n <= max_n; n++) {
+		snprintf(metric, sizeof(metric), "tenants.n%d.total", n);
+		snprintf(label, sizeof(label), "%d tenant(s): total", n);
+		bench_table_row(ctx, label, metric);
+		snprintf(metric, sizeof(metric), "tenants.n%d.jain", n);
+		snprintf(label, sizeof(label), "%d tenant(s): Jain index", n);
+		bench_table_row(ctx, label, metric);
+		if (e.pid) {
+			snprintf(metric, sizeof(metric), "tenants.n%d.xiod_cpu",
+				 n);
+			snprintf(label, sizeof(label), "%d tenant(s): xiod CPU",
+				 n);
+			bench_table_row(ctx, label, metric);
+		}
+		snprintf(metric, sizeof(metric), "tenants.n%d.kicks_per_mop",
+			 n);
+		snprintf(label, sizeof(label),
+			 "%d tenant(s): kicks per 10^6 ops", n);
+		bench_table_row(ctx, label, metric);
+	}
 	return 0;
 }
