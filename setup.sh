@@ -43,6 +43,10 @@ PACKAGES=(
 	clang-format       # style check (tests/check_format.sh)
 	groff-base         # man page lint test
 	man-db             # man(1) for the installed pages
+	qemu-system-x86    # VM test (tests/vm): the guest runs under QEMU
+	busybox-static     # VM test: the guest's initramfs userland
+	linux-image-amd64  # VM test: the guest kernel (/boot/vmlinuz-*)
+	cpio               # VM test: packs the initramfs
 	git
 )
 

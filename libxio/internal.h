@@ -61,6 +61,9 @@ struct xio_region {
 	uint32_t *free_stack;
 	uint32_t nr_free;
 	uint8_t *in_use; /* one byte per slot */
+
+	/* ivshmem attach (libxio/ivshmem.c): where it came from; freed */
+	void *ivshmem_info;
 };
 
 /* Pointer to @off bytes into the region (caller has validated the offset). */

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xio/ivshmem.h>
+
 #include "internal.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -279,6 +281,106 @@ fail:
 	return err;
 }
 
+/* The power of two >= max(@size, 1 MiB) that ivshmem needs for its BAR. */
+static uint64_t ivshmem_file_size(uint64_t size)
+{
+	uint64_t s = XIO_IVSHMEM_MIN_SIZE;
+
+	while (s < size)
+		s <<= 1;
+	return s;
+}
+
+int xio_region_create_file(const char *path, unsigned int mode,
+			   const struct xio_region_opts *o,
+			   struct xio_region **out)
+{
+	struct xio_layout l;
+	struct xio_region *r;
+	uint64_t size;
+	int err;
+
+	if (!out || !path || !*path || (mode & ~07777U))
+		return -EINVAL;
+	err = opts_check(o);
+	if (err)
+		return err;
+	if (o->flags & (XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT)) {
+		pr_warn("xio: %s: hugetlb flags are not supported for a region file\n",
+			path);
+		return -EINVAL;
+	}
+	err = xio_layout_compute(&o->params, &l);
+	if (err)
+		return err;
+	if (o->flags & XIO_REGION_NUMA_BIND) {
+		err = numa_node_check(o->numa_node);
+		if (err)
+			return err;
+	}
+	size = ivshmem_file_size(l.min_region_size);
+	if (size > XIO_MAX_REGION_SIZE)
+		return -EINVAL;
+	r = region_alloc();
+	if (!r)
+		return -ENOMEM;
+	r->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
+	if (r->fd < 0) {
+		err = -errno;
+		pr_warn("xio: creating region file %s: %s\n", path,
+			xio_strerror(err));
+		free(r);
+		return err;
+	}
+	/* Exact bits, whatever the umask. */
+	if (fchmod(r->fd, mode ? mode : 0600) < 0 ||
+	    ftruncate(r->fd, (off_t)size) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Allocate now: a full tmpfs fails here, not with a SIGBUS later. */
+	err = posix_fallocate(r->fd, 0, (off_t)size);
+	if (err && err != EOPNOTSUPP && err != EINVAL) {
+		err = -err;
+		pr_warn("xio: region file %s: allocating %llu bytes: %s\n",
+			path, (unsigned long long)size, xio_strerror(err));
+		goto fail;
+	}
+	err = map_and_populate(r->fd, (size_t)size, o, &r->base);
+	if (err)
+		goto fail;
+	r->map_len = (size_t)size;
+	r->owns_map = true;
+	r->layout = l;
+	header_write(r->base, &l, size, o->name);
+	memcpy(r->name, ((struct xio_region_hdr *)r->base)->name,
+	       sizeof(r->name) - 1);
+	/* No seals on a named file: see xio_region_file_check(). */
+	err = xio__qps_init(r);
+	if (err)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	unlink(path);
+	xio_region_destroy(r);
+	return err;
+}
+
+int xio_region_file_check(const struct xio_region *r)
+{
+	struct stat st;
+
+	if (!r || r->fd < 0)
+		return -EINVAL;
+	if (fstat(r->fd, &st) < 0)
+		return -errno;
+	if (st.st_size < 0 || (uint64_t)st.st_size < r->map_len)
+		return -ESTALE;
+	return 0;
+}
+
 #define HDR_EXPECT(field, want)                                                \
 	do {                                                                   \
 		if ((uint64_t)h.field != (uint64_t)(want)) {                   \
@@ -476,6 +578,7 @@ void xio_region_destroy(struct xio_region *r)
 	xio__qps_fini(r);
 	free(r->free_stack);
 	free(r->in_use);
+	free(r->ivshmem_info);
 	if (r->owns_map && r->base)
 		munmap(r->base, r->map_len);
 	if (r->fd >= 0)

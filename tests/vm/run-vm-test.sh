@@ -1,0 +1,219 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The VM test (docs/vm.md): a real Linux guest drives an xio ring through an
+# ivshmem PCI device.
+#
+#  1. builds an initramfs: Debian's busybox-static + the static guest program
+#     (examples/vm/xio-guest-demo) + an /init that mounts sysfs, runs the
+#     program and powers off;
+#  2. starts the host side (vm_host; xiod later): it creates the region file
+#     /dev/shm/xio-vmtest-PID before QEMU starts and serves the rings;
+#  3. boots Debian's kernel under qemu-system-x86_64 with that file as the
+#     memory of an ivshmem-plain device, serial console to a log, bounded by
+#     timeout;
+#  4. checks: the guest's summary line (0 mismatches, 0 errors, every
+#     request completed, no doorbell kick), the host's counters (every SQE
+#     taken, 0 invalid, not quarantined) and the host's own verification of
+#     the blocks in the target file (same seed as the guest's).
+#
+# On any failure the serial log and the host's output are printed.
+#
+#   run-vm-test.sh --host PATH/vm_host --guest PATH/xio-guest-demo [--workdir DIR]
+#                  [--expect-mismatch]
+#
+# --expect-mismatch: vm_host corrupts the data of one READ on its way back:
+# passes only if the guest reports exactly that one mismatch while the file
+# still verifies on the host (the test proves it can fail).
+#
+# Environment: XIO_VM_ACCEL=tcg (default) | kvm | auto (probe KVM with a
+# short boot first; nested KVM hangs on the development host),
+# XIO_VM_TIMEOUT (seconds for the guest run, default 200), XIO_VM_KERNEL,
+# XIO_VM_QEMU, XIO_VM_BUSYBOX, XIO_VM_NOPS, XIO_VM_BLOCKS, XIO_VM_KEEP=1
+# (keep the work directory).
+# Exit 0 pass, 1 fail, 77 skip (not root, or QEMU / kernel / busybox /
+# cpio missing: the reason is printed).
+set -uo pipefail
+
+host_bin= guest_bin= workdir=
+expect_mm=0 host_extra=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--host) host_bin=$2; shift 2 ;;
+	--guest) guest_bin=$2; shift 2 ;;
+	--workdir) workdir=$2; shift 2 ;;
+	--expect-mismatch) expect_mm=1; host_extra=(--corrupt-read 7); shift ;;
+	*) echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2 ;;
+	esac
+done
+[ -n "$host_bin" ] && [ -n "$guest_bin" ] || { echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2; }
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+# ---- prerequisites ---------------------------------------------------------
+[ "$(id -u)" -eq 0 ] || skip "not root (the VM test reads /boot/vmlinuz-* and creates /dev/shm files)"
+qemu=${XIO_VM_QEMU:-$(command -v qemu-system-x86_64 || true)}
+[ -n "$qemu" ] && [ -x "$qemu" ] ||
+	skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+kernel=${XIO_VM_KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)}
+[ -n "$kernel" ] && [ -r "$kernel" ] ||
+	skip "no kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)"
+busybox=${XIO_VM_BUSYBOX:-/bin/busybox}
+[ -x "$busybox" ] || skip "no $busybox (apt-get install busybox-static)"
+if readelf -l "$busybox" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+	skip "$busybox is dynamically linked (apt-get install busybox-static)"
+fi
+for t in cpio gzip timeout; do
+	command -v $t >/dev/null 2>&1 || skip "$t not found (apt-get install cpio gzip coreutils)"
+done
+[ -d /dev/shm ] && [ -w /dev/shm ] || skip "/dev/shm is not a writable tmpfs"
+[ -x "$host_bin" ] || { echo "FAIL: $host_bin not built"; exit 1; }
+[ -x "$guest_bin" ] || { echo "FAIL: $guest_bin not built"; exit 1; }
+if readelf -l "$guest_bin" | grep -q 'Requesting program interpreter'; then
+	echo "FAIL: $guest_bin is not statically linked"; exit 1
+fi
+
+nops=${XIO_VM_NOPS:-2000}
+blocks=${XIO_VM_BLOCKS:-512}
+bs=4096
+vm_timeout=${XIO_VM_TIMEOUT:-200}
+accel=${XIO_VM_ACCEL:-tcg}
+
+if [ -z "$workdir" ]; then
+	workdir=$(mktemp -d /tmp/xio-vmtest.XXXXXX)
+else
+	rm -rf "$workdir"
+	mkdir -p "$workdir"
+fi
+region=/dev/shm/xio-vmtest-$$
+target=$workdir/target.img
+serial=$workdir/serial.log
+hostlog=$workdir/host.log
+host_pid=
+
+cleanup() {
+	if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
+		kill -TERM "$host_pid" 2>/dev/null
+		wait "$host_pid" 2>/dev/null
+	fi
+	rm -f "$region"
+	[ "${XIO_VM_KEEP:-0}" = 1 ] || rm -rf "$workdir/initramfs" "$target"
+}
+trap cleanup EXIT
+
+show_logs() {
+	echo "---- serial console ($serial) ----"
+	[ -f "$serial" ] && tr -d '\r' <"$serial"
+	echo "---- host ($hostlog) ----"
+	[ -f "$hostlog" ] && cat "$hostlog"
+	echo "----"
+}
+fail() { echo "FAIL: $*"; show_logs; exit 1; }
+
+# ---- initramfs -------------------------------------------------------------
+root=$workdir/initramfs
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
+cp "$busybox" "$root/bin/busybox"
+cp "$guest_bin" "$root/xio-guest-demo"
+cat >"$root/init" <<EOF
+#!/bin/busybox sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+if grep -q xio.probe /proc/cmdline; then
+	echo XIO-GUEST-PROBE-OK
+else
+	echo "XIO-GUEST-BOOTED uptime=\$(cut -d' ' -f1 /proc/uptime)"
+	/xio-guest-demo --nops $nops --blocks $blocks --bs $bs --strict-order --maptest
+	echo "XIO-GUEST-EXIT rc=\$? uptime=\$(cut -d' ' -f1 /proc/uptime)"
+fi
+poweroff -f
+echo o >/proc/sysrq-trigger
+EOF
+chmod +x "$root/init"
+initrd=$workdir/initramfs.cpio.gz
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd" ||
+	fail "building the initramfs"
+
+qemu_run() { # accel, timeout, extra append, extra args...
+	local a=$1 t=$2 app=$3
+	shift 3
+	timeout --kill-after=5 "$t" "$qemu" -accel "$a" -m 256M -smp 1 \
+		-nodefaults -nographic -no-reboot -monitor none \
+		-serial "file:$serial" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet $app" "$@" </dev/null
+}
+
+if [ "$accel" = auto ]; then
+	accel=tcg
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+		qemu_run kvm 20 xio.probe >/dev/null 2>&1 &&
+		grep -q XIO-GUEST-PROBE-OK "$serial"; then
+		accel=kvm
+	fi
+	echo "vm_ivshmem: accel auto -> $accel"
+fi
+
+# ---- host side, then the guest ----------------------------------------------
+rm -f "$region" "$workdir/ready"
+"$host_bin" --region "$region" --target "$target" --ready "$workdir/ready" \
+	--verify-blocks "$blocks" --bs "$bs" --max-seconds $((vm_timeout + 30)) \
+	"${host_extra[@]}" \
+	>"$hostlog" 2>&1 &
+host_pid=$!
+for _ in $(seq 100); do
+	[ -e "$workdir/ready" ] && break
+	kill -0 "$host_pid" 2>/dev/null || break
+	sleep 0.1
+done
+[ -e "$workdir/ready" ] || fail "vm_host did not create the region"
+size=$(stat -c %s "$region") || fail "no region file $region"
+
+t0=$(date +%s.%N)
+qemu_run "$accel" "$vm_timeout" "" \
+	-object "memory-backend-file,id=xioshm,mem-path=$region,size=$size,share=on" \
+	-device ivshmem-plain,memdev=xioshm >"$workdir/qemu.out" 2>&1
+qrc=$?
+t1=$(date +%s.%N)
+kill -TERM "$host_pid" 2>/dev/null
+wait "$host_pid"
+hrc=$?
+host_pid=
+wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+
+[ "$qrc" -eq 0 ] || { cat "$workdir/qemu.out"; fail "qemu exited with $qrc after ${wall}s (124: timeout ${vm_timeout}s)"; }
+
+# ---- checks ------------------------------------------------------------------
+res=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-RESULT .*' | tail -n1)
+[ -n "$res" ] || fail "no XIO-GUEST-RESULT line on the serial console"
+field() { # line key
+	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+for kv in mismatches=$expect_mm errors=0 order_errors=0 kicks=0 nops=$nops writes=$blocks reads=$blocks; do
+	k=${kv%%=*}
+	[ "$(field "$res" "$k")" = "${kv#*=}" ] || fail "guest: $k is $(field "$res" "$k"), expected ${kv#*=}"
+done
+hres=$(grep '^XIO-HOST-RESULT' "$hostlog" | tail -n1)
+hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
+[ -n "$hres" ] && [ -n "$hver" ] || fail "vm_host printed no result (exit $hrc)"
+for kv in invalid=0 broken=0 io_errors=0 taken=$((nops + 2 * blocks)) nops=$nops \
+	writes=$blocks reads=$blocks; do
+	k=${kv%%=*}
+	[ "$(field "$hres" "$k")" = "${kv#*=}" ] || fail "host: $k is $(field "$hres" "$k"), expected ${kv#*=}"
+done
+[ "$(field "$hver" mismatches)" = 0 ] || fail "host: $(field "$hver" mismatches) blocks of the target file do not verify"
+[ "$(field "$hver" seed)" = "$(field "$res" seed)" ] ||
+	fail "host: the target file holds seed $(field "$hver" seed), the guest wrote $(field "$res" seed)"
+[ "$(stat -c %s "$target")" -eq $((blocks * bs)) ] || fail "target file size $(stat -c %s "$target"), expected $((blocks * bs))"
+[ "$hrc" -eq 0 ] || fail "vm_host exited with $hrc"
+
+booted=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-BOOTED uptime=[0-9.]*' | sed 's/.*=//')
+tr -d '\r' <"$serial" | grep -E '^(xio-guest-demo:|XIO-GUEST-MAPTEST)'
+echo "$res"
+echo "$hres"
+echo "$hver"
+echo "vm_ivshmem: PASS: accel $accel, qemu wall ${wall}s, guest uptime at start ${booted}s, demo $(field "$res" usec) us"
+exit 0
