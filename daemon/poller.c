@@ -39,7 +39,7 @@ struct poller *pollers;
 #define TAG_OP 0UL     /* struct op * */
 #define TAG_KICK 1UL   /* struct xqp *: multishot poll on its kick eventfd */
 #define TAG_WAKE 2UL   /* struct poller *: multishot poll on the inbox fd */
-#define TAG_NOTIFY 3UL /* no pointer: eventfd write to a guest */
+#define TAG_NOTIFY 3UL /* struct xqp *: eventfd write to its guest */
 #define TAG_CANCEL 4UL /* no pointer: async cancel */
 #define TAG_MASK 7UL
 
@@ -119,22 +119,34 @@ static void arm_wake(struct poller *p)
 	p->wake_armed = true;
 }
 
+/*
+ * Signal the guest's notify eventfd.  At most one write per queue pair is
+ * in io_uring at a time: the guest holds the eventfd too and can fill its
+ * counter, which makes a write wait (io_uring parks it, O_NONBLOCK or not);
+ * one parked write per queue pair is bounded and is cancelled at teardown,
+ * and while it is parked the guest's fd is readable anyway, so a
+ * notification is never lost by coalescing into it.  Never write(2): the
+ * guest can clear O_NONBLOCK on the shared file and block the poller.
+ */
 static void notify_guest(struct poller *p, struct xqp *q)
 {
-	struct io_uring_sqe *s = get_sqe(p);
+	struct io_uring_sqe *s;
 
-	ctr_add(&q->t->st.notifies, 1);
-	if (s) {
-		/* The eventfd counter ignores the offset; -1 = "current". */
-		io_uring_prep_write(s, q->notify_fd, &one_kick,
-				    sizeof(one_kick), (uint64_t)-1);
-		io_uring_sqe_set_data64(s, TAG_NOTIFY);
+	q->notify_owed = false;
+	if (q->notify_inflight)
+		return;
+	s = get_sqe(p);
+	if (!s) {
+		q->notify_owed = true; /* retried: publish_dirty, sleep */
 		return;
 	}
-	/* SQ unusable: fall back to the syscall (non-blocking eventfd). */
-	if (write(q->notify_fd, &one_kick, sizeof(one_kick)) < 0 &&
-	    errno != EAGAIN)
-		log_debug("tenant %u: notify: %s", q->t->id, strerror(errno));
+	ctr_add(&q->t->st.notifies, 1);
+	/* The eventfd counter ignores the offset; -1 = "current". */
+	io_uring_prep_write(s, q->notify_fd, &one_kick, sizeof(one_kick),
+			    (uint64_t)-1);
+	io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)q | TAG_NOTIFY);
+	q->notify_inflight = true;
+	q->t->uring_refs++;
 }
 
 static void mark_dirty(struct poller *p, struct xqp *q)
@@ -175,7 +187,7 @@ static void publish_dirty(struct poller *p)
 		struct xqp *q = p->dirty[i];
 
 		q->dirty = false;
-		if (xio_host_cq_publish(q->hq) == 1)
+		if (xio_host_cq_publish(q->hq) == 1 || q->notify_owed)
 			notify_guest(p, q);
 	}
 	p->nr_dirty = 0;
@@ -247,8 +259,12 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 		}
 		break;
 	case TAG_NOTIFY:
-		if (res < 0)
-			log_debug("notify write: %s", strerror(-res));
+		q = ptr;
+		q->notify_inflight = false;
+		q->t->uring_refs--;
+		if (res < 0 && res != -ECANCELED)
+			log_debug("tenant %u: notify write: %s", q->t->id,
+				  strerror(-res));
 		break;
 	default:
 		break;
@@ -561,6 +577,9 @@ static void tenant_del(struct poller *p, struct tenant *t)
 		if (t->qps[i].kick_armed)
 			cancel_ud(p,
 				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_KICK);
+		if (t->qps[i].notify_inflight)
+			cancel_ud(p,
+				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_NOTIFY);
 		if (!t->qps[i].broken)
 			xio_host_sq_clear_wakeup(t->qps[i].hq);
 	}
@@ -658,7 +677,9 @@ static void poller_sleep(struct poller *p)
 
 			if (q->broken)
 				continue;
-			if (!q->kick_armed)
+			if (q->notify_owed)
+				notify_guest(p, q);
+			if (!q->kick_armed || q->notify_owed)
 				timed = true;
 			if (!xio_host_sq_arm_wakeup(q->hq))
 				continue;

@@ -92,12 +92,14 @@ struct xqp {
 	struct xio_host_qp *hq; /* [P] */
 	struct tenant *t;
 	uint32_t idx;
-	int kick_fd;	 /* eventfd: guest -> xiod (xiod owns it) */
-	int notify_fd;	 /* eventfd: xiod -> guest (xiod owns it) */
-	bool kick_armed; /* [P] multishot poll on kick_fd pending */
-	bool dirty;	 /* [P] CQEs posted, not yet published */
-	bool broken;	 /* [P] quarantined */
-	bool cq_blocked; /* [P] SQ pending but CQ full */
+	int kick_fd;	      /* eventfd: guest -> xiod (xiod owns it) */
+	int notify_fd;	      /* eventfd: xiod -> guest (xiod owns it) */
+	bool kick_armed;      /* [P] multishot poll on kick_fd pending */
+	bool dirty;	      /* [P] CQEs posted, not yet published */
+	bool broken;	      /* [P] quarantined */
+	bool cq_blocked;      /* [P] SQ pending but CQ full */
+	bool notify_inflight; /* [P] an eventfd write to notify_fd pending */
+	bool notify_owed;     /* [P] a notification could not be queued */
 };
 
 /* One io_uring operation of a tenant (its in-flight slot). */

@@ -75,6 +75,43 @@ static void inflight_cap(const char *sock, struct xio_qp *gq)
 	close(sv[1]);
 }
 
+/*
+ * 5. The guest fills its own notify eventfd (so xiod's signalling writes
+ * cannot complete) and asks for a notification on every completion: xiod
+ * keeps at most one write parked per queue pair, keeps serving, and the
+ * detach still completes (the parked write is cancelled).
+ */
+static void notify_jam(const char *sock, struct xio_qp *gq)
+{
+	struct xio_tenant_info ti;
+	struct xio_tenant *t = attach(sock, "jammer", 16, 2);
+	struct xio_qp *qp = xio_tenant_qp(t, 0);
+	uint64_t full = 0xfffffffffffffffeULL;
+	int i;
+
+	CHECK_EQ(write(qp->notify_fd, &full, sizeof(full)), 8);
+	for (i = 0; i < 200; i++) {
+		struct xio_cqe *c;
+
+		/* Notify me when the tail passes my head. */
+		XIO_WRITE_ONCE(*qp->cq_kevent_idx, qp->cq_head);
+		XIO_WRITE_ONCE(*qp->cq_kflags, XIO_CQ_NOTIFY);
+		xio_smp_mb();
+		xio_prep_nop(xio_get_sqe(qp), (uint64_t)i);
+		CHECK_EQ(xio_submit(qp), 1);
+		while (xio_peek_cqe(qp, &c))
+			xio_cpu_relax();
+		xio_cqe_seen(qp, c);
+		if (i % 20 == 0)
+			good_work(gq, 5);
+	}
+	info(t, &ti);
+	CHECK_EQ(ti.completed, 200);
+	CHECK(ti.notifies >= 1);
+	CHECK(ti.notifies < 200); /* coalesced into the parked write */
+	CHECK_EQ(xio_client_detach(t), 0);
+}
+
 int main(void)
 {
 	struct xio_tenant_info ti;
@@ -160,6 +197,7 @@ int main(void)
 	CHECK_EQ(xio_client_detach(bad), 0);
 	good_work(gq, 100);
 	inflight_cap(d.sock, gq);
+	notify_jam(d.sock, gq);
 	CHECK_EQ(xio_client_detach(good), 0);
 	wait_fd_count(d.pid, base);
 	xiod_stop(&d);
