@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xiod.h"
@@ -731,10 +732,11 @@ static void conn_readable(struct conn *c)
 
 		for (i = 0; i < nfds && i < RECV_FDS; i++)
 			close(fds[i]);
-		log_warn(
-			"conn pid %d uid %u: refused message (%ld bytes, %u fds): %s",
-			(int)c->cred.pid, (unsigned)c->cred.uid, n, nfds,
-			reason(err));
+		if (log_ratelimit())
+			log_warn(
+				"conn pid %d uid %u: refused message (%ld bytes, %u fds): %s",
+				(int)c->cred.pid, (unsigned)c->cred.uid, n,
+				nfds, reason(err));
 		reply_status(c, XIO_MSG_ERROR, seq, err);
 		/* Only a run of framing errors ends the connection. */
 		if (++c->errors >= MAX_PROTO_ERRORS) {
@@ -773,10 +775,12 @@ static void conn_readable(struct conn *c)
 		err = -EOPNOTSUPP; /* not reached: parse() checked */
 		break;
 	}
-	if (err) {
+	if (err && log_ratelimit()) {
 		log_info("conn pid %d uid %u: request type %u: %s",
 			 (int)c->cred.pid, (unsigned)c->cred.uid, m->h.type,
 			 strerror(-err));
+	}
+	if (err) {
 		/* Refusals share one shape: XIO_MSG_ERROR with the status. */
 		reply_status(c, XIO_MSG_ERROR, m->h.seq, err);
 	}

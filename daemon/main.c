@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xiod.h"
@@ -52,6 +53,36 @@ void xiod_log(int level, const char *fmt, ...)
 		return;
 }
 
+#define LOG_BURST 20
+
+bool log_ratelimit(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t window;
+	static unsigned int used, suppressed;
+	time_t now = time(NULL);
+	unsigned int dropped = 0;
+	bool ok;
+
+	pthread_mutex_lock(&lock);
+	if (now != window) {
+		dropped = suppressed;
+		window = now;
+		used = 0;
+		suppressed = 0;
+	}
+	ok = used < LOG_BURST;
+	if (ok)
+		used++;
+	else
+		suppressed++;
+	pthread_mutex_unlock(&lock);
+	if (dropped)
+		xiod_log(LOG_WARN_, "%u more lines caused by peers not logged",
+			 dropped);
+	return ok;
+}
+
 /* libxio's diagnostics end up in the same log, as warnings. */
 static int lib_print(enum xio_print_level level, const char *fmt, va_list ap)
 {
@@ -59,6 +90,9 @@ static int lib_print(enum xio_print_level level, const char *fmt, va_list ap)
 	size_t n;
 
 	if (level == XIO_DEBUG && xiod_log_level < LOG_DEBUG_)
+		return 0;
+	/* The library speaks about peer input (headers, geometry). */
+	if (!log_ratelimit())
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);

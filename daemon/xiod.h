@@ -48,6 +48,12 @@ void xiod_log(int level, const char *fmt, ...)
 			xiod_log(LOG_DEBUG_, __VA_ARGS__);                     \
 	} while (0)
 
+/*
+ * Whether a line a peer can trigger at will may be logged now: at most 20
+ * per second, then one line with how many were suppressed.  Any thread.
+ */
+bool log_ratelimit(void);
+
 /* Relaxed single-writer counters (the other thread only reads them). */
 #define ctr_add(p, v) __atomic_store_n((p), *(p) + (v), __ATOMIC_RELAXED)
 #define ctr_get(p) __atomic_load_n((p), __ATOMIC_RELAXED)

@@ -6,6 +6,8 @@
  */
 #include "dtest.h"
 
+#include <pthread.h>
+
 static void batch(struct xio_qp *qp, int n, uint64_t base)
 {
 	uint64_t seen = 0;
@@ -26,6 +28,36 @@ static void batch(struct xio_qp *qp, int n, uint64_t base)
 		seen |= 1ULL << (c.user_data - base);
 	}
 	CHECK_EQ(seen, n == 64 ? ~0ULL : (1ULL << n) - 1);
+}
+
+struct qp_thread {
+	struct xio_qp *qp;
+	int n;
+};
+
+static void *qp_worker(void *arg)
+{
+	struct qp_thread *w = arg;
+
+	for (int i = 0; i < w->n; i++)
+		nop_roundtrip(w->qp, (uint64_t)i);
+	return NULL;
+}
+
+/* One guest thread per queue pair, all at once. */
+static void threads(struct xio_tenant *t, int nq)
+{
+	struct qp_thread w[8];
+	pthread_t th[8];
+	int i;
+
+	for (i = 0; i < nq; i++) {
+		w[i].qp = xio_tenant_qp(t, (uint32_t)i);
+		w[i].n = SCALE(5000);
+		CHECK_EQ(pthread_create(&th[i], NULL, qp_worker, &w[i]), 0);
+	}
+	for (i = 0; i < nq; i++)
+		pthread_join(th[i], NULL);
 }
 
 int main(void)
@@ -58,6 +90,7 @@ int main(void)
 		for (int j = 0; j < 100; j++)
 			nop_roundtrip(xio_tenant_qp(t2, i), (uint64_t)j);
 	CHECK(xio_tenant_qp(t2, 4) == NULL);
+	threads(t2, 4);
 
 	/* Admin view. */
 	CHECK_EQ(xio_admin_open(d.sock, &a), 0);
@@ -71,7 +104,7 @@ int main(void)
 	CHECK_EQ(ti[0].inflight, 0);
 	CHECK(!strcmp(ti[1].name, "nop-multi"));
 	CHECK_EQ(ti[1].nr_qpairs, 4);
-	CHECK_EQ(ti[1].taken, 400);
+	CHECK_EQ(ti[1].taken, 400 + 4 * SCALE(5000));
 	/* The tenant's own view. */
 	info(t2, &ti[2]);
 	CHECK_EQ(ti[2].id, xio_tenant_id(t2));
@@ -95,6 +128,18 @@ int main(void)
 	o.params.nr_bufs = 1U << 14; /* 256 GiB: over the daemon limit */
 	CHECK_EQ(xio_client_attach(d.sock, &o, &bad), -E2BIG);
 	CHECK(bad == NULL);
+	/* NUMA placement: node 0 exists everywhere, node 999 nowhere. */
+	o.name = "nop-numa";
+	o.params.buf_size = 0;
+	o.params.nr_bufs = 0;
+	o.flags = XIO_CLIENT_NUMA_BIND;
+	o.numa_node = 999;
+	CHECK_EQ(xio_client_attach(d.sock, &o, &bad), -EINVAL);
+	o.numa_node = 0;
+	CHECK_EQ(xio_client_attach(d.sock, &o, &bad), 0);
+	nop_roundtrip(xio_tenant_qp(bad, 0), 9);
+	CHECK_EQ(xio_client_detach(bad), 0);
+	o.flags = 0;
 
 	CHECK_EQ(xio_client_detach(t), 0);
 	CHECK_EQ(xio_client_detach(t2), 0);
