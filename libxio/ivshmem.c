@@ -4,7 +4,8 @@
  * BAR2 (the shared memory) from user space and attach to the xio region in
  * it.  No guest kernel module: sysfs exposes every memory BAR of a PCI
  * device as the file resourceN (mapped uncached) and, for a prefetchable
- * BAR such as ivshmem's BAR2, also resourceN_wc (write-combining).
+ * BAR such as ivshmem's BAR2, also resourceN_wc (write-combining; opt-in,
+ * see xio_ivshmem_attach() in xio/ivshmem.h).
  *
  * The host side (xio_region_create_file()) lives in region.c.
  */
@@ -90,7 +91,7 @@ static int map_bar2(const char *root, const char *dev, unsigned int flags,
 	int fd = -1, err = -ENODEV;
 	size_t i;
 
-	for (i = (flags & XIO_IVSHMEM_NO_WC) ? 1 : 0; i < 2; i++) {
+	for (i = (flags & XIO_IVSHMEM_WC) ? 0 : 1; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/%s", root,
 			 dev, names[i]);
 		fd = open(path, O_RDWR | O_CLOEXEC);

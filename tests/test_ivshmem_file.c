@@ -8,7 +8,7 @@
  *    truncation;
  *  - xio_ivshmem_attach() against a fake sysfs tree ($XIO_SYSFS_ROOT): the
  *    scan skips other devices and ivshmem devices without a region, picks
- *    resource2_wc over resource2 (unless XIO_IVSHMEM_NO_WC), and explicit
+ *    resource2, or resource2_wc with XIO_IVSHMEM_WC when present, and explicit
  *    addresses give the documented errors.
  */
 #define _GNU_SOURCE
@@ -266,15 +266,20 @@ static void test_sysfs(void)
 	check_shared(g, h, 2);
 	xio_region_destroy(g);
 
-	/* resource2_wc preferred when present; NO_WC forces resource2. */
+	/* XIO_IVSHMEM_WC without resource2_wc: falls back to resource2. */
+	CHECK_EQ(xio_ivshmem_attach("0000:00:04.0", XIO_IVSHMEM_WC, &g), 0);
+	check_info(g, "0000:00:04.0", "resource2");
+	xio_region_destroy(g);
+	/* With it: resource2_wc only when asked for. */
 	bar_path(wc, sizeof(wc), "0000:00:04.0", "resource2_wc");
 	CHECK(link(bar, wc) == 0);
-	CHECK_EQ(xio_ivshmem_attach("0000:00:04.0", 0, &g), 0);
+	CHECK_EQ(xio_ivshmem_attach("0000:00:04.0", XIO_IVSHMEM_WC, &g), 0);
 	check_info(g, "0000:00:04.0", "resource2_wc");
 	check_shared(g, h, 3);
 	xio_region_destroy(g);
-	CHECK_EQ(xio_ivshmem_attach(NULL, XIO_IVSHMEM_NO_WC, &g), 0);
+	CHECK_EQ(xio_ivshmem_attach(NULL, 0, &g), 0);
 	check_info(g, "0000:00:04.0", "resource2");
+	check_shared(g, h, 4);
 	xio_region_destroy(g);
 
 	/* Explicit addresses. */

@@ -69,18 +69,23 @@ int xio_region_file_check(const struct xio_region *r);
 /* ---- guest side ------------------------------------------------------ */
 
 /* xio_ivshmem_attach() flags */
-#define XIO_IVSHMEM_NO_WC (1U << 0) /* map resource2, never resource2_wc */
-#define XIO_IVSHMEM_FLAGS_MASK XIO_IVSHMEM_NO_WC
+#define XIO_IVSHMEM_WC (1U << 0) /* map resource2_wc (see below) */
+#define XIO_IVSHMEM_FLAGS_MASK XIO_IVSHMEM_WC
 
 /*
  * Attach to the xio region in an ivshmem device's BAR2, from inside the
  * guest.  @pci_addr names the device ("0000:00:04.0"); NULL picks the first
  * ivshmem device (in sysfs name order) whose BAR2 starts with an xio region
- * header.  The BAR is mapped through sysfs: resource2_wc (write-combining)
- * when the kernel offers it, else resource2 (uncached on most hosts: much
- * slower, see docs/vm.md); XIO_IVSHMEM_NO_WC forces resource2.  Needs the
- * right to open those files (root) and sysfs mounted.  The returned region
- * owns the mapping: xio_region_destroy() unmaps it.
+ * header.  The BAR is mapped through sysfs resource2, which the guest
+ * kernel maps uncached: strongly ordered, so the ring protocol holds, but
+ * slow wherever the hypervisor honours the guest's memory type (KVM on AMD).
+ * XIO_IVSHMEM_WC maps resource2_wc (write-combining) instead, falling back
+ * to resource2 when absent: faster there, but WC stores may be reordered
+ * with each other, and xio_submit() does not yet fence the SQE stores
+ * before its tail store (docs/vm.md): use it only to measure, or where the
+ * host ignores guest PAT (Intel EPT).  Needs the right to open those files
+ * (root) and sysfs mounted.  The returned region owns the mapping:
+ * xio_region_destroy() unmaps it.
  *
  * The sysfs root is /sys, or $XIO_SYSFS_ROOT when set (for tests; ignored
  * in set-uid programs).

@@ -30,7 +30,8 @@
 # short boot first; nested KVM hangs on the development host),
 # XIO_VM_TIMEOUT (seconds for the guest run, default 200), XIO_VM_KERNEL,
 # XIO_VM_QEMU, XIO_VM_BUSYBOX, XIO_VM_NOPS, XIO_VM_BLOCKS, XIO_VM_KEEP=1
-# (keep the work directory).
+# (keep the work directory), XIO_VM_GUEST_ARGS (more xio-guest-demo options,
+# e.g. --wc).
 # Exit 0 pass, 1 fail, 77 skip (not root, or QEMU / kernel / busybox /
 # cpio missing: the reason is printed).
 set -uo pipefail
@@ -78,6 +79,7 @@ blocks=${XIO_VM_BLOCKS:-512}
 bs=4096
 vm_timeout=${XIO_VM_TIMEOUT:-200}
 accel=${XIO_VM_ACCEL:-tcg}
+guest_args=${XIO_VM_GUEST_ARGS:-}
 
 if [ -z "$workdir" ]; then
 	workdir=$(mktemp -d /tmp/xio-vmtest.XXXXXX)
@@ -126,7 +128,7 @@ if grep -q xio.probe /proc/cmdline; then
 	echo XIO-GUEST-PROBE-OK
 else
 	echo "XIO-GUEST-BOOTED uptime=\$(cut -d' ' -f1 /proc/uptime)"
-	/xio-guest-demo --nops $nops --blocks $blocks --bs $bs --strict-order --maptest
+	/xio-guest-demo --nops $nops --blocks $blocks --bs $bs --strict-order --maptest $guest_args
 	echo "XIO-GUEST-EXIT rc=\$? uptime=\$(cut -d' ' -f1 /proc/uptime)"
 fi
 poweroff -f
