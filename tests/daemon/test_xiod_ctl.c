@@ -182,15 +182,18 @@ static void target_fds(const char *sock, const char *dir)
 	bad[nbad++] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(path, sizeof(path), "%s/wo", dir);
 	bad[nbad++] = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	for (int i = 0; i < nbad; i++) {
-		uint32_t type = 0;
-		int st;
+	/* Every wrong kind, many times: each fd must be closed by xiod. */
+	for (int r = 0; r < SCALE(1000); r++) {
+		for (int i = 0; i < nbad; i++) {
+			uint32_t type = 0;
+			int st;
 
-		CHECK(bad[i] >= 0);
-		CHECK_EQ(raw_send(fd, m, sizeof(*m), &bad[i], 1), 0);
-		st = raw_reply(fd, &type);
-		CHECK(st < 0 && st > -1000);
-		CHECK_EQ(type, XIO_MSG_ERROR);
+			CHECK(bad[i] >= 0);
+			CHECK_EQ(raw_send(fd, m, sizeof(*m), &bad[i], 1), 0);
+			st = raw_reply(fd, &type);
+			CHECK(st < 0 && st > -1000);
+			CHECK_EQ(type, XIO_MSG_ERROR);
+		}
 	}
 	/* Two fds where one is expected. */
 	expect(fd, m, sizeof(*m), bad, 2, -EBADF);
@@ -201,6 +204,60 @@ static void target_fds(const char *sock, const char *dir)
 		close(bad[i]);
 	unlink(path);
 	free(m);
+	close(fd);
+}
+
+/*
+ * Random datagrams: random lengths (a valid header now and then, random
+ * types and payload), 0-3 random fds each.  Every one is refused or
+ * answered; nothing is kept.
+ */
+static void random_msgs(const char *sock, int n)
+{
+	static char buf[XIO_MSG_MAX_SIZE + 32];
+	uint64_t s = 0x2545f4914f6cdd1dULL;
+	int fd = dt_connect(sock), efd = eventfd(0, EFD_CLOEXEC), sent = 0;
+
+	CHECK(fd >= 0 && efd >= 0);
+	for (int i = 0; i < n; i++) {
+		size_t len;
+		int fds[3] = {efd, efd, efd}, st;
+
+		for (size_t k = 0; k < sizeof(buf); k += 8) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			memcpy(buf + k, &s, 8);
+		}
+		len = 1 + (size_t)(s % sizeof(buf));
+		if (s & 0x100) { /* plausible header, random type and body */
+			uint32_t type = (uint32_t)(s >> 16) % 10;
+			struct xio_msg_hdr *h = (struct xio_msg_hdr *)buf;
+
+			xio__msg_hdr_init(h, type, 1);
+			if (xio_msg_size(type) && (s & 0x200))
+				len = xio_msg_size(type);
+			h->len = (uint32_t)len;
+			if (type == XIO_MSG_ATTACH && len >= sizeof(*h) + 8)
+				memset(buf + sizeof(*h), 0,
+				       8); /* tiny geometry */
+		}
+		if (raw_send(fd, buf, len, fds, (unsigned)(s >> 40) % 4)) {
+			close(fd); /* hung up on us: reconnect */
+			fd = dt_connect(sock);
+			CHECK(fd >= 0);
+			continue;
+		}
+		st = raw_reply(fd, NULL);
+		if (st <= -1000) {
+			close(fd);
+			fd = dt_connect(sock);
+			CHECK(fd >= 0);
+		}
+		sent++;
+	}
+	CHECK(sent > n / 2);
+	close(efd);
 	close(fd);
 }
 
@@ -327,7 +384,7 @@ int main(void)
 {
 	struct xio_tenant *victim;
 	struct xiod d;
-	int base;
+	int base, maps;
 
 	xiod_start(&d, "--idle-us", "100", NULL);
 	g_sock = d.sock;
@@ -337,11 +394,14 @@ int main(void)
 
 	framing(d.sock, SCALE(200));
 	hangup(d.sock);
+	maps = maps_count(d.pid);
 	target_fds(d.sock, d.dir);
+	random_msgs(d.sock, SCALE(20000));
 	states(d.sock);
 	guest_privilege(d.sock);
 	nop_roundtrip(xio_tenant_qp(victim, 0), 2);
 	wait_fd_count(d.pid, base);
+	CHECK(maps_count(d.pid) <= maps + 8);
 	CHECK_EQ(xio_client_detach(victim), 0);
 	xiod_stop(&d);
 	fd_exhaustion();
