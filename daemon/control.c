@@ -151,6 +151,11 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->nr_qpairs = l->nr_qpairs;
 	t->buf_size = l->buf_size;
 	t->qps = calloc(t->nr_qpairs, sizeof(*t->qps));
+	/* Before any failure: tenant_free() closes the fds >= 0. */
+	for (i = 0; t->qps && i < t->nr_qpairs; i++) {
+		t->qps[i].kick_fd = -1;
+		t->qps[i].notify_fd = -1;
+	}
 	cq_total = (uint64_t)l->cq_entries * l->nr_qpairs;
 	t->nr_ops = cfg.inflight_cap < cq_total ? cfg.inflight_cap :
 						  (uint32_t)cq_total;
@@ -164,18 +169,16 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->free_head = 0;
 	t->nr_free = t->nr_ops;
 	for (i = 0; i < t->nr_qpairs; i++) {
-		t->qps[i].kick_fd = -1;
-		t->qps[i].notify_fd = -1;
-	}
-	for (i = 0; i < t->nr_qpairs; i++) {
 		struct xqp *q = &t->qps[i];
 
 		q->t = t;
 		q->idx = i;
 		/*
-		 * The kick eventfd stays blocking: the poller only ever polls
-		 * it through io_uring, never reads it.  The notify one is
-		 * non-blocking: the poller writes it and must never wait.
+		 * Kick: the poller polls it through io_uring and drains it
+		 * with RWF_NOWAIT reads, so its blocking mode (which the guest
+		 * shares and may change) does not matter.  Notify: written
+		 * only through io_uring, one write in flight at a time (see
+		 * notify_guest()); non-blocking for the guest's reads.
 		 */
 		q->kick_fd = eventfd(0, EFD_CLOEXEC);
 		q->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
