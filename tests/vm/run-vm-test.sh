@@ -105,7 +105,10 @@ trap cleanup EXIT
 
 show_logs() {
 	echo "---- serial console ($serial) ----"
-	[ -f "$serial" ] && tr -d '\r' <"$serial"
+	# Without the terminal resets SeaBIOS and the kernel send.
+	[ -f "$serial" ] && tr -d '\r' <"$serial" |
+		sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'
+	echo
 	echo "---- host ($hostlog) ----"
 	[ -f "$hostlog" ] && cat "$hostlog"
 	echo "----"

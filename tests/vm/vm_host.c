@@ -245,6 +245,13 @@ int main(int argc, char **argv)
 				struct timespec ts = {0, 20000};
 
 				nanosleep(&ts, NULL);
+				/* QEMU or anyone else may truncate the file. */
+				if (!(idle & 1023) &&
+				    xio_region_file_check(r) == -ESTALE) {
+					fprintf(stderr, "vm_host: region file truncated: stop serving\n");
+					rc = 1;
+					break;
+				}
 				if (!(idle & 1023) && time(NULL) > deadline) {
 					fprintf(stderr, "vm_host: --max-seconds %ld reached\n",
 						max_s);
