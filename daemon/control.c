@@ -223,20 +223,29 @@ static struct poller *least_loaded(int node)
 }
 
 /* Begin a tenant's teardown; the poller reports back when it drained. */
-static void tenant_detach(struct tenant *t, struct conn *waiter, uint32_t seq)
+static void tenant_detach(struct tenant *t, struct conn *waiter, uint32_t seq,
+			  uint32_t reply_type)
 {
+	const char *why = !waiter	    ? "connection closed" :
+			  waiter == t->conn ? "requested" :
+					      "by the administrator";
+
 	if (t->state == T_DETACHING)
 		return;
 	t->state = T_DETACHING;
 	t->waiter = waiter;
 	t->waiter_seq = seq;
+	t->waiter_type = reply_type;
 	if (waiter)
 		waiter->waiting = t;
-	if (t->conn)
+	if (t->conn) {
 		t->conn->t = NULL;
+		/* Detached by someone else: the guest learns by a hang-up. */
+		if (waiter && waiter != t->conn)
+			t->conn->dead = true;
+	}
 	t->conn = NULL;
-	log_info("tenant %u '%s': detaching (%s)", t->id, t->name,
-		 waiter ? "requested" : "connection closed");
+	log_info("tenant %u '%s': detaching (%s)", t->id, t->name, why);
 	poller_send(t->p, XIO_PCMD_DEL, t);
 }
 
@@ -610,6 +619,28 @@ static int do_target_list(struct conn *c, const struct xio_msg_target_list *m)
 	return 0;
 }
 
+/* Admin: tear a tenant down; the reply waits for the drain. */
+static int do_tenant_detach(struct conn *c,
+			    const struct xio_msg_tenant_detach *m)
+{
+	struct tenant *t = NULL;
+	int err;
+
+	if (!c->admin)
+		return -EPERM;
+	if (m->flags || m->resv)
+		return -EINVAL;
+	err = tenant_for(c, m->tenant, sizeof(m->tenant), &t);
+	if (err)
+		return err;
+	if (t->state != T_RUNNING)
+		return -ENOENT;
+	if (c->waiting || c->t == t)
+		return -EBUSY; /* one wait per connection; own: use DETACH */
+	tenant_detach(t, c, m->hdr.seq, XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY);
+	return 0;
+}
+
 /* ---- connections -------------------------------------------------------- */
 
 static void conn_close(struct conn *c)
@@ -617,7 +648,7 @@ static void conn_close(struct conn *c)
 	struct conn **pp;
 
 	if (c->t)
-		tenant_detach(c->t, NULL, 0);
+		tenant_detach(c->t, NULL, 0, 0);
 	if (c->waiting)
 		c->waiting->waiter = NULL;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -712,6 +743,7 @@ static void conn_readable(struct conn *c)
 		struct xio_msg_tenant_list tl;
 		struct xio_msg_target_add ta;
 		struct xio_msg_target_list tg;
+		struct xio_msg_tenant_detach td;
 		char b[XIO_MSG_MAX_SIZE + 1];
 	} * m;
 	int fds[RECV_FDS];
@@ -759,7 +791,9 @@ static void conn_readable(struct conn *c)
 			err = -ENOENT;
 			break;
 		}
-		tenant_detach(c->t, c, m->h.seq); /* replied when drained */
+		/* Replied when drained. */
+		tenant_detach(c->t, c, m->h.seq,
+			      XIO_MSG_DETACH | XIO_MSG_REPLY);
 		err = 0;
 		break;
 	case XIO_MSG_TENANT_LIST:
@@ -773,6 +807,9 @@ static void conn_readable(struct conn *c)
 		break;
 	case XIO_MSG_TARGET_LIST:
 		err = do_target_list(c, &m->tg);
+		break;
+	case XIO_MSG_TENANT_DETACH:
+		err = do_tenant_detach(c, &m->td);
 		break;
 	default:
 		err = -EOPNOTSUPP; /* not reached: parse() checked */
@@ -860,8 +897,8 @@ static void reap_drained(void)
 		next = t->done_next;
 		if (t->waiter) {
 			t->waiter->waiting = NULL;
-			reply_status(t->waiter, XIO_MSG_DETACH | XIO_MSG_REPLY,
-				     t->waiter_seq, 0);
+			reply_status(t->waiter, t->waiter_type, t->waiter_seq,
+				     0);
 		}
 		for (pp = &tenants; *pp; pp = &(*pp)->next) {
 			if (*pp == t) {
@@ -901,7 +938,7 @@ static void start_quit(void)
 	while (conns)
 		conn_close(conns);
 	for (t = tenants; t; t = t->next)
-		tenant_detach(t, NULL, 0);
+		tenant_detach(t, NULL, 0, 0);
 }
 
 /* ---- setup and loop ----------------------------------------------------- */

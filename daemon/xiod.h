@@ -160,6 +160,7 @@ struct tenant {
 	struct conn *conn;	  /* [C] the attaching connection, or NULL */
 	struct conn *waiter;	  /* [C] connection awaiting the DETACH reply */
 	uint32_t waiter_seq;	  /* [C] */
+	uint32_t waiter_type;	  /* [C] reply type for the waiter */
 	struct tenant_stats st;	  /* [A] written by the poller */
 	struct tenant *next;	  /* [C] control's list, by id */
 	struct tenant *done_next; /* poller -> control hand-back */

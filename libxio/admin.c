@@ -163,6 +163,23 @@ int xio_admin_target_add_fd(struct xio_admin *a, const char *tenant, int fd,
 			  fd, flags);
 }
 
+int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant)
+{
+	struct xio_msg_tenant_detach req;
+	struct xio_msg_status rep;
+	int err;
+
+	if (!a)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	xio__msg_hdr_init(&req.hdr, XIO_MSG_TENANT_DETACH, 0);
+	err = set_tenant(req.tenant, tenant);
+	if (err)
+		return err;
+	return xio__rpc(a->sock, &req, NULL, 0, &rep,
+			XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY, NULL, 0, NULL);
+}
+
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 			  struct xio_target_info *out, uint32_t max,
 			  uint32_t *total)

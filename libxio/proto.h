@@ -45,7 +45,8 @@
 #define XIO_MSG_TARGET_ADD 4	/* admin: xiod opens a host path */
 #define XIO_MSG_TARGET_ADD_FD 5 /* admin: an fd passed with SCM_RIGHTS */
 #define XIO_MSG_TARGET_LIST 6	/* admin (guest: own tenant only) */
-#define XIO_MSG_LAST 7
+#define XIO_MSG_TENANT_DETACH 7 /* admin: tear a tenant down */
+#define XIO_MSG_LAST 8
 #define XIO_MSG_REPLY 0x100U
 #define XIO_MSG_ERROR 0x1ffU /* reply to a message that could not be parsed */
 
@@ -102,6 +103,15 @@ struct xio_msg_target_list {
 	struct xio_msg_hdr hdr;
 	char tenant[XIO_NAME_MAX];
 	uint32_t start;
+	uint32_t resv;
+};
+
+/* Replied to (XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY, a status) once the
+ * tenant's I/O is cancelled and it is freed; its connection is closed. */
+struct xio_msg_tenant_detach {
+	struct xio_msg_hdr hdr;
+	char tenant[XIO_NAME_MAX];
+	uint32_t flags; /* none: 0 */
 	uint32_t resv;
 };
 
@@ -197,9 +207,12 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_target_add);
 	case XIO_MSG_TARGET_LIST:
 		return sizeof(struct xio_msg_target_list);
+	case XIO_MSG_TENANT_DETACH:
+		return sizeof(struct xio_msg_tenant_detach);
 	case XIO_MSG_ATTACH | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_attach_reply);
 	case XIO_MSG_DETACH | XIO_MSG_REPLY:
+	case XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY:
 	case XIO_MSG_ERROR:
 		return sizeof(struct xio_msg_status);
 	case XIO_MSG_TENANT_LIST | XIO_MSG_REPLY:

@@ -5,6 +5,7 @@
  *   xioctl [--socket PATH] tenants
  *   xioctl [--socket PATH] target add TENANT PATH [--ro] [--direct]
  *   xioctl [--socket PATH] target list TENANT
+ *   xioctl [--socket PATH] tenant detach TENANT
  *
  * Commands are rows of the table below: adding one is one function and one
  * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage.
@@ -184,6 +185,25 @@ static int cmd_target_list(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_tenant_detach(int argc, char **argv)
+{
+	struct xio_admin *a;
+	char what[96];
+	int err;
+
+	if (argc != 1)
+		return 2;
+	if (open_admin(&a))
+		return 1;
+	err = xio_admin_tenant_detach(a, argv[0]);
+	xio_admin_close(a);
+	if (err) {
+		snprintf(what, sizeof(what), "tenant detach %s", argv[0]);
+		return die_err(what, err);
+	}
+	return 0;
+}
+
 struct command {
 	const char *words[2]; /* one or two words */
 	int (*fn)(int argc, char **argv);
@@ -192,6 +212,7 @@ struct command {
 
 static const struct command commands[] = {
 	{{"tenants", NULL}, cmd_tenants, "tenants"},
+	{{"tenant", "detach"}, cmd_tenant_detach, "tenant detach TENANT"},
 	{{"target", "add"},
 	 cmd_target_add,
 	 "target add TENANT PATH [--ro] [--direct]"},

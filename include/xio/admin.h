@@ -92,6 +92,14 @@ struct xio_target_info {
 	char path[256]; /* truncated */
 };
 
+/*
+ * Tear @tenant down as if its process had died: its connection is closed,
+ * its in-flight I/O cancelled; returns once xiod has freed it.  0, or
+ * -EPERM, -ENOENT (no such tenant, or already detaching), -EBUSY (this
+ * handle already waits for a detach).
+ */
+int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant);
+
 /* Like xio_admin_tenants() for the targets of @tenant. */
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 			  struct xio_target_info *out, uint32_t max,
