@@ -88,8 +88,7 @@ static inline bool is_data_op(uint8_t op)
  * entry).  The fields that must be zero for every opcode are OR-ed together
  * and tested with one branch.
  */
-static inline int sqe_check(const struct xio_layout *l,
-			    const struct xio_sqe *s)
+static inline int sqe_check(const struct xio_layout *l, const struct xio_sqe *s)
 {
 	if (s->opcode >= XIO_OP_LAST)
 		return -EINVAL;
@@ -129,8 +128,7 @@ int xio_sqe_validate(const struct xio_layout *l, const struct xio_sqe *s)
  * whereas copying through a staging array with 16-byte moves stalled on
  * store-to-load forwarding four times per entry.
  */
-static inline void sqe_copy_once(struct xio_sqe *dst,
-				 const struct xio_sqe *src)
+static inline void sqe_copy_once(struct xio_sqe *dst, const struct xio_sqe *src)
 {
 	const uint64_t *s = (const uint64_t *)src;
 	unsigned char *d = (unsigned char *)dst;
@@ -199,8 +197,7 @@ static inline void post_cqe(struct xio_host_qp *hq, uint64_t user_data,
 }
 
 /* Answer an SQE refused by validation at once (slow path). */
-static XIO_COLD void refuse_sqe(struct xio_host_qp *hq,
-				const struct xio_sqe *s)
+static XIO_COLD void refuse_sqe(struct xio_host_qp *hq, const struct xio_sqe *s)
 {
 	hq->st.invalid++;
 	XIO_WRITE_ONCE(*hq->sq_kdropped, (uint32_t)hq->st.invalid);

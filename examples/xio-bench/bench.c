@@ -75,8 +75,9 @@ static void *thread_trampoline(void *p)
 	free(p);
 	err = bench_pin(ts.cpu);
 	if (err && !ts.ctx->quick)
-		bench_die("cannot pin a thread to CPU %d: %s (pick others with --cpus A,B)",
-			  ts.cpu, strerror(err));
+		bench_die(
+			"cannot pin a thread to CPU %d: %s (pick others with --cpus A,B)",
+			ts.cpu, strerror(err));
 	return ts.fn(ts.arg);
 }
 
@@ -169,7 +170,7 @@ const struct bench_result *bench_report(struct bench_ctx *ctx,
 }
 
 const struct bench_result *bench_find(const struct bench_ctx *ctx,
-				       const char *metric)
+				      const char *metric)
 {
 	int i;
 
@@ -188,7 +189,8 @@ void bench_table_header(const struct bench_ctx *ctx, const char *title)
 	       ctx->cpu_a, ctx->cpu_b, ctx->pinned ? "" : " (NOT pinned)",
 	       ctx->runs, ctx->runs == 1 ? "" : "s",
 	       ctx->quick ? "; --quick: figures are NOT meaningful" : "");
-	printf("  %-46s %12s  %-25s %s\n", "", "median", "(min .. max)", "unit");
+	printf("  %-46s %12s  %-25s %s\n", "", "median", "(min .. max)",
+	       "unit");
 }
 
 void bench_table_row(const struct bench_ctx *ctx, const char *label,
@@ -210,18 +212,20 @@ void bench_json(const struct bench_ctx *ctx, FILE *f)
 {
 	int i;
 
-	fprintf(f, "{\"bench\": \"xio-bench\", \"subcommand\": \"%s\", "
-		   "\"cpus\": [%d, %d], \"pinned\": %s, \"runs\": %d, "
-		   "\"quick\": %s, \"tsc_ghz\": %.3f, \"results\": [",
+	fprintf(f,
+		"{\"bench\": \"xio-bench\", \"subcommand\": \"%s\", "
+		"\"cpus\": [%d, %d], \"pinned\": %s, \"runs\": %d, "
+		"\"quick\": %s, \"tsc_ghz\": %.3f, \"results\": [",
 		ctx->subcommand, ctx->cpu_a, ctx->cpu_b,
 		ctx->pinned ? "true" : "false", ctx->runs,
 		ctx->quick ? "true" : "false", bench_tsc_per_ns);
 	for (i = 0; i < ctx->nres; i++) {
 		const struct bench_result *r = &ctx->res[i];
 
-		fprintf(f, "%s\n  {\"metric\": \"%s\", \"unit\": \"%s\", "
-			   "\"min\": %.3f, \"median\": %.3f, \"max\": %.3f, "
-			   "\"runs\": %d}",
+		fprintf(f,
+			"%s\n  {\"metric\": \"%s\", \"unit\": \"%s\", "
+			"\"min\": %.3f, \"median\": %.3f, \"max\": %.3f, "
+			"\"runs\": %d}",
 			i ? "," : "", r->metric, r->unit, r->min, r->median,
 			r->max, r->runs);
 	}

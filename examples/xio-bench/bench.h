@@ -54,11 +54,11 @@ struct bench_result {
 /* Options common to every subcommand, and the results collected so far. */
 struct bench_ctx {
 	const char *subcommand;
-	int cpu_a;  /* guest / producer / initiator */
-	int cpu_b;  /* host / consumer / responder */
-	int runs;   /* --runs N */
+	int cpu_a; /* guest / producer / initiator */
+	int cpu_b; /* host / consumer / responder */
+	int runs;  /* --runs N */
 	bool quick; /* --quick: short runs (smoke test), numbers not meaningful */
-	bool json;  /* --json: JSON document at the end */
+	bool json; /* --json: JSON document at the end */
 	bool pinned;
 	struct bench_result res[BENCH_MAX_RESULTS];
 	int nres;
@@ -66,10 +66,10 @@ struct bench_ctx {
 
 /* X(name, summary): one line per subcommand, in the order of --help. */
 #define BENCH_SUBCOMMANDS(X)                                                   \
-	X(ring, "SQ throughput and SQ/CQ round trip, both faces in-process")  \
-	X(rtt, "NOP round trip through xiod beside the floor and eventfd")   \
-	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL") \
-	X(tenants, "1..N tenant processes on one xiod poller: Jain, CPU")    \
+	X(ring, "SQ throughput and SQ/CQ round trip, both faces in-process")   \
+	X(rtt, "NOP round trip through xiod beside the floor and eventfd")     \
+	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL")    \
+	X(tenants, "1..N tenant processes on one xiod poller: Jain, CPU")      \
 	X(idle, "xiod CPU with idle tenants, first op after a sleep")
 
 #define X(name, summary)                                                       \
@@ -165,7 +165,7 @@ const struct bench_result *bench_report(struct bench_ctx *ctx,
 
 /* The stored result called @metric, or NULL. */
 const struct bench_result *bench_find(const struct bench_ctx *ctx,
-				       const char *metric);
+				      const char *metric);
 
 /* Human table: a header, then one row per stored result (median, range). */
 void bench_table_header(const struct bench_ctx *ctx, const char *title);
@@ -180,8 +180,8 @@ void bench_json(const struct bench_ctx *ctx, FILE *f);
 __attribute__((noreturn, format(printf, 1, 2))) void bench_die(const char *fmt,
 							       ...);
 /* Progress and per-run details: stderr, so stdout stays parseable. */
-__attribute__((format(printf, 2, 3))) void bench_info(const struct bench_ctx *ctx,
-						       const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void
+bench_info(const struct bench_ctx *ctx, const char *fmt, ...);
 
 /* ---- same-run baselines (baseline.c) --------------------------------- */
 

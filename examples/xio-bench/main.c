@@ -102,7 +102,8 @@ int main(int argc, char **argv)
 			parse_cpus(&ctx, optarg);
 			break;
 		case 'r':
-			ctx.runs = parse_int(optarg, 1, BENCH_MAX_RUNS, "--runs");
+			ctx.runs =
+				parse_int(optarg, 1, BENCH_MAX_RUNS, "--runs");
 			runs_set = true;
 			break;
 		case 'q':
@@ -139,14 +140,17 @@ int main(int argc, char **argv)
 	/* The main thread is the guest/producer/initiator side: CPU A. */
 	err = bench_pin(ctx.cpu_a);
 	if (err && !ctx.quick)
-		bench_die("cannot pin to CPU %d: %s (pick others with --cpus A,B)",
-			  ctx.cpu_a, strerror(err));
+		bench_die(
+			"cannot pin to CPU %d: %s (pick others with --cpus A,B)",
+			ctx.cpu_a, strerror(err));
 	ctx.pinned = !err && !bench_pin(ctx.cpu_b) && !bench_pin(ctx.cpu_a);
 	if (!ctx.pinned)
-		bench_info(&ctx, "xio-bench: warning: not pinned to CPUs %d,%d\n",
+		bench_info(&ctx,
+			   "xio-bench: warning: not pinned to CPUs %d,%d\n",
 			   ctx.cpu_a, ctx.cpu_b);
 	bench_calibrate();
-	bench_info(&ctx, "xio-bench %s: CPUs %d,%d, %d run(s)%s, timer %.3f GHz\n",
+	bench_info(&ctx,
+		   "xio-bench %s: CPUs %d,%d, %d run(s)%s, timer %.3f GHz\n",
 		   sc->name, ctx.cpu_a, ctx.cpu_b, ctx.runs,
 		   ctx.quick ? " (quick)" : "", bench_tsc_per_ns);
 

@@ -210,10 +210,12 @@ static double ring_tput_run(struct bench_ctx *ctx, unsigned int burst,
 		bench_die("SQ burst %u: %llu sequence errors", burst,
 			  (unsigned long long)a.bad);
 	ns = bench_ns(a.t_end - a.t_start);
-	bench_info(ctx, "  SQ 64 B burst %2u: %7.1f Mops/s (%.2f ns/entry, %.1f%% empty takes)\n",
-		   burst, (double)items / ns * 1e3, ns / (double)items,
-		   100.0 * (double)a.empty /
-			   (double)(a.empty + items / burst + 1));
+	bench_info(
+		ctx,
+		"  SQ 64 B burst %2u: %7.1f Mops/s (%.2f ns/entry, %.1f%% empty takes)\n",
+		burst, (double)items / ns * 1e3, ns / (double)items,
+		100.0 * (double)a.empty /
+			(double)(a.empty + items / burst + 1));
 	return (double)items / ns * 1e3;
 }
 
@@ -373,7 +375,8 @@ int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
 			iters = parse_u64(optarg, "--iters");
 			break;
 		default:
-			fprintf(stderr, "usage: xio-bench [options] ring [--items N] [--iters N]\n");
+			fprintf(stderr,
+				"usage: xio-bench [options] ring [--items N] [--iters N]\n");
 			return 2;
 		}
 	}
@@ -387,9 +390,9 @@ int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
 			uint64_t n = items;
 
 			if (!n)
-				n = ctx->quick	       ? 200000
-				    : ring_bursts[b] == 1 ? 20000000
-							 : 100000000;
+				n = ctx->quick		? 200000 :
+				    ring_bursts[b] == 1 ? 20000000 :
+							  100000000;
 			tput[b][r] = ring_tput_run(ctx, ring_bursts[b], n);
 		}
 		bench_cacheline_rtt(ctx, iters, &cl);
@@ -405,30 +408,35 @@ int bench_ring(struct bench_ctx *ctx, int argc, char **argv)
 		lat[M_EFD_P99][r] = efd.p99;
 		lat[M_RATIO_FLOOR][r] = rtt.p50 / cl.p50;
 		lat[M_RATIO_EFD][r] = efd.p50 / rtt.p50;
-		bench_info(ctx, "  cache-line RTT p50 %.1f p99 %.1f mean %.1f ns; xio RTT p50 %.1f p99 %.1f mean %.1f ns; eventfd RTT p50 %.1f p99 %.1f ns\n",
-			   cl.p50, cl.p99, cl.untimed_mean, rtt.p50, rtt.p99,
-			   rtt.untimed_mean, efd.p50, efd.p99);
+		bench_info(
+			ctx,
+			"  cache-line RTT p50 %.1f p99 %.1f mean %.1f ns; xio RTT p50 %.1f p99 %.1f mean %.1f ns; eventfd RTT p50 %.1f p99 %.1f ns\n",
+			cl.p50, cl.p99, cl.untimed_mean, rtt.p50, rtt.p99,
+			rtt.untimed_mean, efd.p50, efd.p99);
 	}
 
 	for (b = 0; b < NR_BURSTS; b++) {
-		snprintf(metric, sizeof(metric), "ring.sq_64B_burst%u.throughput",
-			 ring_bursts[b]);
+		snprintf(metric, sizeof(metric),
+			 "ring.sq_64B_burst%u.throughput", ring_bursts[b]);
 		bench_report(ctx, metric, "Mops/s", tput[b], ctx->runs);
 	}
 	for (m = 0; m < M_NR; m++)
 		bench_report(ctx, lat_metrics[m].metric, lat_metrics[m].unit,
 			     lat[m], ctx->runs);
 
-	bench_table_header(ctx, "xio-bench ring: xio SQ/CQ, guest face on CPU A, host face on CPU B "
-				"(64-byte SQEs, SQ 4096, CQ 8192)");
+	bench_table_header(
+		ctx,
+		"xio-bench ring: xio SQ/CQ, guest face on CPU A, host face on CPU B "
+		"(64-byte SQEs, SQ 4096, CQ 8192)");
 	for (b = 0; b < NR_BURSTS; b++) {
-		snprintf(metric, sizeof(metric), "ring.sq_64B_burst%u.throughput",
-			 ring_bursts[b]);
+		snprintf(metric, sizeof(metric),
+			 "ring.sq_64B_burst%u.throughput", ring_bursts[b]);
 		snprintf(label, sizeof(label), "SQ throughput, 64 B, burst %u",
 			 ring_bursts[b]);
 		bench_table_row(ctx, label, metric);
 	}
 	for (m = 0; m < M_NR; m++)
-		bench_table_row(ctx, lat_metrics[m].label, lat_metrics[m].metric);
+		bench_table_row(ctx, lat_metrics[m].label,
+				lat_metrics[m].metric);
 	return 0;
 }
