@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 	const struct subcommand *sc = NULL;
 	bool runs_set = false;
 	size_t i;
-	int opt, err, rc;
+	int opt, err, rc, cpu;
 
 	ctx.cpu_a = 0;
 	ctx.cpu_b = 1;
@@ -137,13 +137,25 @@ int main(int argc, char **argv)
 		ctx.runs = 1;
 	ctx.subcommand = sc->name;
 
-	/* The main thread is the guest/producer/initiator side: CPU A. */
-	err = bench_pin(ctx.cpu_a);
+	/*
+	 * The main thread is the guest/producer/initiator side: CPU A.  Try
+	 * CPU B from here too, so that a bad --cpus fails before any work.
+	 */
+	cpu = ctx.cpu_a;
+	err = bench_pin(cpu);
+	if (!err) {
+		cpu = ctx.cpu_b;
+		err = bench_pin(cpu);
+		if (!err) {
+			cpu = ctx.cpu_a;
+			err = bench_pin(cpu);
+		}
+	}
 	if (err && !ctx.quick)
 		bench_die(
 			"cannot pin to CPU %d: %s (pick others with --cpus A,B)",
-			ctx.cpu_a, strerror(err));
-	ctx.pinned = !err && !bench_pin(ctx.cpu_b) && !bench_pin(ctx.cpu_a);
+			cpu, strerror(err));
+	ctx.pinned = !err;
 	if (!ctx.pinned)
 		bench_info(&ctx,
 			   "xio-bench: warning: not pinned to CPUs %d,%d\n",
