@@ -393,6 +393,7 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 	w->region_size = xio_region_size(t->region);
 	w->max_visit_entries = ctr_get(&t->st.max_visit_entries);
 	w->max_visit_bytes = ctr_get(&t->st.max_visit_bytes);
+	w->parks = ctr_get(&t->st.parks);
 }
 
 static int do_tenant_list(struct conn *c, const struct xio_msg_tenant_list *m)

@@ -24,6 +24,7 @@ struct xiod_config cfg = {
 	.socket_mode = 0660,
 	.nr_pollers = 1,
 	.idle_us = 50,
+	.park_us = 1000,
 	.budget_entries = 32,
 	.budget_bytes = 512 * 1024,
 	.inflight_cap = 256,
@@ -111,6 +112,8 @@ static void usage(FILE *f)
 		"  -p, --pollers N         poller threads (default 1)\n"
 		"  -c, --cpus LIST         pin pollers to these CPUs, e.g. 2,3 or 2-5\n"
 		"  -i, --idle-us N         spin this long without work before sleeping (default 50)\n"
+		"      --park-us N         a tenant idle this long is only served on its kicks\n"
+		"                          while others keep the poller busy (default 1000, 0: never)\n"
 		"      --budget-entries N  SQEs per queue pair per visit (default 32)\n"
 		"      --budget-bytes N    bytes per tenant per visit (default 524288)\n"
 		"      --inflight-cap N    io_uring operations per tenant (default 256)\n"
@@ -202,6 +205,7 @@ static bool socket_set, level_set;
 
 enum {
 	OPT_BUDGET_ENTRIES = 256,
+	OPT_PARK_US,
 	OPT_BUDGET_BYTES,
 	OPT_INFLIGHT,
 	OPT_MAX_TENANTS,
@@ -220,6 +224,7 @@ static int parse_args(int argc, char **argv)
 		{"cpus", required_argument, NULL, 'c'},
 		{"idle-us", required_argument, NULL, 'i'},
 		{"budget-entries", required_argument, NULL, OPT_BUDGET_ENTRIES},
+		{"park-us", required_argument, NULL, OPT_PARK_US},
 		{"budget-bytes", required_argument, NULL, OPT_BUDGET_BYTES},
 		{"inflight-cap", required_argument, NULL, OPT_INFLIGHT},
 		{"max-tenants", required_argument, NULL, OPT_MAX_TENANTS},
@@ -264,6 +269,11 @@ static int parse_args(int argc, char **argv)
 			if (parse_uint(optarg, "--idle-us", 60000000, &v))
 				return -1;
 			cfg.idle_us = (unsigned int)v;
+			break;
+		case OPT_PARK_US:
+			if (parse_uint(optarg, "--park-us", 60000000, &v))
+				return -1;
+			cfg.park_us = (unsigned int)v;
 			break;
 		case OPT_BUDGET_ENTRIES:
 			if (parse_uint(optarg, "--budget-entries", 65536, &v) ||

@@ -215,6 +215,8 @@ static uint64_t kick_drain(struct xqp *q)
 	return v < (1ULL << 32) ? v : (1ULL << 32);
 }
 
+static void tenant_unpark(struct tenant *t);
+
 static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 {
 	void *ptr = (void *)(uintptr_t)(ud & ~TAG_MASK);
@@ -239,6 +241,8 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 			ctr_add(&t->st.kicks, kick_drain(q));
 			if (p->woke)
 				ctr_add(&t->st.wakeups, 1);
+			if (t->parked && !t->draining)
+				tenant_unpark(t);
 		}
 		if (!(flags & IORING_CQE_F_MORE)) {
 			q->kick_armed = false;
@@ -473,16 +477,69 @@ static bool visit(struct poller *p, struct tenant *t)
 	return work;
 }
 
+/*
+ * Parking: a tenant that brought no work for cfg.park_us while the poller
+ * stays busy with others gets NEED_WAKEUP on its rings (the same
+ * store-fence-recheck as before a sleep) and is skipped by the rounds until
+ * its kick poll fires.  Scanning idle tenants then costs a busy poller
+ * nothing (reliability anchor E5).  A ring with entries it cannot take
+ * (full CQ, in-flight cap) shows as pending and keeps its tenant active;
+ * a tenant whose kick poll is not armed is never parked.
+ */
+static void tenant_park(struct tenant *t)
+{
+	bool pending = false;
+	uint32_t i;
+
+	for (i = 0; i < t->nr_qpairs; i++)
+		if (!t->qps[i].broken && !t->qps[i].kick_armed)
+			return;
+	for (i = 0; i < t->nr_qpairs; i++)
+		if (!t->qps[i].broken && xio_host_sq_arm_wakeup(t->qps[i].hq))
+			pending = true;
+	if (!pending) {
+		t->parked = true;
+		ctr_add(&t->st.parks, 1);
+		return;
+	}
+	for (i = 0; i < t->nr_qpairs; i++)
+		if (!t->qps[i].broken)
+			xio_host_sq_clear_wakeup(t->qps[i].hq);
+}
+
+static void tenant_unpark(struct tenant *t)
+{
+	uint32_t i;
+
+	t->parked = false;
+	t->last_work_us = now_us();
+	for (i = 0; i < t->nr_qpairs; i++)
+		if (!t->qps[i].broken)
+			xio_host_sq_clear_wakeup(t->qps[i].hq);
+}
+
 static bool round_robin(struct poller *p)
 {
 	uint32_t n = p->nr_tenants, start, i;
+	uint64_t now = cfg.park_us ? now_us() : 0;
 	bool work = false;
 
 	if (!n)
 		return false;
 	start = p->rr++ % n;
-	for (i = 0; i < n; i++)
-		work |= visit(p, p->tenants[(start + i) % n]);
+	for (i = 0; i < n; i++) {
+		struct tenant *t = p->tenants[(start + i) % n];
+
+		if (t->parked)
+			continue;
+		if (visit(p, t)) {
+			work = true;
+			t->last_work_us = now;
+		} else if (cfg.park_us &&
+			   now - t->last_work_us >= cfg.park_us) {
+			tenant_park(t);
+		}
+	}
 	return work;
 }
 
@@ -542,6 +599,8 @@ static void tenant_add(struct poller *p, struct tenant *t)
 		return;
 	}
 	fixed_register(p, t);
+	t->parked = false;
+	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++)
 		arm_kick(p, &t->qps[i]);
 	p->tenants[p->nr_tenants++] = t;
@@ -672,6 +731,8 @@ static void poller_sleep(struct poller *p)
 	for (i = 0; i < p->nr_tenants; i++) {
 		struct tenant *t = p->tenants[i];
 
+		if (t->parked)
+			continue; /* armed already; its kick wakes us */
 		for (j = 0; j < t->nr_qpairs; j++) {
 			struct xqp *q = &t->qps[j];
 
@@ -711,6 +772,8 @@ static void poller_sleep(struct poller *p)
 	for (i = 0; i < p->nr_tenants; i++) {
 		struct tenant *t = p->tenants[i];
 
+		if (t->parked)
+			continue; /* stays armed until its kick */
 		for (j = 0; j < t->nr_qpairs; j++)
 			if (!t->qps[j].broken)
 				xio_host_sq_clear_wakeup(t->qps[j].hq);

@@ -70,6 +70,8 @@ struct xiod_config {
 	int cpus[XIOD_MAX_POLLERS];
 	unsigned int nr_cpus;
 	unsigned int idle_us;
+	unsigned int
+		park_us; /* per-tenant idle time before parking; 0: never */
 	unsigned int budget_entries; /* per queue pair per visit */
 	unsigned int budget_bytes;   /* per tenant per visit */
 	unsigned int inflight_cap;   /* per tenant */
@@ -122,6 +124,7 @@ struct tenant_stats {
 	uint64_t taken, completed, invalid, kicks, wakeups, notifies;
 	uint64_t inflight;
 	uint64_t max_visit_entries, max_visit_bytes;
+	uint64_t parks;
 	uint32_t broken;
 };
 
@@ -151,9 +154,11 @@ struct tenant {
 	uint32_t nr_ops;
 	uint32_t free_head; /* index of first free op, nr_ops = none */
 	uint32_t nr_free;
-	uint32_t uring_refs; /* io_uring requests naming this tenant */
-	int fixed_slot;	     /* registered-buffer index or -1 */
-	bool draining;	     /* [P] */
+	uint32_t uring_refs;   /* io_uring requests naming this tenant */
+	int fixed_slot;	       /* registered-buffer index or -1 */
+	bool draining;	       /* [P] */
+	bool parked;	       /* [P] idle: not visited, NEED_WAKEUP armed */
+	uint64_t last_work_us; /* [P] last visit that took something */
 
 	struct poller *p;
 	enum tenant_state state;  /* [C] */

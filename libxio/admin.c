@@ -76,6 +76,7 @@ static void tenant_from_wire(struct xio_tenant_info *o,
 	o->region_size = w->region_size;
 	o->max_visit_entries = w->max_visit_entries;
 	o->max_visit_bytes = w->max_visit_bytes;
+	o->parks = w->parks;
 }
 
 int xio__admin_tenants_fd(int fd, uint32_t flags, struct xio_tenant_info *out,

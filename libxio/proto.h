@@ -156,7 +156,8 @@ struct xio_wire_tenant {
 	uint64_t region_size;
 	uint64_t max_visit_entries; /* per-visit budget check (E2) */
 	uint64_t max_visit_bytes;
-	uint64_t resv[6]; /* room for accounting (issue 5); zero */
+	uint64_t parks;
+	uint64_t resv[5]; /* room for accounting (issue 5); zero */
 };
 
 #define XIO_LIST_CHUNK 16

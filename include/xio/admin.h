@@ -54,7 +54,8 @@ struct xio_tenant_info {
 	uint64_t region_size;
 	uint64_t max_visit_entries; /* most SQEs taken in one visit */
 	uint64_t max_visit_bytes;   /* most I/O bytes started in one visit */
-	uint64_t resv[6];
+	uint64_t parks; /* times it was parked (idle: served on kicks only) */
+	uint64_t resv[5];
 };
 
 /*

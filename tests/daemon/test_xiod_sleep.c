@@ -81,7 +81,7 @@ static void busy_no_kicks(void)
 	uint32_t i, n = SCALE(5000);
 
 	/* 60 s of idle before sleeping: never, within this phase. */
-	xiod_start(&d, "--idle-us", "60000000", NULL);
+	xiod_start(&d, "--idle-us", "60000000", "--park-us", "0", NULL);
 	t = attach(d.sock, "busy", 16, 4);
 	qp = xio_tenant_qp(t, 0);
 	for (i = 0; i < n; i++)
