@@ -215,7 +215,7 @@ static uint64_t kick_drain(struct xqp *q)
 	return v < (1ULL << 32) ? v : (1ULL << 32);
 }
 
-static void tenant_unpark(struct tenant *t);
+static void tenant_unpark(struct poller *p, struct tenant *t);
 
 static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 {
@@ -242,7 +242,7 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 			if (p->woke)
 				ctr_add(&t->st.wakeups, 1);
 			if (t->parked && !t->draining)
-				tenant_unpark(t);
+				tenant_unpark(p, t);
 		}
 		if (!(flags & IORING_CQE_F_MORE)) {
 			q->kick_armed = false;
@@ -507,10 +507,14 @@ static void tenant_park(struct tenant *t)
 			xio_host_sq_clear_wakeup(t->qps[i].hq);
 }
 
-static void tenant_unpark(struct tenant *t)
+static void tenant_unpark(struct poller *p, struct tenant *t)
 {
 	uint32_t i;
 
+	/* Back among the scanned: out of parked[], into tenants[]. */
+	p->parked[t->pidx] = p->parked[--p->nr_parked];
+	p->parked[t->pidx]->pidx = t->pidx;
+	p->tenants[p->nr_tenants++] = t;
 	t->parked = false;
 	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++)
@@ -520,9 +524,9 @@ static void tenant_unpark(struct tenant *t)
 
 static bool round_robin(struct poller *p)
 {
-	uint32_t n = p->nr_tenants, start, i;
+	uint32_t n = p->nr_tenants, start, i, k;
 	uint64_t now = cfg.park_us ? now_us() : 0;
-	bool work = false;
+	bool work = false, parked = false;
 
 	if (!n)
 		return false;
@@ -530,16 +534,29 @@ static bool round_robin(struct poller *p)
 	for (i = 0; i < n; i++) {
 		struct tenant *t = p->tenants[(start + i) % n];
 
-		if (t->parked)
-			continue;
 		if (visit(p, t)) {
 			work = true;
 			t->last_work_us = now;
 		} else if (cfg.park_us &&
 			   now - t->last_work_us >= cfg.park_us) {
 			tenant_park(t);
+			parked |= t->parked;
 		}
 	}
+	if (!parked)
+		return work;
+	/* Move the newly parked out of the scanned array. */
+	for (i = 0, k = 0; i < n; i++) {
+		struct tenant *t = p->tenants[i];
+
+		if (t->parked) {
+			t->pidx = p->nr_parked;
+			p->parked[p->nr_parked++] = t;
+		} else {
+			p->tenants[k++] = t;
+		}
+	}
+	p->nr_tenants = k;
 	return work;
 }
 
@@ -592,7 +609,7 @@ static void tenant_add(struct poller *p, struct tenant *t)
 {
 	uint32_t i;
 
-	if (p->nr_tenants == XIOD_MAX_TENANTS_PER_POLLER) {
+	if (p->nr_tenants + p->nr_parked == XIOD_MAX_TENANTS_PER_POLLER) {
 		/* control.c never assigns more; drain it at once if it did. */
 		t->draining = true;
 		p->draining[p->nr_draining++] = t;
@@ -622,6 +639,11 @@ static void tenant_del(struct poller *p, struct tenant *t)
 {
 	uint32_t i;
 
+	if (t->parked) {
+		p->parked[t->pidx] = p->parked[--p->nr_parked];
+		p->parked[t->pidx]->pidx = t->pidx;
+		t->parked = false;
+	}
 	for (i = 0; i < p->nr_tenants; i++) {
 		if (p->tenants[i] == t) {
 			p->tenants[i] = p->tenants[--p->nr_tenants];
@@ -731,8 +753,6 @@ static void poller_sleep(struct poller *p)
 	for (i = 0; i < p->nr_tenants; i++) {
 		struct tenant *t = p->tenants[i];
 
-		if (t->parked)
-			continue; /* armed already; its kick wakes us */
 		for (j = 0; j < t->nr_qpairs; j++) {
 			struct xqp *q = &t->qps[j];
 
@@ -772,8 +792,6 @@ static void poller_sleep(struct poller *p)
 	for (i = 0; i < p->nr_tenants; i++) {
 		struct tenant *t = p->tenants[i];
 
-		if (t->parked)
-			continue; /* stays armed until its kick */
 		for (j = 0; j < t->nr_qpairs; j++)
 			if (!t->qps[j].broken)
 				xio_host_sq_clear_wakeup(t->qps[j].hq);

@@ -61,7 +61,7 @@ bool log_ratelimit(void);
 /* ---- configuration ------------------------------------------------------ */
 
 #define XIOD_MAX_POLLERS 64
-#define XIOD_MAX_TENANTS_PER_POLLER 256 /* also the fixed-buffer table size */
+#define XIOD_MAX_TENANTS_PER_POLLER 1024 /* also the fixed-buffer table size */
 
 struct xiod_config {
 	const char *socket_path;
@@ -158,6 +158,7 @@ struct tenant {
 	int fixed_slot;	       /* registered-buffer index or -1 */
 	bool draining;	       /* [P] */
 	bool parked;	       /* [P] idle: not visited, NEED_WAKEUP armed */
+	uint32_t pidx;	       /* [P] index in poller->parked[] while parked */
 	uint64_t last_work_us; /* [P] last visit that took something */
 
 	struct poller *p;
@@ -201,8 +202,10 @@ struct poller {
 	uint32_t inbox_pending; /* atomic flag */
 
 	/* [P] */
-	struct tenant *tenants[XIOD_MAX_TENANTS_PER_POLLER];
+	struct tenant *tenants[XIOD_MAX_TENANTS_PER_POLLER]; /* active */
 	uint32_t nr_tenants;
+	struct tenant *parked[XIOD_MAX_TENANTS_PER_POLLER]; /* not scanned */
+	uint32_t nr_parked;
 	struct tenant *draining[XIOD_MAX_TENANTS_PER_POLLER];
 	uint32_t nr_draining;
 	uint8_t slot_used[XIOD_MAX_TENANTS_PER_POLLER];

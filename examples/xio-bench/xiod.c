@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -64,6 +65,9 @@ struct xopts {
 	const char *socket;
 	const char *xiod;
 	uint64_t iters;
+	unsigned int
+		idle_tenants; /* rtt: idle tenants beside the measured one */
+	bool no_park;	      /* private xiod with --park-us 0 */
 };
 
 static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
@@ -72,6 +76,8 @@ static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
 		{"socket", required_argument, NULL, 's'},
 		{"xiod", required_argument, NULL, 'x'},
 		{"iters", required_argument, NULL, 'n'},
+		{"idle-tenants", required_argument, NULL, 'T'},
+		{"no-park", no_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -87,6 +93,17 @@ static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
 		case 'x':
 			o->xiod = optarg;
 			break;
+		case 'T':
+			o->idle_tenants =
+				(unsigned int)strtoul(optarg, &end, 10);
+			if (*end || o->idle_tenants > 4000)
+				bench_die(
+					"--idle-tenants: '%s' is not in 0..4000",
+					optarg);
+			break;
+		case 'P':
+			o->no_park = true;
+			break;
 		case 'n':
 			o->iters = strtoull(optarg, &end, 10);
 			if (*end || !o->iters)
@@ -96,7 +113,8 @@ static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
 			break;
 		default:
 			fprintf(stderr,
-				"usage: xio-bench [options] %s [--socket PATH] [--xiod PATH] [--iters N]\n",
+				"usage: xio-bench [options] %s [--socket PATH] [--xiod PATH] [--iters N]\n"
+				"       [--idle-tenants N] [--no-park]\n",
 				sub);
 			return 2;
 		}
@@ -153,12 +171,16 @@ static void xenv_start(struct bench_ctx *ctx, const struct xopts *o,
 		snprintf(e->sock, sizeof(e->sock), "%s", o->socket);
 	} else {
 		char cpu[16];
-		char *argv[] = {"xiod",	       "--foreground",
-				"--socket",    e->sock,
-				"--cpus",      cpu,
-				"--idle-us",   "2000",
-				"--log-level", "warning",
+		char *argv[] = {"xiod",	     "--foreground", "--socket",
+				e->sock,     "--cpus",	     cpu,
+				"--idle-us", "2000",	     "--log-level",
+				"warning",   NULL,	     NULL,
 				NULL};
+
+		if (o->no_park) {
+			argv[10] = "--park-us";
+			argv[11] = "0";
+		}
 
 		snprintf(e->dir, sizeof(e->dir), "/tmp/xio-bench-XXXXXX");
 		if (!mkdtemp(e->dir))
@@ -272,10 +294,54 @@ static const struct {
 	{"rtt.ratio_eventfd", "x", "eventfd p50 / xiod p50 (target >= 50)"},
 };
 
+/*
+ * @n idle tenants beside the measured one (reliability anchor E5: scanning
+ * idle tenants must not slow the active one; xiod parks them).
+ */
+static struct xio_tenant **idle_attach(struct xenv *e, unsigned int n)
+{
+	struct xio_tenant **t = calloc(n ? n : 1, sizeof(*t));
+	struct rlimit rl;
+	unsigned int i;
+
+	if (!t)
+		bench_die("out of memory");
+	/* 3 fds per tenant here too. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (i = 0; i < n; i++) {
+		struct xio_client_opts co = {.sz = sizeof(co)};
+		char name[32];
+		int err;
+
+		snprintf(name, sizeof(name), "xio-bench-idle%u", i);
+		co.name = name;
+		co.params.sq_entries = 2;
+		co.params.nr_bufs = 1;
+		co.params.buf_size = 64;
+		err = xio_client_attach(e->sock, &co, &t[i]);
+		if (err)
+			bench_die("idle tenant %u: %s", i, xio_strerror(err));
+	}
+	if (n)
+		usleep(50000); /* longer than the park time */
+	return t;
+}
+
+static void idle_detach(struct xio_tenant **t, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		xio_client_detach(t[i]);
+	free(t);
+}
+
 int bench_rtt(struct bench_ctx *ctx, int argc, char **argv)
 {
 	static double v[R_NR][BENCH_MAX_RUNS];
 	struct bench_lat x, cl, efd;
+	struct xio_tenant **idle;
 	struct xopts o;
 	struct xenv e;
 	uint64_t iters;
@@ -285,6 +351,7 @@ int bench_rtt(struct bench_ctx *ctx, int argc, char **argv)
 		return 2;
 	iters = o.iters ? o.iters : ctx->quick ? 5000 : 200000;
 	xenv_start(ctx, &o, &e, "xio-bench-rtt", 64, 1);
+	idle = idle_attach(&e, o.idle_tenants);
 	for (r = 0; r < ctx->runs; r++) {
 		bench_info(ctx, "run %d/%d\n", r + 1, ctx->runs);
 		xiod_rtt_run(&e, iters, &x);
@@ -304,6 +371,7 @@ int bench_rtt(struct bench_ctx *ctx, int argc, char **argv)
 			"  xiod NOP RTT p50 %.1f p99 %.1f mean %.1f ns; floor p50 %.1f ns; eventfd p50 %.1f ns\n",
 			x.p50, x.p99, x.untimed_mean, cl.p50, efd.p50);
 	}
+	idle_detach(idle, o.idle_tenants);
 	xenv_stop(&e);
 	for (m = 0; m < R_NR; m++)
 		bench_report(ctx, rtt_metrics[m].metric, rtt_metrics[m].unit,
