@@ -37,6 +37,60 @@ static void wait_parked(struct xio_qp *qp)
 	}
 }
 
+/*
+ * Park/unpark races: tenants submitting after random pauses around the park
+ * time, each in its own thread, while another keeps the poller busy; a
+ * lost wake-up would leave a NOP unanswered and fail its 10 s wait.
+ */
+struct sporadic {
+	struct xio_qp *qp;
+	unsigned int seed;
+	int n;
+};
+
+static void *sporadic_main(void *arg)
+{
+	struct sporadic *s = arg;
+
+	for (int i = 0; i < s->n; i++) {
+		usleep((useconds_t)(rand_r(&s->seed) % 1500));
+		nop_roundtrip(s->qp, (uint64_t)i);
+	}
+	return NULL;
+}
+
+static void stress(const char *sock, struct xio_tenant *active)
+{
+	struct sporadic sp[6];
+	struct xio_tenant *t[6];
+	struct busy b = {0};
+	pthread_t th[6], bt;
+	char name[32];
+	int i;
+
+	b.qp = xio_tenant_qp(active, 0);
+	CHECK_EQ(pthread_create(&bt, NULL, busy_main, &b), 0);
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "sporadic-%d", i);
+		t[i] = attach(sock, name, 8, 1);
+		sp[i].qp = xio_tenant_qp(t[i], 0);
+		sp[i].seed = (unsigned int)i + 1;
+		sp[i].n = SCALE(300);
+		CHECK_EQ(pthread_create(&th[i], NULL, sporadic_main, &sp[i]),
+			 0);
+	}
+	for (i = 0; i < 6; i++) {
+		struct xio_tenant_info ti;
+
+		pthread_join(th[i], NULL);
+		info(t[i], &ti);
+		CHECK_EQ(ti.completed, SCALE(300));
+		CHECK_EQ(xio_client_detach(t[i]), 0);
+	}
+	__atomic_store_n(&b.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(bt, NULL);
+}
+
 int main(void)
 {
 	struct xio_tenant *idle[NIDLE], *active;
@@ -79,6 +133,7 @@ int main(void)
 	}
 	info(active, &ti);
 	CHECK_EQ(ti.completed, b.n);
+	stress(d.sock, active);
 	printf("%d idle tenants parked and woken %d times each beside %llu busy NOPs\n",
 	       NIDLE, SCALE(20), (unsigned long long)b.n);
 	CHECK_EQ(xio_client_detach(active), 0);
