@@ -191,6 +191,24 @@ static inline unsigned long long cpu_ticks(pid_t pid)
 	return ut + st;
 }
 
+/* Resident set of @pid in KiB (VmRSS). */
+static inline long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	CHECK(kib >= 0);
+	return kib;
+}
+
 /* Lines of /proc/PID/maps: one per mapping (region leaks show here). */
 static inline int maps_count(pid_t pid)
 {
