@@ -10,6 +10,7 @@
  */
 #include "dtest.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -261,6 +262,45 @@ static void random_msgs(const char *sock, int n)
 	close(fd);
 }
 
+/*
+ * A peer that sends requests but never reads the replies: once its socket
+ * buffer is full, xiod drops the connection instead of blocking on it.
+ */
+static void deaf_peer(const char *sock, struct xio_qp *victim_qp)
+{
+	struct xio_msg_tenant_list tl;
+	int fd = dt_connect(sock), i, st, replies = 0;
+	struct timeval tv = {0, 200000};
+
+	CHECK(fd >= 0);
+	memset(&tl, 0, sizeof(tl));
+	hdr(&tl, XIO_MSG_TENANT_LIST);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (i = 0; i < 20000; i++)
+		if (raw_send(fd, &tl, sizeof(tl), NULL, 0))
+			break; /* closed by xiod, or our buffer is full */
+	nop_roundtrip(victim_qp, 77); /* xiod still serves */
+	/* Without reading, wait for the hang-up (queued requests fill our
+	 * receive side long before xiod runs out of them). */
+	{
+		struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+
+		CHECK_EQ(poll(&pfd, 1, 10000), 1);
+		CHECK(pfd.revents & (POLLHUP | POLLRDHUP));
+	}
+	/* Drain: the replies that fit, then end-of-file. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		st = raw_reply(fd, NULL);
+		if (st <= -1000)
+			break;
+		replies++;
+	}
+	CHECK(st == -1000); /* orderly EOF: xiod hung up */
+	CHECK(replies < i);
+	close(fd);
+}
+
 /* Replays in every state on one connection. */
 static void states(const char *sock)
 {
@@ -397,6 +437,7 @@ int main(void)
 	maps = maps_count(d.pid);
 	target_fds(d.sock, d.dir);
 	random_msgs(d.sock, SCALE(20000));
+	deaf_peer(d.sock, xio_tenant_qp(victim, 0));
 	states(d.sock);
 	guest_privilege(d.sock);
 	nop_roundtrip(xio_tenant_qp(victim, 0), 2);
