@@ -189,6 +189,8 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		q->hq = xio_region_host_qp(t->region, i);
 	}
 	memcpy(t->name, m->name, sizeof(t->name));
+	t->persist = m->flags & XIO_ATTACH_F_PERSIST;
+	t->no_doorbell = m->flags & XIO_ATTACH_F_NO_DOORBELL;
 	t->pid = c->cred.pid;
 	t->uid = c->cred.uid;
 	t->id = next_id++;
@@ -308,8 +310,12 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 	if (quitting)
 		return -ESHUTDOWN;
 	if (!xio__str_ok(m->name, sizeof(m->name)) || !name_ok(m->name) ||
-	    m->flags || m->resv || m->numa_node < XIO_ATTACH_NUMA_AUTO)
+	    (m->flags & ~XIO_ATTACH_F_MASK) || m->resv ||
+	    m->numa_node < XIO_ATTACH_NUMA_AUTO)
 		return -EINVAL;
+	/* Only the host decides that a tenant outlives its connection. */
+	if ((m->flags & XIO_ATTACH_F_PERSIST) && !c->admin)
+		return -EPERM;
 	/* Geometry and size checked before anything is allocated. */
 	p.nr_qpairs = m->nr_qpairs;
 	p.sq_entries = m->sq_entries;
@@ -648,6 +654,13 @@ static void conn_close(struct conn *c)
 {
 	struct conn **pp;
 
+	if (c->t && c->t->persist) {
+		/* Lives on until TENANT_DETACH (a VM's region, say). */
+		log_info("tenant %u '%s': connection closed, tenant persists",
+			 c->t->id, c->t->name);
+		c->t->conn = NULL;
+		c->t = NULL;
+	}
 	if (c->t)
 		tenant_detach(c->t, NULL, 0, 0);
 	if (c->waiting)

@@ -491,6 +491,8 @@ static void tenant_park(struct tenant *t)
 	bool pending = false;
 	uint32_t i;
 
+	if (t->no_doorbell)
+		return; /* it could never wake up */
 	for (i = 0; i < t->nr_qpairs; i++)
 		if (!t->qps[i].broken && !t->qps[i].kick_armed)
 			return;
@@ -753,6 +755,8 @@ static void poller_sleep(struct poller *p)
 	for (i = 0; i < p->nr_tenants; i++) {
 		struct tenant *t = p->tenants[i];
 
+		if (t->no_doorbell)
+			timed = true; /* polled: its submits cannot wake us */
 		for (j = 0; j < t->nr_qpairs; j++) {
 			struct xqp *q = &t->qps[j];
 

@@ -154,11 +154,13 @@ struct tenant {
 	uint32_t nr_ops;
 	uint32_t free_head; /* index of first free op, nr_ops = none */
 	uint32_t nr_free;
-	uint32_t uring_refs;   /* io_uring requests naming this tenant */
-	int fixed_slot;	       /* registered-buffer index or -1 */
-	bool draining;	       /* [P] */
-	bool parked;	       /* [P] idle: not visited, NEED_WAKEUP armed */
-	uint32_t pidx;	       /* [P] index in poller->parked[] while parked */
+	uint32_t uring_refs; /* io_uring requests naming this tenant */
+	int fixed_slot;	     /* registered-buffer index or -1 */
+	bool draining;	     /* [P] */
+	bool persist;	     /* outlives its connection (admin's choice) */
+	bool no_doorbell;    /* the guest cannot kick: never park/sleep long */
+	bool parked;	     /* [P] idle: not visited, NEED_WAKEUP armed */
+	uint32_t pidx;	     /* [P] index in poller->parked[] while parked */
 	uint64_t last_work_us; /* [P] last visit that took something */
 
 	struct poller *p;

@@ -17,7 +17,8 @@ struct xio_tenant {
 	uint32_t id;
 	uint32_t nr_qpairs;
 	struct xio_region *region;
-	int *evfds; /* kick[i] = evfds[2i], notify[i] = evfds[2i+1] */
+	int region_fd; /* the sealed memfd, kept for xio_tenant_region_fd() */
+	int *evfds;    /* kick[i] = evfds[2i], notify[i] = evfds[2i+1] */
 };
 
 #define XIO_CLIENT_OPTS_V1_SZ                                                  \
@@ -60,6 +61,8 @@ static void tenant_free(struct xio_tenant *t)
 			if (t->evfds[i] >= 0)
 				close(t->evfds[i]);
 	free(t->evfds);
+	if (t->region_fd >= 0)
+		close(t->region_fd);
 	if (t->sock >= 0)
 		close(t->sock);
 	free(t);
@@ -94,10 +97,12 @@ int xio_client_attach(const char *sock_path, const struct xio_client_opts *o,
 	req.numa_node = (o->flags & XIO_CLIENT_NUMA_BIND) ?
 				o->numa_node :
 				XIO_ATTACH_NUMA_AUTO;
+	req.flags = o->flags & (XIO_CLIENT_PERSIST | XIO_CLIENT_NO_DOORBELL);
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->region_fd = -1;
 	t->sock = xio__sock_connect(sock_path, o->timeout_ms);
 	if (t->sock < 0) {
 		err = t->sock;
@@ -134,10 +139,10 @@ int xio_client_attach(const char *sock_path, const struct xio_client_opts *o,
 		goto fail;
 	}
 	memcpy(t->evfds, fds + 1, 2 * t->nr_qpairs * sizeof(int));
-	/* The region is validated like any peer's; the mapping outlives fd. */
+	/* The region is validated like any peer's. */
+	t->region_fd = fds[0];
 	err = xio_region_attach_fd(fds[0], XIO_ATTACH_REQUIRE_SEALS,
 				   &t->region);
-	close(fds[0]);
 	if (err)
 		goto fail;
 	if (xio_region_layout(t->region)->nr_qpairs != t->nr_qpairs) {
@@ -171,6 +176,16 @@ int xio_client_detach(struct xio_tenant *t)
 		       XIO_MSG_DETACH | XIO_MSG_REPLY, NULL, 0, NULL);
 	tenant_free(t);
 	return err;
+}
+
+void xio_client_close(struct xio_tenant *t)
+{
+	tenant_free(t);
+}
+
+int xio_tenant_region_fd(const struct xio_tenant *t)
+{
+	return t ? t->region_fd : -1;
 }
 
 struct xio_region *xio_tenant_region(struct xio_tenant *t)

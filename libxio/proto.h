@@ -61,6 +61,10 @@ struct xio_msg_hdr {
 /* ---- requests ----------------------------------------------------------- */
 
 #define XIO_ATTACH_NUMA_AUTO (-1)
+/* xio_msg_attach.flags: the XIO_CLIENT_* values of xio/client.h */
+#define XIO_ATTACH_F_PERSIST (1U << 1)
+#define XIO_ATTACH_F_NO_DOORBELL (1U << 2)
+#define XIO_ATTACH_F_MASK (XIO_ATTACH_F_PERSIST | XIO_ATTACH_F_NO_DOORBELL)
 
 struct xio_msg_attach {
 	struct xio_msg_hdr hdr;
@@ -71,7 +75,7 @@ struct xio_msg_attach {
 	uint32_t buf_size;
 	uint32_t nr_bufs;
 	int32_t numa_node; /* XIO_ATTACH_NUMA_AUTO or a node */
-	uint32_t flags;	   /* none defined: 0 */
+	uint32_t flags;	   /* XIO_CLIENT_PERSIST | XIO_CLIENT_NO_DOORBELL */
 	uint32_t resv;
 };
 

@@ -24,7 +24,20 @@ extern "C" {
 #endif
 
 #define XIO_CLIENT_NUMA_BIND (1U << 0) /* place the region on .numa_node */
-#define XIO_CLIENT_FLAGS_MASK XIO_CLIENT_NUMA_BIND
+/*
+ * Administrators only: the tenant outlives this connection (for a VM whose
+ * region is handed to QEMU: see xio_tenant_region_fd(), xio_client_close());
+ * it ends with xio_admin_tenant_detach() or xiod's exit.
+ */
+#define XIO_CLIENT_PERSIST (1U << 1)
+/*
+ * The guest cannot ring a doorbell (ivshmem-plain has none): xiod never
+ * parks the tenant and its poller never sleeps longer than a tick (1 ms)
+ * while it serves one.
+ */
+#define XIO_CLIENT_NO_DOORBELL (1U << 2)
+#define XIO_CLIENT_FLAGS_MASK                                                  \
+	(XIO_CLIENT_NUMA_BIND | XIO_CLIENT_PERSIST | XIO_CLIENT_NO_DOORBELL)
 
 /*
  * Extensible: set .sz = sizeof(struct xio_client_opts); unknown trailing
@@ -60,7 +73,16 @@ int xio_client_attach(const char *sock_path, const struct xio_client_opts *opts,
  */
 int xio_client_detach(struct xio_tenant *t);
 
+/*
+ * Close this process's side (connection, mapping, fds) without asking xiod
+ * to detach: a XIO_CLIENT_PERSIST tenant lives on, any other is torn down
+ * by xiod as the connection closes.  Accepts NULL.
+ */
+void xio_client_close(struct xio_tenant *t);
+
 struct xio_region *xio_tenant_region(struct xio_tenant *t);
+/* The region's sealed memfd (owned by @t), e.g. to hand to QEMU. */
+int xio_tenant_region_fd(const struct xio_tenant *t);
 struct xio_qp *xio_tenant_qp(struct xio_tenant *t, uint32_t idx);
 uint32_t xio_tenant_id(const struct xio_tenant *t);
 /* The control connection (for poll(): readable/hung up when xiod goes). */
