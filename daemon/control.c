@@ -400,6 +400,8 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 	w->max_visit_entries = ctr_get(&t->st.max_visit_entries);
 	w->max_visit_bytes = ctr_get(&t->st.max_visit_bytes);
 	w->parks = ctr_get(&t->st.parks);
+	w->attach_flags = (t->persist ? XIO_ATTACH_F_PERSIST : 0) |
+			  (t->no_doorbell ? XIO_ATTACH_F_NO_DOORBELL : 0);
 }
 
 static int do_tenant_list(struct conn *c, const struct xio_msg_tenant_list *m)

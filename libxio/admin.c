@@ -77,6 +77,7 @@ static void tenant_from_wire(struct xio_tenant_info *o,
 	o->max_visit_entries = w->max_visit_entries;
 	o->max_visit_bytes = w->max_visit_bytes;
 	o->parks = w->parks;
+	o->attach_flags = w->attach_flags;
 }
 
 int xio__admin_tenants_fd(int fd, uint32_t flags, struct xio_tenant_info *out,

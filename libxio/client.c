@@ -12,6 +12,11 @@
 #include "internal.h"
 #include "proto.h"
 
+/* The wire carries the public flag values as they are. */
+_Static_assert(XIO_CLIENT_PERSIST == XIO_ATTACH_F_PERSIST, "flag value");
+_Static_assert(XIO_CLIENT_NO_DOORBELL == XIO_ATTACH_F_NO_DOORBELL,
+	       "flag value");
+
 struct xio_tenant {
 	int sock;
 	uint32_t id;

@@ -161,7 +161,8 @@ struct xio_wire_tenant {
 	uint64_t max_visit_entries; /* per-visit budget check (E2) */
 	uint64_t max_visit_bytes;
 	uint64_t parks;
-	uint64_t resv[5]; /* room for accounting (issue 5); zero */
+	uint64_t attach_flags; /* XIO_ATTACH_F_* it was created with */
+	uint64_t resv[4];      /* room for accounting (issue 5); zero */
 };
 
 #define XIO_LIST_CHUNK 16

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <xio/admin.h>
+#include <xio/client.h>
 #include <xio/xio.h>
 
 static const char *sock_path;
@@ -91,7 +92,7 @@ static int cmd_tenants(int argc, char **argv)
 		char reg[16];
 
 		human(reg, sizeof(reg), ti[i].region_size);
-		printf("%-5u %-20s %7d %5u %3u %7s %4u %12llu %12llu %8llu %10llu %10llu %s%s\n",
+		printf("%-5u %-20s %7d %5u %3u %7s %4u %12llu %12llu %8llu %10llu %10llu %s%s%s%s\n",
 		       ti[i].id, ti[i].name, ti[i].pid, ti[i].uid,
 		       ti[i].nr_qpairs, reg, ti[i].nr_targets,
 		       (unsigned long long)ti[i].taken,
@@ -100,7 +101,13 @@ static int cmd_tenants(int argc, char **argv)
 		       (unsigned long long)ti[i].kicks,
 		       (unsigned long long)ti[i].wakeups,
 		       ti[i].state ? "detaching" : "running",
-		       ti[i].broken ? ",quarantined" : "");
+		       ti[i].broken ? ",quarantined" : "",
+		       (ti[i].attach_flags & XIO_CLIENT_PERSIST) ?
+			       ",persistent" :
+			       "",
+		       (ti[i].attach_flags & XIO_CLIENT_NO_DOORBELL) ?
+			       ",no-doorbell" :
+			       "");
 	}
 	free(ti);
 out:

@@ -55,7 +55,8 @@ struct xio_tenant_info {
 	uint64_t max_visit_entries; /* most SQEs taken in one visit */
 	uint64_t max_visit_bytes;   /* most I/O bytes started in one visit */
 	uint64_t parks; /* times it was parked (idle: served on kicks only) */
-	uint64_t resv[5];
+	uint64_t attach_flags; /* XIO_CLIENT_PERSIST, XIO_CLIENT_NO_DOORBELL */
+	uint64_t resv[4];
 };
 
 /*

@@ -67,6 +67,8 @@ int main(void)
 	CHECK_EQ(xio_admin_open(d.sock, &a), 0);
 	CHECK_EQ(xio_admin_tenants(a, ti, 2, NULL), 1);
 	CHECK(!strcmp(ti[0].name, "vm-guest"));
+	CHECK_EQ(ti[0].attach_flags,
+		 XIO_CLIENT_PERSIST | XIO_CLIENT_NO_DOORBELL);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0)
