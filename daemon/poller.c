@@ -253,6 +253,10 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 					t->id, q->idx, strerror(-res));
 			else if (!t->draining)
 				arm_kick(p, q);
+			/* A parked tenant without its doorbell would never
+			 * be visited again: back among the scanned. */
+			if (!q->kick_armed && t->parked && !t->draining)
+				tenant_unpark(p, t);
 		}
 		break;
 	case TAG_WAKE:
