@@ -391,8 +391,8 @@ inline_done:
 
 /*
  * One visit: at most cfg.budget_entries SQEs per queue pair and, across the
- * tenant, at most cfg.budget_bytes plus one batch, so no tenant holds the
- * poller.  Returns whether anything was taken.
+ * tenant, at most cfg.budget_bytes plus one request, so no tenant holds the
+ * poller.  Returns whether anything was taken (or refused).
  */
 static bool visit(struct poller *p, struct tenant *t)
 {
