@@ -22,8 +22,10 @@ static void *busy_main(void *arg)
 {
 	struct busy *b = arg;
 
-	while (!__atomic_load_n(&b->stop, __ATOMIC_RELAXED))
-		nop_roundtrip(b->qp, b->n++);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
+		nop_roundtrip(b->qp, b->n);
+		__atomic_store_n(&b->n, b->n + 1, __ATOMIC_RELAXED);
+	}
 	return NULL;
 }
 
@@ -110,6 +112,15 @@ int main(void)
 	}
 	b.qp = xio_tenant_qp(active, 0);
 	CHECK_EQ(pthread_create(&th, NULL, busy_main, &b), 0);
+	/* The busy tenant is being served before the idle ones are probed. */
+	{
+		uint64_t deadline = dt_now_ms() + 10000;
+
+		while (!__atomic_load_n(&b.n, __ATOMIC_RELAXED)) {
+			CHECK(dt_now_ms() < deadline);
+			usleep(100);
+		}
+	}
 
 	for (round = 0; round < SCALE(20); round++) {
 		for (i = 0; i < NIDLE; i++) {
