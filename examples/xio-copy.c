@@ -112,7 +112,8 @@ static uint64_t pass(struct copy *c, uint32_t target, int copy_to_dst)
 	}
 	while (busy) {
 		struct xio_cqe *cqe = next_cqe(c);
-		uint32_t op = cqe->user_data & 1, s = (uint32_t)(cqe->user_data >> 1);
+		uint32_t op = cqe->user_data & 1,
+			 s = (uint32_t)(cqe->user_data >> 1);
 		int32_t res = cqe->res;
 		uint64_t off;
 		uint32_t want;
@@ -125,7 +126,8 @@ static uint64_t pass(struct copy *c, uint32_t target, int copy_to_dst)
 		if (res < 0)
 			die(op == OP_READ ? "READ" : "WRITE", res);
 		if ((uint32_t)res != want)
-			die("short transfer (file changed during the copy?)", -EIO);
+			die("short transfer (file changed during the copy?)",
+			    -EIO);
 		if (op == OP_READ) {
 			sum += chunk_hash(off, xio_buf_ptr(c->r, s), want);
 			if (copy_to_dst) {
