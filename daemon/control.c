@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "xiod.h"
+#include "vm_tenant.h"
 
 #define MAX_PROTO_ERRORS 8 /* malformed messages in a row: hang up */
 
@@ -75,6 +76,7 @@ static void tenant_free(struct tenant *t)
 	}
 	for (i = 0; i < t->nr_targets; i++)
 		close(t->targets[i].fd);
+	vm_tenant_forget(t);
 	xio_region_destroy(t->region);
 	free(t->qps);
 	free(t->ops);
@@ -121,6 +123,7 @@ static struct tenant *tenant_find(const char *sel)
 }
 
 static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
+			 const struct xio_msg_vm_tenant *vm,
 			 struct tenant **out)
 {
 	struct xio_region_opts ro = {.sz = sizeof(ro)};
@@ -144,7 +147,10 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		ro.flags |= XIO_REGION_NUMA_BIND;
 		ro.numa_node = m->numa_node;
 	}
-	err = xio_region_create(&ro, &t->region);
+	if (vm)
+		err = vm_tenant_region(vm, t, &t->region);
+	else
+		err = xio_region_create(&ro, &t->region);
 	if (err)
 		goto fail;
 	l = xio_region_layout(t->region);
@@ -338,7 +344,7 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 	/* One guest user cannot take every tenant slot. */
 	if (!c->admin && same_uid >= cfg.max_guest_tenants)
 		return -EUSERS;
-	err = tenant_create(m, c, &t);
+	err = tenant_create(m, c, NULL, &t);
 	if (err)
 		return err;
 
@@ -374,6 +380,78 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 		xio_region_size(t->region) >> 10, t->p->idx);
 	poller_send(t->p, XIO_PCMD_ADD, t);
 	return 0;
+}
+
+/*
+ * Admin: a file-backed VM tenant (vm_tenant.c): persistent, no doorbell,
+ * served by polling; TENANT_DETACH removes it and unlinks its file.
+ */
+static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
+{
+	struct xio_msg_attach_reply r;
+	struct xio_msg_attach a;
+	struct tenant *t = NULL, *o;
+	int err;
+
+	if (!c->admin)
+		return -EPERM;
+	if (quitting)
+		return -ESHUTDOWN;
+	if (!xio__str_ok(m->name, sizeof(m->name)) || !name_ok(m->name) ||
+	    m->numa_node < XIO_ATTACH_NUMA_AUTO || m->flags)
+		return -EINVAL;
+	memset(&a, 0, sizeof(a));
+	memcpy(a.name, m->name, sizeof(a.name));
+	a.nr_qpairs = m->nr_qpairs;
+	a.sq_entries = m->sq_entries;
+	a.cq_entries = m->cq_entries;
+	a.buf_size = m->buf_size;
+	a.nr_bufs = m->nr_bufs;
+	a.numa_node = m->numa_node;
+	a.flags = XIO_ATTACH_F_PERSIST | XIO_ATTACH_F_NO_DOORBELL;
+	if (m->size > cfg.max_region_bytes)
+		return -E2BIG;
+	if (nr_tenants >= cfg.max_tenants)
+		return -EUSERS;
+	for (o = tenants; o; o = o->next)
+		if (!strcmp(o->name, m->name))
+			return -EEXIST;
+	err = tenant_create(&a, c, m, &t);
+	if (err)
+		return err;
+	memset(&r, 0, sizeof(r));
+	xio__msg_hdr_init(&r.hdr, XIO_MSG_VM_TENANT | XIO_MSG_REPLY,
+			  m->hdr.seq);
+	r.tenant_id = t->id;
+	r.region_size = xio_region_size(t->region);
+	r.nr_qpairs = t->nr_qpairs;
+	*tenants_tail = t;
+	tenants_tail = &t->next;
+	nr_tenants++;
+	t->p = least_loaded(m->numa_node);
+	t->p->nr_assigned++;
+	log_info("tenant %u '%s': VM tenant, file %s (%zu KiB, owner %u:%u), node %d, poller %u",
+		 t->id, t->name, m->path, xio_region_size(t->region) >> 10,
+		 (unsigned)m->uid, (unsigned)m->gid, (int)m->numa_node,
+		 t->p->idx);
+	poller_send(t->p, XIO_PCMD_ADD, t);
+	send_msg(c, &r, NULL, 0);
+	return 0;
+}
+
+/* Detach VM tenants whose file faulted, shrank or was replaced. */
+static void vm_tenants_check(void)
+{
+	struct tenant *t;
+	const char *why;
+
+	for (t = tenants; t; t = t->next) {
+		if (t->state != T_RUNNING || !vm_tenant_bad(t, &why))
+			continue;
+		log_warn("tenant %u '%s': quarantined: %s", t->id, t->name,
+			 why);
+		tenant_detach(t, NULL, 0, 0);
+	}
 }
 
 static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
@@ -760,6 +838,7 @@ static void conn_readable(struct conn *c)
 		struct xio_msg_target_add ta;
 		struct xio_msg_target_list tg;
 		struct xio_msg_tenant_detach td;
+		struct xio_msg_vm_tenant vm;
 		char b[XIO_MSG_MAX_SIZE + 1];
 	} * m;
 	int fds[RECV_FDS];
@@ -826,6 +905,9 @@ static void conn_readable(struct conn *c)
 		break;
 	case XIO_MSG_TENANT_DETACH:
 		err = do_tenant_detach(c, &m->td);
+		break;
+	case XIO_MSG_VM_TENANT:
+		err = do_vm_tenant(c, &m->vm);
 		break;
 	default:
 		err = -EOPNOTSUPP; /* not reached: parse() checked */
@@ -1036,6 +1118,8 @@ int control_run(void)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm_tenant_init() < 0)
+		return -errno;
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sig_fd < 0 || done_fd < 0 || epfd < 0)
@@ -1050,7 +1134,7 @@ int control_run(void)
 		 cfg.socket_mode, cfg.nr_pollers);
 
 	while (!quitting || tenants) {
-		n = epoll_wait(epfd, evs, 32, -1);
+		n = epoll_wait(epfd, evs, 32, vm_tenant_tick_ms());
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1084,6 +1168,7 @@ int control_run(void)
 		}
 		/* Closed only here: evs[] may still name a conn marked dead. */
 		close_dead();
+		vm_tenants_check();
 	}
 	close(epfd);
 	close(done_fd);

@@ -182,6 +182,37 @@ int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant)
 			XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY, NULL, 0, NULL);
 }
 
+int xio_admin_vm_tenant(struct xio_admin *a,
+			const struct xio_vm_tenant_opts *o)
+{
+	struct xio_msg_vm_tenant req;
+	struct xio_msg_attach_reply rep;
+	int err;
+
+	if (!a || !o || !o->path || o->path[0] != '/' ||
+	    strlen(o->path) >= sizeof(req.path))
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	xio__msg_hdr_init(&req.hdr, XIO_MSG_VM_TENANT, 0);
+	err = set_tenant(req.name, o->name);
+	if (err)
+		return err;
+	strcpy(req.path, o->path);
+	req.size = o->size;
+	req.nr_qpairs = o->nr_qpairs;
+	req.sq_entries = o->sq_entries;
+	req.cq_entries = o->cq_entries;
+	req.buf_size = o->buf_size;
+	req.nr_bufs = o->nr_bufs;
+	req.numa_node = o->numa_node;
+	req.uid = o->uid;
+	req.gid = o->gid;
+	req.mode = o->mode;
+	err = xio__rpc(a->sock, &req, NULL, 0, &rep,
+		       XIO_MSG_VM_TENANT | XIO_MSG_REPLY, NULL, 0, NULL);
+	return err ? err : (int)rep.tenant_id;
+}
+
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 			  struct xio_target_info *out, uint32_t max,
 			  uint32_t *total)

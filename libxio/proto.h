@@ -46,7 +46,8 @@
 #define XIO_MSG_TARGET_ADD_FD 5 /* admin: an fd passed with SCM_RIGHTS */
 #define XIO_MSG_TARGET_LIST 6	/* admin (guest: own tenant only) */
 #define XIO_MSG_TENANT_DETACH 7 /* admin: tear a tenant down */
-#define XIO_MSG_LAST 8
+#define XIO_MSG_VM_TENANT 8	/* admin: file-backed tenant for a VM */
+#define XIO_MSG_LAST 9
 #define XIO_MSG_REPLY 0x100U
 #define XIO_MSG_ERROR 0x1ffU /* reply to a message that could not be parsed */
 
@@ -120,6 +121,28 @@ struct xio_msg_tenant_detach {
 };
 
 /* ---- replies ------------------------------------------------------------ */
+/*
+ * VM_TENANT: xiod creates the tenant's region as the file @path (absolute,
+ * O_EXCL, @mode, owned by @uid/@gid) of exactly @size bytes, persistent and
+ * doorbell-less.  Removed (file unlinked) by TENANT_DETACH.  Reply: the
+ * ATTACH reply, without fds.
+ */
+struct xio_msg_vm_tenant {
+	struct xio_msg_hdr hdr;
+	char name[XIO_NAME_MAX];
+	char path[XIO_PATH_MAX];
+	uint64_t size; /* the file's size: a power of two >= 1 MiB */
+	uint32_t nr_qpairs;
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+	uint32_t buf_size;
+	uint32_t nr_bufs;
+	int32_t numa_node; /* XIO_ATTACH_NUMA_AUTO or a node */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode; /* 0: 0600 */
+	uint32_t flags; /* none: 0 */
+};
 
 struct xio_msg_status {
 	struct xio_msg_hdr hdr;
@@ -215,7 +238,10 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_target_list);
 	case XIO_MSG_TENANT_DETACH:
 		return sizeof(struct xio_msg_tenant_detach);
+	case XIO_MSG_VM_TENANT:
+		return sizeof(struct xio_msg_vm_tenant);
 	case XIO_MSG_ATTACH | XIO_MSG_REPLY:
+	case XIO_MSG_VM_TENANT | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_attach_reply);
 	case XIO_MSG_DETACH | XIO_MSG_REPLY:
 	case XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY:
@@ -254,6 +280,9 @@ _Static_assert(sizeof(struct xio_msg_target_list_reply) >=
 	       "max size");
 _Static_assert(sizeof(struct xio_msg_target_list_reply) >=
 		       sizeof(struct xio_msg_target_add),
+	       "max size");
+_Static_assert(sizeof(struct xio_msg_target_list_reply) >=
+		       sizeof(struct xio_msg_vm_tenant),
 	       "max size");
 
 /* Helpers shared by both ends (proto.c). */

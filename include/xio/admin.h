@@ -102,6 +102,28 @@ struct xio_target_info {
  */
 int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant);
 
+/*
+ * A file-backed tenant for a VM (ivshmem-plain): xiod creates @path (an
+ * absolute path, normally /dev/shm/NAME; never an existing file) of exactly
+ * @o->size bytes (a power of two >= 1 MiB that holds the geometry), with
+ * @o->mode (0: 0600), owned by @o->uid/@o->gid (QEMU's user), its memory
+ * bound to @o->numa_node (-1: none), and serves it by polling: persistent,
+ * no doorbell.  xio_admin_tenant_detach() removes it and unlinks the file.
+ * A tenant whose file is shrunk (SIGBUS) or replaced is quarantined and
+ * removed by xiod.  Returns the tenant id (> 0) or -errno: -EPERM,
+ * -EEXIST (name or file), -EINVAL (geometry does not fit @size, bad path).
+ */
+struct xio_vm_tenant_opts {
+	const char *name;
+	const char *path;
+	uint64_t size;
+	uint32_t nr_qpairs, sq_entries, cq_entries, buf_size, nr_bufs;
+	int32_t numa_node;
+	uint32_t uid, gid, mode;
+};
+int xio_admin_vm_tenant(struct xio_admin *a,
+			const struct xio_vm_tenant_opts *o);
+
 /* Like xio_admin_tenants() for the targets of @tenant. */
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 			  struct xio_target_info *out, uint32_t max,

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * File-backed VM tenants (XIO_MSG_VM_TENANT): the region is a named file
+ * (normally /dev/shm/NAME) that QEMU maps as an ivshmem-plain BAR.
+ *
+ * A named file cannot be sealed, so QEMU's user can ftruncate() it, and a
+ * poller touching a page past the new end gets SIGBUS.  The guard:
+ *
+ *  - every VM tenant's mapping is registered in a fixed table the signal
+ *    handler reads (base published last, with a release store);
+ *  - the SIGBUS handler looks up the faulting address; inside a registered
+ *    mapping it replaces the WHOLE mapping, in place, with private
+ *    anonymous zero pages (mmap MAP_FIXED: one syscall, async-signal-safe
+ *    in practice on Linux), marks the tenant faulted and returns: the
+ *    faulting instruction is restarted and reads zeros.  From then on the
+ *    poller sees a ring whose indices make no sense (quarantined like any
+ *    hostile ring) and the guest no longer shares anything with xiod;
+ *  - a fault anywhere else is a real bug: the default action is restored
+ *    and the fault re-raised (core dump);
+ *  - the control thread ticks every VM_TICK_MS while VM tenants exist and
+ *    detaches a tenant that faulted, whose file shrank
+ *    (xio_region_file_check) or whose path now names another file.
+ *
+ * The file is unlinked when the tenant is freed, only if the path still
+ * names our file (same device and inode).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xio/ivshmem.h>
+
+#include "vm_tenant.h"
+
+#define VM_MAX 256
+#define VM_TICK_MS 100
+
+struct vm_slot {
+	uintptr_t base; /* 0: free; atomic (the handler reads it) */
+	size_t len;
+	int faulted; /* atomic, set by the handler */
+	/* control thread only */
+	struct tenant *t;
+	dev_t dev;
+	ino_t ino;
+	char path[XIO_PATH_MAX];
+};
+
+static struct vm_slot slots[VM_MAX];
+static unsigned int nr_vm;
+static unsigned long faults; /* atomic */
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	unsigned int i;
+
+	(void)uc;
+	for (i = 0; i < VM_MAX; i++) {
+		uintptr_t b = __atomic_load_n(&slots[i].base, __ATOMIC_ACQUIRE);
+		size_t len = slots[i].len;
+
+		if (!b || a < b || a - b >= len)
+			continue;
+		if (mmap((void *)b, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			 0) == MAP_FAILED)
+			break;
+		__atomic_store_n(&slots[i].faulted, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&faults, 1, __ATOMIC_RELAXED);
+		return; /* the access is restarted on the zero pages */
+	}
+	/* Not a VM tenant's memory: a real fault. */
+	signal(sig, SIG_DFL);
+}
+
+int vm_tenant_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static struct vm_slot *slot_of(const struct tenant *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < VM_MAX; i++)
+		if (slots[i].t == t)
+			return &slots[i];
+	return NULL;
+}
+
+int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
+		     struct xio_region **r)
+{
+	struct xio_region_opts ro = {.sz = sizeof(ro)};
+	struct vm_slot *s = NULL;
+	struct xio_layout l;
+	struct stat st;
+	uint64_t sz;
+	unsigned int i;
+	int err, fd;
+
+	if (!xio__str_ok(m->path, sizeof(m->path)) || m->path[0] != '/' ||
+	    m->flags || (m->mode & ~0777U) || (m->mode & 0007))
+		return -EINVAL; /* never world-accessible */
+	for (i = 0; i < VM_MAX && !s; i++)
+		if (!slots[i].t && !__atomic_load_n(&slots[i].base,
+						    __ATOMIC_RELAXED))
+			s = &slots[i];
+	if (!s)
+		return -EUSERS;
+	ro.params.nr_qpairs = m->nr_qpairs;
+	ro.params.sq_entries = m->sq_entries;
+	ro.params.cq_entries = m->cq_entries;
+	ro.params.buf_size = m->buf_size;
+	ro.params.nr_bufs = m->nr_bufs;
+	ro.name = m->name;
+	if (m->numa_node != XIO_ATTACH_NUMA_AUTO) {
+		ro.flags |= XIO_REGION_NUMA_BIND;
+		ro.numa_node = m->numa_node;
+	}
+	/* The file is exactly what QEMU is told (libvirt's <size>). */
+	err = xio_layout_compute(&ro.params, &l);
+	if (err)
+		return err;
+	for (sz = 1U << 20; sz < l.min_region_size && sz < (1ULL << 40);)
+		sz <<= 1;
+	if (sz != m->size)
+		return -EINVAL;
+	err = xio_region_create_file(m->path, m->mode ? m->mode : 0600, &ro,
+				     r);
+	if (err)
+		return err;
+	fd = xio_region_fd(*r);
+	if (fchown(fd, m->uid, m->gid) < 0 || fstat(fd, &st) < 0) {
+		err = -errno;
+		unlink(m->path);
+		xio_region_destroy(*r);
+		*r = NULL;
+		return err;
+	}
+	s->t = t;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	memcpy(s->path, m->path, sizeof(s->path));
+	s->len = xio_region_size(*r);
+	__atomic_store_n(&s->faulted, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->base, (uintptr_t)xio_region_base(*r),
+			 __ATOMIC_RELEASE);
+	nr_vm++;
+	return 0;
+}
+
+void vm_tenant_forget(struct tenant *t)
+{
+	struct vm_slot *s = slot_of(t);
+	struct stat st;
+
+	if (!s)
+		return;
+	/* Only our own file: the path may name another one by now. */
+	if (lstat(s->path, &st) == 0 && st.st_dev == s->dev &&
+	    st.st_ino == s->ino && unlink(s->path) < 0)
+		log_warn("tenant %u '%s': unlink %s: %s", t->id, t->name,
+			 s->path, strerror(errno));
+	__atomic_store_n(&s->base, 0, __ATOMIC_RELEASE);
+	s->len = 0;
+	s->t = NULL;
+	nr_vm--;
+}
+
+bool vm_tenant_bad(struct tenant *t, const char **why)
+{
+	struct vm_slot *s = slot_of(t);
+	struct stat st;
+
+	if (!s)
+		return false;
+	if (__atomic_load_n(&s->faulted, __ATOMIC_ACQUIRE)) {
+		*why = "SIGBUS on its region file (truncated?)";
+		return true;
+	}
+	if (xio_region_file_check(t->region)) {
+		*why = "region file shrank";
+		return true;
+	}
+	if (lstat(s->path, &st) < 0 || st.st_dev != s->dev ||
+	    st.st_ino != s->ino) {
+		*why = "region file removed or replaced";
+		return true;
+	}
+	return false;
+}
+
+int vm_tenant_tick_ms(void)
+{
+	return nr_vm ? VM_TICK_MS : -1;
+}
+
+unsigned long vm_tenant_faults(void)
+{
+	return __atomic_load_n(&faults, __ATOMIC_RELAXED);
+}
