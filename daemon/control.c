@@ -52,11 +52,23 @@ static uint32_t nr_tenants, next_id = 1;
 static bool quitting;
 static bool listen_paused; /* out of fds: listen fd out of the epoll set */
 
+/* Final records of detached tenants, oldest first (docs/accounting.md). */
+#define MAX_FINALS 4096
+struct final {
+	struct xio_tenant_stats s;
+	struct final *next;
+};
+static struct final *finals, **finals_tail = &finals;
+static uint32_t nr_finals;
+static uint64_t finals_dropped;
+
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tenant *done_list;
 
 /* epoll tags for the fixed fds; connections use their struct conn. */
 static char tag_listen, tag_done, tag_sig;
+
+static uint64_t mono_ns(void);
 
 /* ---- tenants ------------------------------------------------------------ */
 
@@ -200,6 +212,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->pid = c->cred.pid;
 	t->uid = c->cred.uid;
 	t->id = next_id++;
+	t->since_ns = mono_ns();
 	*out = t;
 	return 0;
 fail:
@@ -480,6 +493,260 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 	w->parks = ctr_get(&t->st.parks);
 	w->attach_flags = (t->persist ? XIO_ATTACH_F_PERSIST : 0) |
 			  (t->no_doorbell ? XIO_ATTACH_F_NO_DOORBELL : 0);
+}
+
+/* ---- accounting --------------------------------------------------------- */
+
+/* The cumulative counters: what a reset rebases. */
+#define TSTATS_CUMULATIVE(X)                                                   \
+	X(taken)                                                               \
+	X(completed) X(errors) X(invalid) X(bytes_read) X(bytes_written)       \
+		X(bytes_sent) X(bytes_received) X(kicks) X(notifies)           \
+			X(wakeups) X(cpu_ns) X(throttled)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
+{
+	memset(w, 0, sizeof(*w));
+	w->sz = sizeof(*w);
+	w->version = XIO_STATS_VERSION;
+	w->id = t->id;
+	w->poller = t->p->idx;
+	memcpy(w->name, t->name, sizeof(w->name));
+	w->state = t->state == T_DETACHING ? XIO_TSTATE_DETACHING :
+					     XIO_TSTATE_RUNNING;
+	w->taken = ctr_get(&t->st.taken);
+	w->completed = ctr_get(&t->st.completed);
+	w->errors = ctr_get(&t->st.errors);
+	w->invalid = ctr_get(&t->st.invalid);
+	w->bytes_read = ctr_get(&t->st.bytes_read);
+	w->bytes_written = ctr_get(&t->st.bytes_written);
+	w->bytes_sent = ctr_get(&t->st.bytes_sent);
+	w->bytes_received = ctr_get(&t->st.bytes_received);
+	w->kicks = ctr_get(&t->st.kicks);
+	w->notifies = ctr_get(&t->st.notifies);
+	w->wakeups = ctr_get(&t->st.wakeups);
+	w->inflight = ctr_get(&t->st.inflight);
+	w->inflight_max = ctr_get(&t->st.inflight_max);
+	w->cpu_ns = acct_ns(ctr_get(&t->st.cycles));
+	w->throttled = ctr_get(&t->st.throttled);
+	w->weight = 100;
+	w->inflight_cap = t->nr_ops;
+	w->elapsed_ns = mono_ns() - t->since_ns;
+}
+
+/* A tenant's counters since its last reset. */
+static void tstats_fill(struct xio_tenant_stats *w, const struct tenant *t)
+{
+	tstats_raw(w, t);
+#define X(f) w->f -= t->base.f;
+	TSTATS_CUMULATIVE(X)
+#undef X
+}
+
+static void tstats_rebase(struct tenant *t)
+{
+	struct xio_tenant_stats now;
+
+	tstats_raw(&now, t);
+#define X(f) t->base.f = now.f;
+	TSTATS_CUMULATIVE(X)
+#undef X
+	t->since_ns = mono_ns();
+}
+
+/* Keep @t's counters after it is freed, until read or reset. */
+static void final_record(const struct tenant *t)
+{
+	struct final *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		log_warn("tenant %u '%s': no memory for its final record",
+			 t->id, t->name);
+		return;
+	}
+	tstats_fill(&f->s, t);
+	f->s.state = XIO_TSTATE_DETACHED;
+	f->s.inflight = 0;
+	if (nr_finals >= MAX_FINALS) {
+		struct final *old = finals;
+
+		finals = old->next;
+		if (!finals)
+			finals_tail = &finals;
+		free(old);
+		nr_finals--;
+		if (!finals_dropped++ || log_ratelimit())
+			log_warn("more than %u final records unread: dropping the oldest (%llu so far)",
+				 MAX_FINALS, (unsigned long long)finals_dropped);
+	}
+	*finals_tail = f;
+	finals_tail = &f->next;
+	nr_finals++;
+}
+
+static void final_unlink(struct final **pp)
+{
+	struct final *f = *pp;
+
+	*pp = f->next;
+	if (finals_tail == &f->next)
+		finals_tail = pp;
+	free(f);
+	nr_finals--;
+}
+
+/* Whether selector @sel ("" = all) names tenant @id / @name. */
+static bool sel_match(const char *sel, uint32_t id, const char *name)
+{
+	char *end;
+	unsigned long v;
+
+	if (!sel[0])
+		return true;
+	if (!isdigit((unsigned char)sel[0]))
+		return !strcmp(sel, name);
+	errno = 0;
+	v = strtoul(sel, &end, 10);
+	return !*end && !errno && v == id;
+}
+
+static int do_stats(struct conn *c, const struct xio_msg_stats *m)
+{
+	struct xio_msg_stats_reply *r;
+	struct final **pp;
+	struct tenant *t;
+	uint32_t idx = 0;
+	bool consume = m->flags & XIO_STATS_F_CONSUME;
+
+	if ((m->flags & ~XIO_STATS_F_CONSUME) ||
+	    !xio__str_ok(m->tenant, sizeof(m->tenant)))
+		return -EINVAL;
+	if (!c->admin && (consume || (m->tenant[0] && !c->t) ||
+			  (m->tenant[0] &&
+			   !sel_match(m->tenant, c->t->id, c->t->name))))
+		return -EPERM; /* a guest reads its own tenant only */
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	xio__msg_hdr_init(&r->hdr, XIO_MSG_STATS | XIO_MSG_REPLY, m->hdr.seq);
+	for (t = tenants; t; t = t->next) {
+		if ((!c->admin && t != c->t) ||
+		    !sel_match(m->tenant, t->id, t->name))
+			continue;
+		if (idx >= m->start && r->count < XIO_STATS_CHUNK)
+			tstats_fill(&r->t[r->count++], t);
+		idx++;
+	}
+	for (pp = &finals; c->admin && *pp;) {
+		struct final *f = *pp;
+
+		if (!sel_match(m->tenant, f->s.id, f->s.name)) {
+			pp = &f->next;
+			continue;
+		}
+		if (idx >= m->start && r->count < XIO_STATS_CHUNK) {
+			r->t[r->count++] = f->s;
+			if (consume) {
+				final_unlink(pp);
+				idx++;
+				continue;
+			}
+		}
+		idx++;
+		pp = &f->next;
+	}
+	r->total = idx;
+	if (m->tenant[0] && !idx) {
+		free(r);
+		return -ENOENT;
+	}
+	send_msg(c, r, NULL, 0);
+	free(r);
+	return 0;
+}
+
+static int do_stats_reset(struct conn *c, const struct xio_msg_stats_reset *m)
+{
+	struct final **pp;
+	struct tenant *t;
+	bool found = false;
+
+	if (!c->admin)
+		return -EPERM;
+	if (m->flags || m->resv || !xio__str_ok(m->tenant, sizeof(m->tenant)))
+		return -EINVAL;
+	for (t = tenants; t; t = t->next) {
+		if (sel_match(m->tenant, t->id, t->name)) {
+			tstats_rebase(t);
+			found = true;
+		}
+	}
+	for (pp = &finals; *pp;) {
+		if (sel_match(m->tenant, (*pp)->s.id, (*pp)->s.name)) {
+			final_unlink(pp);
+			found = true;
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+	if (m->tenant[0] && !found)
+		return -ENOENT;
+	reply_status(c, XIO_MSG_STATS_RESET | XIO_MSG_REPLY, m->hdr.seq, 0);
+	return 0;
+}
+
+static void pstats_fill(struct xio_poller_stats *w, struct poller *p)
+{
+	clockid_t cid;
+	struct timespec ts;
+
+	memset(w, 0, sizeof(*w));
+	w->sz = sizeof(*w);
+	w->version = XIO_STATS_VERSION;
+	w->idx = p->idx;
+	w->cpu = p->cpu;
+	w->nr_tenants = p->nr_assigned;
+	w->attributed_ns = acct_ns(ctr_get(&p->cyc_attributed));
+	w->idle_ns = acct_ns(ctr_get(&p->cyc_idle));
+	w->overhead_ns = acct_ns(ctr_get(&p->cyc_overhead));
+	w->sleep_ns = acct_ns(ctr_get(&p->cyc_sleep));
+	w->sleeps = ctr_get(&p->sleeps);
+	if (p->started && !pthread_getcpuclockid(p->th, &cid) &&
+	    !clock_gettime(cid, &ts))
+		w->thread_cpu_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+				   (uint64_t)ts.tv_nsec;
+}
+
+static int do_poller_stats(struct conn *c,
+			   const struct xio_msg_poller_stats *m)
+{
+	struct xio_msg_poller_stats_reply *r;
+	uint32_t i;
+
+	if (!c->admin)
+		return -EPERM;
+	if (m->resv)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	xio__msg_hdr_init(&r->hdr, XIO_MSG_POLLER_STATS | XIO_MSG_REPLY,
+			  m->hdr.seq);
+	r->total = cfg.nr_pollers;
+	for (i = m->start; i < cfg.nr_pollers && r->count < XIO_LIST_CHUNK;
+	     i++)
+		pstats_fill(&r->p[r->count++], &pollers[i]);
+	send_msg(c, r, NULL, 0);
+	free(r);
+	return 0;
 }
 
 static int do_tenant_list(struct conn *c, const struct xio_msg_tenant_list *m)
@@ -817,7 +1084,7 @@ static int parse(const struct xio_msg_hdr *h, long n, unsigned int nfds,
 		return -EBADMSG;
 	if (h->version != XIO_PROTO_VERSION)
 		return -EPROTONOSUPPORT;
-	if (h->type == 0 || h->type >= XIO_MSG_LAST)
+	if (h->type == 0 || h->type >= XIO_MSG_REPLY || !xio_msg_size(h->type))
 		return -EOPNOTSUPP;
 	want = xio_msg_size(h->type);
 	if ((size_t)n != want || h->len != want)
@@ -838,6 +1105,9 @@ static void conn_readable(struct conn *c)
 		struct xio_msg_target_add ta;
 		struct xio_msg_target_list tg;
 		struct xio_msg_tenant_detach td;
+		struct xio_msg_stats st;
+		struct xio_msg_stats_reset sr;
+		struct xio_msg_poller_stats ps;
 		struct xio_msg_vm_tenant vm;
 		char b[XIO_MSG_MAX_SIZE + 1];
 	} * m;
@@ -905,6 +1175,15 @@ static void conn_readable(struct conn *c)
 		break;
 	case XIO_MSG_TENANT_DETACH:
 		err = do_tenant_detach(c, &m->td);
+		break;
+	case XIO_MSG_STATS:
+		err = do_stats(c, &m->st);
+		break;
+	case XIO_MSG_STATS_RESET:
+		err = do_stats_reset(c, &m->sr);
+		break;
+	case XIO_MSG_POLLER_STATS:
+		err = do_poller_stats(c, &m->ps);
 		break;
 	case XIO_MSG_VM_TENANT:
 		err = do_vm_tenant(c, &m->vm);
@@ -1015,6 +1294,7 @@ static void reap_drained(void)
 			(unsigned long long)ctr_get(&t->st.taken),
 			(unsigned long long)ctr_get(&t->st.invalid),
 			(unsigned long long)ctr_get(&t->st.kicks));
+		final_record(t);
 		tenant_free(t);
 	}
 	listen_resume();
@@ -1170,6 +1450,8 @@ int control_run(void)
 		close_dead();
 		vm_tenants_check();
 	}
+	while (finals)
+		final_unlink(&finals);
 	close(epfd);
 	close(done_fd);
 	close(sig_fd);

@@ -51,6 +51,37 @@ struct poller *pollers;
 
 static const uint64_t one_kick = 1; /* source buffer of notify writes */
 
+static double acct_ns_per_cycle = 1.0;
+
+uint64_t acct_ns(uint64_t cycles)
+{
+	return (uint64_t)((double)cycles * acct_ns_per_cycle);
+}
+
+/* acct_now() against CLOCK_MONOTONIC over 20 ms, once at start. */
+static void acct_calibrate(void)
+{
+	struct timespec a, b, d = {0, 20000000};
+	uint64_t c0, c1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	c0 = acct_now();
+	nanosleep(&d, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	c1 = acct_now();
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ULL +
+	     (uint64_t)(b.tv_nsec - a.tv_nsec);
+	if (c1 > c0 && ns)
+		acct_ns_per_cycle = (double)ns / (double)(c1 - c0);
+}
+
+/* Poller time spent on @t's behalf (the poller thread only). */
+static inline void charge(struct poller *p, struct tenant *t, uint64_t cyc)
+{
+	ctr_add(&t->st.cycles, cyc);
+	p->acct_iter += cyc;
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -176,6 +207,8 @@ static void post(struct poller *p, struct xqp *q, uint64_t user_data, int res)
 	/* Cannot fail: the SQE was taken with a reserved CQ slot. */
 	xio_host_cq_post(q->hq, user_data, res, 0);
 	ctr_add(&q->t->st.completed, 1);
+	if (res < 0)
+		ctr_add(&q->t->st.errors, 1);
 	mark_dirty(p, q);
 }
 
@@ -183,12 +216,17 @@ static void publish_dirty(struct poller *p)
 {
 	uint32_t i;
 
+	uint64_t t0 = p->nr_dirty ? acct_now() : 0, t1;
+
 	for (i = 0; i < p->nr_dirty; i++) {
 		struct xqp *q = p->dirty[i];
 
 		q->dirty = false;
 		if (xio_host_cq_publish(q->hq) == 1 || q->notify_owed)
 			notify_guest(p, q);
+		t1 = acct_now();
+		charge(p, q->t, t1 - t0);
+		t0 = t1;
 	}
 	p->nr_dirty = 0;
 }
@@ -217,7 +255,34 @@ static uint64_t kick_drain(struct xqp *q)
 
 static void tenant_unpark(struct poller *p, struct tenant *t);
 
-static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
+static void count_bytes(struct tenant *t, uint8_t opcode, int res)
+{
+	uint64_t *c;
+
+	if (res <= 0)
+		return;
+	switch (opcode) {
+	case XIO_OP_READ:
+		c = &t->st.bytes_read;
+		break;
+	case XIO_OP_WRITE:
+		c = &t->st.bytes_written;
+		break;
+	case XIO_OP_SEND:
+		c = &t->st.bytes_sent;
+		break;
+	case XIO_OP_RECV:
+		c = &t->st.bytes_received;
+		break;
+	default:
+		return;
+	}
+	ctr_add(c, (uint64_t)res);
+}
+
+/* Returns the tenant the CQE was handled for (charged), or NULL. */
+static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
+				 unsigned flags)
 {
 	void *ptr = (void *)(uintptr_t)(ud & ~TAG_MASK);
 	struct op *op;
@@ -230,10 +295,11 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 		t = op->t;
 		if (!t->draining)
 			post(p, op->q, op->user_data, res);
+		count_bytes(t, op->opcode, res);
 		op_free(t, op);
 		t->uring_refs--;
 		ctr_add(&t->st.inflight, -1);
-		break;
+		return t;
 	case TAG_KICK:
 		q = ptr;
 		t = q->t;
@@ -258,7 +324,7 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 			if (!q->kick_armed && t->parked && !t->draining)
 				tenant_unpark(p, t);
 		}
-		break;
+		return t;
 	case TAG_WAKE:
 		if (!(flags & IORING_CQE_F_MORE)) {
 			p->wake_armed = false;
@@ -273,23 +339,30 @@ static void handle_cqe(struct poller *p, uint64_t ud, int res, unsigned flags)
 		if (res < 0 && res != -ECANCELED)
 			log_debug("tenant %u: notify write: %s", q->t->id,
 				  strerror(-res));
-		break;
+		return q->t;
 	default:
 		break;
 	}
+	return NULL;
 }
 
 static bool reap(struct poller *p)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
+	uint64_t t0 = acct_now(), t1;
+	struct tenant *t;
 
 	/* Overflowed CQEs are only flushed by entering the kernel. */
 	if (IO_URING_READ_ONCE(*p->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
 		io_uring_get_events(&p->ring);
 	io_uring_for_each_cqe(&p->ring, head, cqe)
 	{
-		handle_cqe(p, cqe->user_data, cqe->res, cqe->flags);
+		t = handle_cqe(p, cqe->user_data, cqe->res, cqe->flags);
+		t1 = acct_now();
+		if (t)
+			charge(p, t, t1 - t0);
+		t0 = t1;
 		n++;
 	}
 	if (n)
@@ -383,6 +456,9 @@ static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
 	io_uring_sqe_set_data64(us, (uint64_t)(uintptr_t)op | TAG_OP);
 	t->uring_refs++;
 	ctr_add(&t->st.inflight, 1);
+	if (t->st.inflight > t->st.inflight_max)
+		ctr_add(&t->st.inflight_max,
+			t->st.inflight - t->st.inflight_max);
 	*bytes += s->len;
 	return;
 inline_done:
@@ -531,16 +607,25 @@ static void tenant_unpark(struct poller *p, struct tenant *t)
 static bool round_robin(struct poller *p)
 {
 	uint32_t n = p->nr_tenants, start, i, k;
-	uint64_t now = cfg.park_us ? now_us() : 0;
+	uint64_t now = cfg.park_us ? now_us() : 0, c0, c1;
 	bool work = false, parked = false;
 
 	if (!n)
 		return false;
 	start = p->rr++ % n;
+	c0 = acct_now();
 	for (i = 0; i < n; i++) {
 		struct tenant *t = p->tenants[(start + i) % n];
+		bool w = visit(p, t);
 
-		if (visit(p, t)) {
+		/* A visit that found work is the tenant's; an empty one idle. */
+		c1 = acct_now();
+		if (w)
+			charge(p, t, c1 - c0);
+		else
+			p->acct_empty += c1 - c0;
+		c0 = c1;
+		if (w) {
 			work = true;
 			t->last_work_us = now;
 		} else if (cfg.park_us &&
@@ -829,12 +914,16 @@ static void pin(struct poller *p)
 static void *poller_main(void *arg)
 {
 	struct poller *p = arg;
-	uint64_t last_work = now_us();
+	uint64_t last_work = now_us(), mark, end;
 
 	pin(p);
 	arm_wake(p);
+	mark = acct_now();
 	while (!p->stop) {
 		bool work = false;
+
+		p->acct_iter = 0;
+		p->acct_empty = 0;
 
 		if (__atomic_load_n(&p->inbox_pending, __ATOMIC_ACQUIRE)) {
 			inbox_process(p);
@@ -847,6 +936,25 @@ static void *poller_main(void *arg)
 			io_uring_submit(&p->ring);
 		if (p->nr_draining)
 			drain_check(p);
+		/*
+		 * Split this iteration (and the spin before it): charged to
+		 * tenants, empty visits idle, the rest overhead if it did
+		 * work, else idle.
+		 */
+		end = acct_now();
+		ctr_add(&p->cyc_attributed, p->acct_iter);
+		if (end - mark >= p->acct_iter + p->acct_empty) {
+			uint64_t rest = end - mark - p->acct_iter -
+					p->acct_empty;
+
+			if (work) {
+				ctr_add(&p->cyc_idle, p->acct_empty);
+				ctr_add(&p->cyc_overhead, rest);
+			} else {
+				ctr_add(&p->cyc_idle, p->acct_empty + rest);
+			}
+		}
+		mark = end;
 		if (work) {
 			last_work = now_us();
 			continue;
@@ -856,6 +964,10 @@ static void *poller_main(void *arg)
 			continue;
 		}
 		poller_sleep(p);
+		/* Asleep is not CPU time: kept apart from the split. */
+		end = acct_now();
+		ctr_add(&p->cyc_sleep, end - mark);
+		mark = end;
 		last_work = now_us();
 	}
 	return NULL;
@@ -870,6 +982,7 @@ int pollers_start(void)
 	pollers = calloc(cfg.nr_pollers, sizeof(*pollers));
 	if (!pollers)
 		return -ENOMEM;
+	acct_calibrate();
 	for (i = 0; i < cfg.nr_pollers; i++) {
 		struct poller *p = &pollers[i];
 

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include <liburing.h>
+#include <xio/admin.h>
 #include <xio/xio.h>
 
 #include "proto.h"
@@ -126,7 +127,35 @@ struct tenant_stats {
 	uint64_t max_visit_entries, max_visit_bytes;
 	uint64_t parks;
 	uint32_t broken;
+	/* accounting (docs/accounting.md) */
+	uint64_t errors;
+	uint64_t bytes_read, bytes_written, bytes_sent, bytes_received;
+	uint64_t inflight_max;
+	uint64_t cycles; /* poller TSC cycles attributed */
+	uint64_t throttled;
 };
+
+/* ---- time accounting ---------------------------------------------------- */
+
+/* A cheap timestamp: the TSC on x86-64, CLOCK_MONOTONIC ns elsewhere. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+static inline uint64_t acct_now(void)
+{
+	return __rdtsc();
+}
+#else
+#include <time.h>
+static inline uint64_t acct_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+#endif
+/* acct_now() units to ns (calibrated by pollers_start()). */
+uint64_t acct_ns(uint64_t cycles);
 
 enum tenant_state {
 	T_RUNNING,
@@ -170,6 +199,8 @@ struct tenant {
 	uint32_t waiter_seq;	  /* [C] */
 	uint32_t waiter_type;	  /* [C] reply type for the waiter */
 	struct tenant_stats st;	  /* [A] written by the poller */
+	struct xio_tenant_stats base; /* [C] counters at the last reset */
+	uint64_t since_ns; /* [C] CLOCK_MONOTONIC of attach or last reset */
 	struct tenant *next;	  /* [C] control's list, by id */
 	struct tenant *done_next; /* poller -> control hand-back */
 };
@@ -220,6 +251,10 @@ struct poller {
 	uint32_t nr_assigned;  /* [C] tenants handed over, not yet returned */
 	uint64_t sleeps;       /* [A] */
 	uint64_t timed_sleeps; /* [A] */
+	/* [A] time split in acct_now() units (docs/accounting.md) */
+	uint64_t cyc_attributed, cyc_idle, cyc_overhead, cyc_sleep;
+	uint64_t acct_iter;    /* [P] charged to tenants this loop iteration */
+	uint64_t acct_empty;   /* [P] empty visits this loop iteration */
 };
 
 extern struct poller *pollers;

@@ -260,3 +260,132 @@ int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 	free(rep);
 	return err ? err : (int)filled;
 }
+
+/* ---- accounting --------------------------------------------------------- */
+
+/* Copy @n wire entries of @esz bytes into the caller's array (stride *sz). */
+static void stats_out(void *out, uint32_t *filled, uint32_t max,
+		      const void *src, uint32_t n, size_t esz, uint32_t stride)
+{
+	size_t cp = stride < esz ? stride : esz;
+	uint32_t i;
+
+	for (i = 0; i < n && *filled < max; i++) {
+		char *o = (char *)out + (size_t)*filled * stride;
+		uint32_t *hdr = (uint32_t *)(void *)o;
+
+		memset(o, 0, stride);
+		memcpy(o, (const char *)src + i * esz, cp);
+		hdr[0] = (uint32_t)cp; /* sz */
+		hdr[1] = XIO_STATS_VERSION;
+		(*filled)++;
+	}
+}
+
+int xio_admin_stats(struct xio_admin *a, const char *tenant, uint32_t flags,
+		    struct xio_tenant_stats *out, uint32_t max,
+		    uint32_t *total)
+{
+	struct xio_msg_stats req;
+	struct xio_msg_stats_reply *rep;
+	uint32_t filled = 0, stride = 0, start = 0;
+	int err;
+
+	if (!a || (!out && max) || (flags & ~XIO_STATS_F_CONSUME))
+		return -EINVAL;
+	if (max) {
+		stride = out->sz;
+		if (stride < 16 || stride % 8)
+			return -EINVAL; /* .sz not set */
+	}
+	if (tenant && strlen(tenant) >= XIO_NAME_MAX)
+		return -EINVAL;
+	rep = malloc(sizeof(*rep));
+	if (!rep)
+		return -ENOMEM;
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		xio__msg_hdr_init(&req.hdr, XIO_MSG_STATS, 0);
+		if (tenant)
+			strcpy(req.tenant, tenant);
+		/* Consumed records vanish: the next page starts at 0 again. */
+		req.start = (flags & XIO_STATS_F_CONSUME) ? 0 : start;
+		req.flags = flags;
+		err = xio__rpc(a->sock, &req, NULL, 0, rep,
+			       XIO_MSG_STATS | XIO_MSG_REPLY, NULL, 0, NULL);
+		if (err)
+			break;
+		if (rep->count > XIO_STATS_CHUNK) {
+			err = -EPROTO;
+			break;
+		}
+		if (total && !start)
+			*total = rep->total;
+		stats_out(out, &filled, max, rep->t, rep->count,
+			  sizeof(rep->t[0]), stride);
+		start += rep->count;
+		if (!rep->count || filled >= max || start >= rep->total ||
+		    (flags & XIO_STATS_F_CONSUME))
+			break;
+	}
+	free(rep);
+	return err ? err : (int)filled;
+}
+
+int xio_admin_stats_reset(struct xio_admin *a, const char *tenant)
+{
+	struct xio_msg_stats_reset req;
+	struct xio_msg_status rep;
+
+	if (!a || (tenant && strlen(tenant) >= XIO_NAME_MAX))
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	xio__msg_hdr_init(&req.hdr, XIO_MSG_STATS_RESET, 0);
+	if (tenant)
+		strcpy(req.tenant, tenant);
+	return xio__rpc(a->sock, &req, NULL, 0, &rep,
+			XIO_MSG_STATS_RESET | XIO_MSG_REPLY, NULL, 0, NULL);
+}
+
+int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
+			   uint32_t max, uint32_t *total)
+{
+	struct xio_msg_poller_stats req;
+	struct xio_msg_poller_stats_reply *rep;
+	uint32_t filled = 0, stride = 0, start = 0;
+	int err;
+
+	if (!a || (!out && max))
+		return -EINVAL;
+	if (max) {
+		stride = out->sz;
+		if (stride < 16 || stride % 8)
+			return -EINVAL;
+	}
+	rep = malloc(sizeof(*rep));
+	if (!rep)
+		return -ENOMEM;
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		xio__msg_hdr_init(&req.hdr, XIO_MSG_POLLER_STATS, 0);
+		req.start = start;
+		err = xio__rpc(a->sock, &req, NULL, 0, rep,
+			       XIO_MSG_POLLER_STATS | XIO_MSG_REPLY, NULL, 0,
+			       NULL);
+		if (err)
+			break;
+		if (rep->count > XIO_LIST_CHUNK) {
+			err = -EPROTO;
+			break;
+		}
+		if (total)
+			*total = rep->total;
+		stats_out(out, &filled, max, rep->p, rep->count,
+			  sizeof(rep->p[0]), stride);
+		start += rep->count;
+		if (!rep->count || filled >= max || start >= rep->total)
+			break;
+	}
+	free(rep);
+	return err ? err : (int)filled;
+}

@@ -48,6 +48,10 @@
 #define XIO_MSG_TENANT_DETACH 7 /* admin: tear a tenant down */
 #define XIO_MSG_VM_TENANT 8	/* admin: file-backed tenant for a VM */
 #define XIO_MSG_LAST 9
+/* Accounting (issue 5; docs/accounting.md): numbered apart from the above. */
+#define XIO_MSG_STATS 16	/* tenant counters (guest: own tenant only) */
+#define XIO_MSG_STATS_RESET 17	/* admin: rebase counters, drop final records */
+#define XIO_MSG_POLLER_STATS 18 /* admin: per poller time split */
 #define XIO_MSG_REPLY 0x100U
 #define XIO_MSG_ERROR 0x1ffU /* reply to a message that could not be parsed */
 
@@ -117,6 +121,28 @@ struct xio_msg_tenant_detach {
 	struct xio_msg_hdr hdr;
 	char tenant[XIO_NAME_MAX];
 	uint32_t flags; /* none: 0 */
+	uint32_t resv;
+};
+
+/* XIO_STATS_F_*: xio/admin.h */
+/* tenant "": every tenant (and final record); else one name or id. */
+struct xio_msg_stats {
+	struct xio_msg_hdr hdr;
+	char tenant[XIO_NAME_MAX];
+	uint32_t start;
+	uint32_t flags; /* XIO_STATS_F_* */
+};
+
+struct xio_msg_stats_reset {
+	struct xio_msg_hdr hdr;
+	char tenant[XIO_NAME_MAX]; /* "": all */
+	uint32_t flags;		   /* none: 0 */
+	uint32_t resv;
+};
+
+struct xio_msg_poller_stats {
+	struct xio_msg_hdr hdr;
+	uint32_t start;
 	uint32_t resv;
 };
 
@@ -221,6 +247,27 @@ struct xio_msg_target_list_reply {
 	struct xio_wire_target t[XIO_LIST_CHUNK];
 };
 
+#define XIO_STATS_CHUNK 8
+
+/* Entries are struct xio_tenant_stats / xio_poller_stats (xio/admin.h). */
+struct xio_msg_stats_reply {
+	struct xio_msg_hdr hdr;
+	int32_t status;
+	uint32_t total;
+	uint32_t count;
+	uint32_t resv;
+	struct xio_tenant_stats t[XIO_STATS_CHUNK];
+};
+
+struct xio_msg_poller_stats_reply {
+	struct xio_msg_hdr hdr;
+	int32_t status;
+	uint32_t total;
+	uint32_t count;
+	uint32_t resv;
+	struct xio_poller_stats p[XIO_LIST_CHUNK];
+};
+
 /* Size of the request or reply struct of @type; 0 for an unknown type. */
 static inline size_t xio_msg_size(uint32_t type)
 {
@@ -240,6 +287,18 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_tenant_detach);
 	case XIO_MSG_VM_TENANT:
 		return sizeof(struct xio_msg_vm_tenant);
+	case XIO_MSG_STATS:
+		return sizeof(struct xio_msg_stats);
+	case XIO_MSG_STATS_RESET:
+		return sizeof(struct xio_msg_stats_reset);
+	case XIO_MSG_POLLER_STATS:
+		return sizeof(struct xio_msg_poller_stats);
+	case XIO_MSG_STATS | XIO_MSG_REPLY:
+		return sizeof(struct xio_msg_stats_reply);
+	case XIO_MSG_STATS_RESET | XIO_MSG_REPLY:
+		return sizeof(struct xio_msg_status);
+	case XIO_MSG_POLLER_STATS | XIO_MSG_REPLY:
+		return sizeof(struct xio_msg_poller_stats_reply);
 	case XIO_MSG_ATTACH | XIO_MSG_REPLY:
 	case XIO_MSG_VM_TENANT | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_attach_reply);
@@ -283,6 +342,11 @@ _Static_assert(sizeof(struct xio_msg_target_list_reply) >=
 	       "max size");
 _Static_assert(sizeof(struct xio_msg_target_list_reply) >=
 		       sizeof(struct xio_msg_vm_tenant),
+	       "max size");
+_Static_assert(sizeof(struct xio_msg_target_list_reply) >=
+			       sizeof(struct xio_msg_stats_reply) &&
+		       sizeof(struct xio_msg_target_list_reply) >=
+			       sizeof(struct xio_msg_poller_stats_reply),
 	       "max size");
 
 /* Helpers shared by both ends (proto.c). */

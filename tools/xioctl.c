@@ -6,6 +6,9 @@
  *   xioctl [--socket PATH] target add TENANT PATH [--ro] [--direct]
  *   xioctl [--socket PATH] target list TENANT
  *   xioctl [--socket PATH] tenant detach TENANT
+ *   xioctl [--socket PATH] stats [TENANT] [--json] [--watch SECONDS]
+ *                                [--count N] [--consume]
+ *   xioctl [--socket PATH] stats reset [TENANT]
  *
  * Commands are rows of the table below: adding one is one function and one
  * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage.
@@ -16,10 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <xio/admin.h>
 #include <xio/client.h>
 #include <xio/xio.h>
+
+#define XIO_MAX_POLLERS_SHOWN 256
 
 static const char *sock_path;
 
@@ -211,6 +218,406 @@ static int cmd_tenant_detach(int argc, char **argv)
 	return 0;
 }
 
+/* ---- stats ------------------------------------------------------------- */
+
+struct sample {
+	struct xio_tenant_stats *t;
+	int nt;
+	struct xio_poller_stats *p;
+	int np; /* -1: not an administrator */
+	double when;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sample_free(struct sample *s)
+{
+	free(s->t);
+	free(s->p);
+	memset(s, 0, sizeof(*s));
+}
+
+static int sample_take(struct xio_admin *a, const char *tenant, uint32_t flags,
+		       struct sample *s)
+{
+	uint32_t total = 0, cap;
+	int n;
+
+	memset(s, 0, sizeof(*s));
+	s->when = now_s();
+	n = xio_admin_stats(a, tenant, 0, NULL, 0, &total);
+	if (n < 0)
+		return n;
+	cap = total + 16; /* room for tenants arriving meanwhile */
+	s->t = calloc(cap, sizeof(*s->t));
+	if (!s->t)
+		return -ENOMEM;
+	s->t[0].sz = sizeof(s->t[0]);
+	n = xio_admin_stats(a, tenant, flags, s->t, cap, NULL);
+	if (n < 0)
+		return n;
+	s->nt = n;
+	s->p = calloc(XIO_MAX_POLLERS_SHOWN, sizeof(*s->p));
+	if (!s->p)
+		return -ENOMEM;
+	s->p[0].sz = sizeof(s->p[0]);
+	s->np = xio_admin_poller_stats(a, s->p, XIO_MAX_POLLERS_SHOWN, NULL);
+	if (s->np == -EPERM)
+		s->np = -1; /* a guest: no poller figures */
+	else if (s->np < 0)
+		return s->np;
+	return 0;
+}
+
+/* The entry of @prev for the same tenant as @t (same id and state class). */
+static const struct xio_tenant_stats *prev_of(const struct sample *prev,
+					      const struct xio_tenant_stats *t)
+{
+	int i;
+
+	if (!prev)
+		return NULL;
+	for (i = 0; i < prev->nt; i++)
+		if (prev->t[i].id == t->id)
+			return &prev->t[i];
+	return NULL;
+}
+
+static const char *state_name(uint32_t st)
+{
+	return st == XIO_TSTATE_RUNNING	  ? "running" :
+	       st == XIO_TSTATE_DETACHING ? "detaching" :
+	       st == XIO_TSTATE_DETACHED  ? "detached" :
+					    "unknown";
+}
+
+static uint64_t bytes_of(const struct xio_tenant_stats *t)
+{
+	return t->bytes_read + t->bytes_written + t->bytes_sent +
+	       t->bytes_received;
+}
+
+/* Rates: over the watch interval when there is a previous sample, else
+ * over the tenant's elapsed time. */
+static void rates(const struct xio_tenant_stats *t,
+		  const struct xio_tenant_stats *p, double dt, double *ops,
+		  double *bps, double *cpu)
+{
+	double sec = p ? dt : (double)t->elapsed_ns / 1e9;
+	uint64_t o = t->taken, b = bytes_of(t), c = t->cpu_ns;
+
+	if (p && t->taken >= p->taken && bytes_of(t) >= bytes_of(p) &&
+	    t->cpu_ns >= p->cpu_ns) {
+		o -= p->taken;
+		b -= bytes_of(p);
+		c -= p->cpu_ns;
+	}
+	if (sec <= 0) {
+		*ops = *bps = *cpu = 0;
+		return;
+	}
+	*ops = (double)o / sec;
+	*bps = (double)b / sec;
+	*cpu = (double)c / 1e9 / sec * 100.0; /* % of one CPU */
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+#define JU(name, v) printf(",\"%s\":%llu", name, (unsigned long long)(v))
+
+static void json_counters(const struct xio_tenant_stats *t)
+{
+	printf("\"ops\":%llu", (unsigned long long)t->taken);
+	JU("completions", t->completed);
+	JU("errors", t->errors);
+	JU("invalid", t->invalid);
+	JU("bytes_read", t->bytes_read);
+	JU("bytes_written", t->bytes_written);
+	JU("bytes_sent", t->bytes_sent);
+	JU("bytes_received", t->bytes_received);
+	JU("kicks", t->kicks);
+	JU("notifies", t->notifies);
+	JU("wakeups", t->wakeups);
+	JU("inflight", t->inflight);
+	JU("inflight_max", t->inflight_max);
+	JU("cpu_ns", t->cpu_ns);
+	JU("throttled", t->throttled);
+}
+
+static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
+{
+	int i;
+
+	memset(tot, 0, sizeof(*tot));
+	for (i = 0; i < s->nt; i++) {
+		const struct xio_tenant_stats *t = &s->t[i];
+
+		tot->taken += t->taken;
+		tot->completed += t->completed;
+		tot->errors += t->errors;
+		tot->invalid += t->invalid;
+		tot->bytes_read += t->bytes_read;
+		tot->bytes_written += t->bytes_written;
+		tot->bytes_sent += t->bytes_sent;
+		tot->bytes_received += t->bytes_received;
+		tot->kicks += t->kicks;
+		tot->notifies += t->notifies;
+		tot->wakeups += t->wakeups;
+		tot->inflight += t->inflight;
+		if (t->inflight_max > tot->inflight_max)
+			tot->inflight_max = t->inflight_max;
+		tot->cpu_ns += t->cpu_ns;
+		tot->throttled += t->throttled;
+	}
+}
+
+static void stats_json(const struct sample *s, const struct sample *prev)
+{
+	struct xio_tenant_stats tot;
+	struct timespec rt;
+	double dt = prev ? s->when - prev->when : 0, ops, bps, cpu;
+	int i;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	printf("{\"schema\":\"xio-stats\",\"version\":1,\"timestamp\":%.3f,",
+	       (double)rt.tv_sec + (double)rt.tv_nsec / 1e9);
+	if (prev)
+		printf("\"interval_s\":%.3f,", dt);
+	else
+		printf("\"interval_s\":null,");
+	printf("\"tenants\":[");
+	for (i = 0; i < s->nt; i++) {
+		const struct xio_tenant_stats *t = &s->t[i];
+
+		rates(t, prev_of(prev, t), dt, &ops, &bps, &cpu);
+		printf("%s{\"id\":%u,\"name\":", i ? "," : "", t->id);
+		json_str(t->name);
+		printf(",\"state\":\"%s\",\"poller\":%u,", state_name(t->state),
+		       t->poller);
+		json_counters(t);
+		JU("elapsed_ns", t->elapsed_ns);
+		printf(",\"rates\":{\"ops_per_s\":%.1f,\"bytes_per_s\":%.1f,"
+		       "\"cpu_percent\":%.3f}",
+		       ops, bps, cpu);
+		printf(",\"quota\":{\"weight\":%llu,\"ops_rate\":%llu,"
+		       "\"bytes_rate\":%llu,\"inflight_cap\":%llu}}",
+		       (unsigned long long)t->weight,
+		       (unsigned long long)t->ops_rate,
+		       (unsigned long long)t->bytes_rate,
+		       (unsigned long long)t->inflight_cap);
+	}
+	totals_of(s, &tot);
+	printf("],\"totals\":{");
+	json_counters(&tot);
+	printf("},\"pollers\":");
+	if (s->np < 0) {
+		printf("null");
+	} else {
+		printf("[");
+		for (i = 0; i < s->np; i++) {
+			const struct xio_poller_stats *p = &s->p[i];
+			uint64_t sum = p->attributed_ns + p->idle_ns +
+				       p->overhead_ns;
+
+			printf("%s{\"idx\":%u,\"cpu\":%d,\"tenants\":%u",
+			       i ? "," : "", p->idx, p->cpu, p->nr_tenants);
+			JU("attributed_ns", p->attributed_ns);
+			JU("idle_ns", p->idle_ns);
+			JU("overhead_ns", p->overhead_ns);
+			JU("thread_cpu_ns", p->thread_cpu_ns);
+			JU("sleeps", p->sleeps);
+			JU("sleep_ns", p->sleep_ns);
+			printf(",\"accounted_ratio\":%.4f}",
+			       p->thread_cpu_ns ?
+				       (double)sum / (double)p->thread_cpu_ns :
+				       0.0);
+		}
+		printf("]");
+	}
+	printf("}\n");
+}
+
+static void stats_table(const struct sample *s, const struct sample *prev)
+{
+	struct xio_tenant_stats tot;
+	double dt = prev ? s->when - prev->when : 0, ops, bps, cpu;
+	double tops = 0, tbps = 0, tcpu = 0;
+	char r[16], w[16], sn[16], rc[16], rate[16];
+	int i;
+
+	printf("%-5s %-16s %-9s %12s %8s %8s %9s %9s %9s %9s %6s %10s %10s %10s %7s\n",
+	       "ID", "NAME", "STATE", "OPS", "ERRORS", "INVALID", "READ",
+	       "WRITTEN", "SENT", "RECEIVED", "INFL^", "CPU-MS", "OPS/S",
+	       "BYTES/S", "CPU%");
+	for (i = 0; i < s->nt; i++) {
+		const struct xio_tenant_stats *t = &s->t[i];
+
+		rates(t, prev_of(prev, t), dt, &ops, &bps, &cpu);
+		tops += ops;
+		tbps += bps;
+		tcpu += cpu;
+		human(r, sizeof(r), t->bytes_read);
+		human(w, sizeof(w), t->bytes_written);
+		human(sn, sizeof(sn), t->bytes_sent);
+		human(rc, sizeof(rc), t->bytes_received);
+		human(rate, sizeof(rate), (uint64_t)bps);
+		printf("%-5u %-16s %-9s %12llu %8llu %8llu %9s %9s %9s %9s %6llu %10.1f %10.0f %10s %7.2f\n",
+		       t->id, t->name, state_name(t->state),
+		       (unsigned long long)t->taken,
+		       (unsigned long long)t->errors,
+		       (unsigned long long)t->invalid, r, w, sn, rc,
+		       (unsigned long long)t->inflight_max,
+		       (double)t->cpu_ns / 1e6, ops, rate, cpu);
+	}
+	totals_of(s, &tot);
+	human(r, sizeof(r), tot.bytes_read);
+	human(w, sizeof(w), tot.bytes_written);
+	human(sn, sizeof(sn), tot.bytes_sent);
+	human(rc, sizeof(rc), tot.bytes_received);
+	human(rate, sizeof(rate), (uint64_t)tbps);
+	printf("%-5s %-16s %-9s %12llu %8llu %8llu %9s %9s %9s %9s %6llu %10.1f %10.0f %10s %7.2f\n",
+	       "-", "TOTAL", "", (unsigned long long)tot.taken,
+	       (unsigned long long)tot.errors, (unsigned long long)tot.invalid,
+	       r, w, sn, rc, (unsigned long long)tot.inflight_max,
+	       (double)tot.cpu_ns / 1e6, tops, rate, tcpu);
+	for (i = 0; i < s->np; i++) {
+		const struct xio_poller_stats *p = &s->p[i];
+		uint64_t sum = p->attributed_ns + p->idle_ns + p->overhead_ns;
+
+		printf("poller %u (cpu %d, %u tenants): attributed %.1f ms, idle %.1f ms, overhead %.1f ms, thread CPU %.1f ms (accounted %.1f%%), asleep %.1f ms in %llu sleeps\n",
+		       p->idx, p->cpu, p->nr_tenants,
+		       (double)p->attributed_ns / 1e6, (double)p->idle_ns / 1e6,
+		       (double)p->overhead_ns / 1e6,
+		       (double)p->thread_cpu_ns / 1e6,
+		       p->thread_cpu_ns ?
+			       100.0 * (double)sum / (double)p->thread_cpu_ns :
+			       0.0,
+		       (double)p->sleep_ns / 1e6,
+		       (unsigned long long)p->sleeps);
+	}
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	struct sample cur, prev;
+	struct xio_admin *a;
+	const char *tenant = NULL;
+	double watch = 0;
+	long count = 0, done = 0;
+	uint32_t flags = 0;
+	bool json = false, have_prev = false;
+	char what[96];
+	int i, err;
+
+	for (i = 0; i < argc; i++) {
+		char *end;
+
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--consume")) {
+			flags |= XIO_STATS_F_CONSUME;
+		} else if (!strcmp(argv[i], "--watch") && i + 1 < argc) {
+			watch = strtod(argv[++i], &end);
+			if (*end || end == argv[i] || !(watch >= 0.01) ||
+			    watch > 86400) {
+				fprintf(stderr,
+					"xioctl: --watch %s: want seconds between 0.01 and 86400\n",
+					argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
+			count = strtol(argv[++i], &end, 10);
+			if (*end || end == argv[i] || count < 1) {
+				fprintf(stderr,
+					"xioctl: --count %s: want a positive number\n",
+					argv[i]);
+				return 2;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return 2;
+		} else if (!tenant) {
+			tenant = argv[i];
+		} else {
+			return 2;
+		}
+	}
+	if (count && !watch)
+		return 2;
+	if ((flags & XIO_STATS_F_CONSUME) && watch) {
+		fprintf(stderr, "xioctl: --consume with --watch would lose records\n");
+		return 2;
+	}
+	if (open_admin(&a))
+		return 1;
+	snprintf(what, sizeof(what), "stats%s%s", tenant ? " " : "",
+		 tenant ? tenant : "");
+	for (;;) {
+		err = sample_take(a, tenant, flags, &cur);
+		if (err) {
+			sample_free(&cur);
+			if (have_prev)
+				sample_free(&prev);
+			xio_admin_close(a);
+			return die_err(what, err);
+		}
+		if (json)
+			stats_json(&cur, have_prev ? &prev : NULL);
+		else
+			stats_table(&cur, have_prev ? &prev : NULL);
+		fflush(stdout);
+		if (have_prev)
+			sample_free(&prev);
+		prev = cur;
+		have_prev = true;
+		if (!watch || (count && ++done >= count))
+			break;
+		if (!json)
+			printf("\n");
+		usleep((useconds_t)(watch * 1e6));
+	}
+	sample_free(&prev);
+	xio_admin_close(a);
+	return 0;
+}
+
+static int cmd_stats_reset(int argc, char **argv)
+{
+	struct xio_admin *a;
+	char what[96];
+	int err;
+
+	if (argc > 1)
+		return 2;
+	if (open_admin(&a))
+		return 1;
+	err = xio_admin_stats_reset(a, argc ? argv[0] : NULL);
+	xio_admin_close(a);
+	if (err) {
+		snprintf(what, sizeof(what), "stats reset%s%s",
+			 argc ? " " : "", argc ? argv[0] : "");
+		return die_err(what, err);
+	}
+	return 0;
+}
+
 struct command {
 	const char *words[2]; /* one or two words */
 	int (*fn)(int argc, char **argv);
@@ -224,6 +631,11 @@ static const struct command commands[] = {
 	 cmd_target_add,
 	 "target add TENANT PATH [--ro] [--direct]"},
 	{{"target", "list"}, cmd_target_list, "target list TENANT"},
+	/* Before "stats": a tenant named "reset" is reached by its id. */
+	{{"stats", "reset"}, cmd_stats_reset, "stats reset [TENANT]"},
+	{{"stats", NULL},
+	 cmd_stats,
+	 "stats [TENANT] [--json] [--watch SECONDS [--count N]] [--consume]"},
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -129,6 +129,89 @@ int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 			  struct xio_target_info *out, uint32_t max,
 			  uint32_t *total);
 
+/* ---- accounting (docs/accounting.md) ----------------------------------- */
+
+/*
+ * Extensible: the caller sets .sz = sizeof(struct xio_tenant_stats) in the
+ * first element of the array it passes; that is also the array's stride.
+ * The library fills min(.sz, its own size) bytes of each entry and sets
+ * .sz of each to the bytes filled and .version to XIO_STATS_VERSION; fields
+ * are only ever added at the end.
+ */
+#define XIO_STATS_VERSION 1
+#define XIO_STATS_F_CONSUME (1U << 0) /* drop the final records returned */
+
+/* xio_tenant_stats.state */
+#define XIO_TSTATE_RUNNING 0
+#define XIO_TSTATE_DETACHING 1
+#define XIO_TSTATE_DETACHED 2 /* final record of a tenant that is gone */
+
+struct xio_tenant_stats {
+	uint32_t sz;
+	uint32_t version;
+	uint32_t id;
+	uint32_t poller;
+	char name[XIO_TENANT_NAME_MAX];
+	uint32_t state; /* XIO_TSTATE_* */
+	uint32_t resv0;
+	uint64_t taken;	    /* SQEs accepted */
+	uint64_t completed; /* CQEs posted (refusals included) */
+	uint64_t errors;    /* CQEs with a negative result, invalid excluded */
+	uint64_t invalid;   /* SQEs refused by validation */
+	uint64_t bytes_read, bytes_written, bytes_sent, bytes_received;
+	uint64_t kicks;	       /* doorbells received */
+	uint64_t notifies;     /* completion notifications sent */
+	uint64_t wakeups;      /* poller sleeps this tenant's kick ended */
+	uint64_t inflight;     /* operations in io_uring now */
+	uint64_t inflight_max; /* high-water mark of inflight */
+	uint64_t cpu_ns;       /* poller time attributed (visits, completions) */
+	uint64_t throttled;    /* visits cut short by a quota */
+	uint64_t weight;       /* quota: share of poller time, 1..10000 */
+	uint64_t ops_rate;     /* quota: SQEs/s, 0 none */
+	uint64_t bytes_rate;   /* quota: bytes/s, 0 none */
+	uint64_t inflight_cap; /* quota: operations in io_uring at once */
+	uint64_t elapsed_ns;   /* since attach or last reset (to detach) */
+	uint64_t resv[5];
+};
+
+struct xio_poller_stats {
+	uint32_t sz;
+	uint32_t version;
+	uint32_t idx;
+	int32_t cpu; /* pinned CPU or -1 */
+	uint32_t nr_tenants;
+	uint32_t resv0;
+	uint64_t attributed_ns; /* charged to tenants */
+	uint64_t idle_ns;	/* spinning or visiting empty rings */
+	uint64_t overhead_ns;	/* the rest of busy loops (submit, inbox) */
+	uint64_t thread_cpu_ns; /* CLOCK_THREAD_CPUTIME_ID of the thread */
+	uint64_t sleeps;
+	uint64_t sleep_ns; /* wall time asleep (not CPU time) */
+	uint64_t resv[6];
+};
+
+/*
+ * Counters of @tenant (NULL or "": every tenant, then the final records of
+ * detached ones) into @out (stride out->sz, see above), at most @max;
+ * *total (may be NULL) gets how many exist.  A guest connection sees its
+ * own tenant only.  With XIO_STATS_F_CONSUME the final records returned are
+ * dropped by xiod.  Returns the number filled or -errno (-ENOENT: no such
+ * tenant or final record).
+ */
+int xio_admin_stats(struct xio_admin *a, const char *tenant, uint32_t flags,
+		    struct xio_tenant_stats *out, uint32_t max,
+		    uint32_t *total);
+
+/*
+ * Admin: restart the counters of @tenant (NULL or "": all) from zero (the
+ * live gauges inflight/inflight_max excepted) and drop its final records.
+ */
+int xio_admin_stats_reset(struct xio_admin *a, const char *tenant);
+
+/* Admin: the pollers' time split; same conventions as xio_admin_stats(). */
+int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
+			   uint32_t max, uint32_t *total);
+
 #ifdef __cplusplus
 }
 #endif
