@@ -42,7 +42,8 @@ static xio_print_fn xio__print = xio__print_default;
 
 xio_print_fn xio_set_print(xio_print_fn fn)
 {
-	xio_print_fn old = __atomic_exchange_n(&xio__print, fn, __ATOMIC_ACQ_REL);
+	xio_print_fn old =
+		__atomic_exchange_n(&xio__print, fn, __ATOMIC_ACQ_REL);
 	return old;
 }
 

@@ -168,8 +168,8 @@ static int cq_space(struct xio_host_qp *hq, uint32_t want, uint32_t *space)
 
 		used = hq->cq_tail - head;
 		if (used > hq->cq_entries)
-			return mark_broken(hq, "CQ head outside the ring",
-					   head, hq->cq_tail);
+			return mark_broken(hq, "CQ head outside the ring", head,
+					   hq->cq_tail);
 		hq->cq_head_cache = head;
 	}
 	/*

@@ -74,9 +74,9 @@ int xio_layout_compute(const struct xio_params *p, struct xio_layout *out)
 	/* All products below fit in 64 bits thanks to the limits above. */
 	l.sq_ctrl_off = 0;
 	l.sqes_off = sizeof(struct xio_sq_ctrl);
-	l.cq_ctrl_off = align_up(l.sqes_off + (uint64_t)l.sq_entries *
-						      XIO_SQE_SIZE,
-				 XIO_BLOCK_SIZE);
+	l.cq_ctrl_off =
+		align_up(l.sqes_off + (uint64_t)l.sq_entries * XIO_SQE_SIZE,
+			 XIO_BLOCK_SIZE);
 	l.cqes_off = l.cq_ctrl_off + sizeof(struct xio_cq_ctrl);
 	qp_bytes = l.cqes_off + (uint64_t)l.cq_entries * XIO_CQE_SIZE;
 	l.qp_stride = align_up(qp_bytes, XIO_PAGE_SIZE);

@@ -70,7 +70,8 @@ void *xio_buf_ptr(const struct xio_region *r, uint32_t slot)
 {
 	if (!r || slot >= r->layout.nr_bufs)
 		return NULL;
-	return xio__at(r, r->layout.pool_off + (uint64_t)slot * r->layout.buf_size);
+	return xio__at(r, r->layout.pool_off +
+				  (uint64_t)slot * r->layout.buf_size);
 }
 
 void *xio_host_buf(const struct xio_region *r, uint32_t slot, uint32_t buf_off,
@@ -80,5 +81,6 @@ void *xio_host_buf(const struct xio_region *r, uint32_t slot, uint32_t buf_off,
 	    len > r->layout.buf_size - buf_off)
 		return NULL;
 	return xio__at(r, r->layout.pool_off +
-				  (uint64_t)slot * r->layout.buf_size + buf_off);
+				  (uint64_t)slot * r->layout.buf_size +
+				  buf_off);
 }

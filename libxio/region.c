@@ -120,8 +120,8 @@ static int memfd_make(const char *name, size_t size, bool huge, int *fdp)
  * hugetlb region without enough free pages fails here (-ENOMEM), not later
  * with a SIGBUS in the poller, and every page is placed on the node now.
  */
-static int map_and_populate(int fd, size_t size, const struct xio_region_opts *o,
-			    void **basep)
+static int map_and_populate(int fd, size_t size,
+			    const struct xio_region_opts *o, void **basep)
 {
 	void *base;
 	int err;
@@ -272,7 +272,8 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 	/* Sealed before anyone else can see the fd: size is fixed for good. */
 	if (fcntl(r->fd, F_ADD_SEALS, XIO_SEALS) < 0) {
 		err = -errno;
-		pr_warn("xio: sealing the region memfd: %s\n", xio_strerror(err));
+		pr_warn("xio: sealing the region memfd: %s\n",
+			xio_strerror(err));
 		goto fail;
 	}
 	return region_finish(r, out);
@@ -395,7 +396,7 @@ int xio_region_file_check(const struct xio_region *r)
 #define HDR_NONZERO(field)                                                     \
 	do {                                                                   \
 		if (!h.field) {                                                \
-			pr_warn("xio: region header: " #field " is 0\n");     \
+			pr_warn("xio: region header: " #field " is 0\n");      \
 			return -EINVAL;                                        \
 		}                                                              \
 	} while (0)
@@ -418,8 +419,10 @@ static int header_validate(const void *base, size_t len, struct xio_layout *l,
 		return -EINVAL;
 	}
 	/* One copy; the peer may change the shared header as we read it. */
-	h.magic = xio_load_acquire(&((const struct xio_region_hdr *)base)->magic);
-	memcpy((char *)&h + sizeof(h.magic), (const char *)base + sizeof(h.magic),
+	h.magic =
+		xio_load_acquire(&((const struct xio_region_hdr *)base)->magic);
+	memcpy((char *)&h + sizeof(h.magic),
+	       (const char *)base + sizeof(h.magic),
 	       sizeof(h) - sizeof(h.magic));
 	if (h.magic != XIO_REGION_MAGIC) {
 		pr_warn("xio: region header: bad magic 0x%016llx (expected 0x%016llx): not an xio region\n",
@@ -464,7 +467,8 @@ static int header_validate(const void *base, size_t len, struct xio_layout *l,
 	HDR_EXPECT(cqes_off, l->cqes_off);
 	HDR_EXPECT(pool_off, l->pool_off);
 	HDR_EXPECT(pool_size, l->pool_size);
-	if (h.region_size < l->min_region_size || h.region_size % XIO_PAGE_SIZE) {
+	if (h.region_size < l->min_region_size ||
+	    h.region_size % XIO_PAGE_SIZE) {
 		pr_warn("xio: region header: region_size %llu (needs >= %llu, page aligned)\n",
 			(unsigned long long)h.region_size,
 			(unsigned long long)l->min_region_size);
@@ -555,7 +559,8 @@ int xio_region_attach_mem(void *base, size_t len, unsigned int flags,
 	if (flags & XIO_ATTACH_REQUIRE_SEALS)
 		return -EINVAL; /* a bare mapping carries no seals */
 	if ((uintptr_t)base % XIO_PAGE_SIZE) {
-		pr_warn("xio: region mapping at %p is not page aligned\n", base);
+		pr_warn("xio: region mapping at %p is not page aligned\n",
+			base);
 		return -EINVAL;
 	}
 	r = region_alloc();

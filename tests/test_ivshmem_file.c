@@ -109,7 +109,8 @@ static void test_create_file(void)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
 	xt_capture_start();
-	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &x), -EPERM);
+	CHECK_EQ(xio_region_attach_fd(fd, XIO_ATTACH_REQUIRE_SEALS, &x),
+		 -EPERM);
 	xio_set_print(NULL);
 	close(fd);
 	CHECK(x == NULL);

@@ -29,14 +29,15 @@ int main(void)
 
 	CHECK_EQ(compute(1, 2, 2, 64, 1), 0);
 	CHECK_EQ(compute(XIO_MAX_QPAIRS, XIO_MAX_RING_ENTRIES,
-			 XIO_MAX_RING_ENTRIES, XIO_MAX_BUF_SIZE, 1), 0);
+			 XIO_MAX_RING_ENTRIES, XIO_MAX_BUF_SIZE, 1),
+		 0);
 	CHECK_EQ(compute(XIO_MAX_QPAIRS + 1, 0, 0, 0, 0), -EINVAL);
-	CHECK_EQ(compute(1, 3, 0, 0, 0), -EINVAL);	/* not a power of 2 */
-	CHECK_EQ(compute(1, 1, 0, 0, 0), -EINVAL);	/* below minimum */
+	CHECK_EQ(compute(1, 3, 0, 0, 0), -EINVAL); /* not a power of 2 */
+	CHECK_EQ(compute(1, 1, 0, 0, 0), -EINVAL); /* below minimum */
 	CHECK_EQ(compute(1, XIO_MAX_RING_ENTRIES * 2, 0, 0, 0), -EINVAL);
-	CHECK_EQ(compute(1, 64, 32, 0, 0), -EINVAL);	/* CQ < SQ */
-	CHECK_EQ(compute(1, 64, 0, 100, 0), -EINVAL);	/* not 64-multiple */
-	CHECK_EQ(compute(1, 64, 0, 32, 0), -EINVAL);	/* below minimum */
+	CHECK_EQ(compute(1, 64, 32, 0, 0), -EINVAL);  /* CQ < SQ */
+	CHECK_EQ(compute(1, 64, 0, 100, 0), -EINVAL); /* not 64-multiple */
+	CHECK_EQ(compute(1, 64, 0, 32, 0), -EINVAL);  /* below minimum */
 	CHECK_EQ(compute(1, 64, 0, XIO_MAX_BUF_SIZE + 64, 0), -EINVAL);
 	CHECK_EQ(compute(1, 64, 0, 0, XIO_MAX_BUFS + 1), -EINVAL);
 	/* 2^20 slots of 16 MiB = 16 TiB: beyond the region limit. */

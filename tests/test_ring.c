@@ -63,7 +63,7 @@ static void test_basic(void)
 	for (i = 0; i < 8; i++)
 		CHECK_EQ(xio_host_cq_post(hq, in[i].user_data, i * 10, 0), 0);
 	CHECK_EQ(xio_host_cq_post(hq, 99, 0, 0), -ENOSPC); /* no reservation */
-	CHECK_EQ(xio_peek_cqe(qp, &c), -EAGAIN);	      /* not published */
+	CHECK_EQ(xio_peek_cqe(qp, &c), -EAGAIN);	   /* not published */
 	CHECK_EQ(xio_host_cq_publish(hq), 0);
 	for (i = 0; i < 8; i++) {
 		CHECK_EQ(xio_peek_cqe(qp, &c), 0);
@@ -98,7 +98,7 @@ static void test_invalid_answered(void)
 	xio_prep_nop(xio_get_sqe(qp), 1);
 	s = xio_get_sqe(qp);
 	xio_prep_nop(s, 2);
-	s->opcode = XIO_OP_LAST; /* unknown opcode */
+	s->opcode = XIO_OP_LAST;			   /* unknown opcode */
 	xio_prep_read(xio_get_sqe(qp), 0, 4, 0, 16, 0, 3); /* slot 4 of 4 */
 	xio_prep_read(xio_get_sqe(qp), 0, 3, 200, 57, 0, 4); /* beyond slot */
 	xio_prep_read(xio_get_sqe(qp), 0, 3, 200, 56, 0, 5); /* fits exactly */
@@ -119,7 +119,7 @@ static void test_invalid_answered(void)
 		xio_cqe_seen(qp, c);
 	}
 	CHECK_EQ(((struct xio_sq_ctrl *)((char *)xio_region_base(r) +
-					  xio_region_layout(r)->qp_off))
+					 xio_region_layout(r)->qp_off))
 			 ->dropped,
 		 3);
 	xio_region_destroy(r);

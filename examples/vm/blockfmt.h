@@ -38,9 +38,9 @@ enum blk_err {
 
 static inline const char *blk_strerror(int e)
 {
-	static const char *const s[] = {"ok",	     "bad magic", "bad index",
-					"bad seed",  "bad length", "bad checksum",
-					"bad payload"};
+	static const char *const s[] = {
+		"ok",	      "bad magic",    "bad index",  "bad seed",
+		"bad length", "bad checksum", "bad payload"};
 
 	return e >= 0 && e <= BLK_BAD_DATA ? s[e] : "?";
 }

@@ -76,8 +76,9 @@ static void complete(struct demo *d, uint8_t op, struct req *reqs,
 	int bad;
 
 	if (ud >> 56 != op || i >= count || reqs[i].done) {
-		fprintf(stderr, "xio-guest-demo: %s: unexpected CQE user_data 0x%" PRIx64
-				" res %d\n",
+		fprintf(stderr,
+			"xio-guest-demo: %s: unexpected CQE user_data 0x%" PRIx64
+			" res %d\n",
 			op_name[op], ud, cqe->res);
 		d->errors++;
 		return;
@@ -87,7 +88,9 @@ static void complete(struct demo *d, uint8_t op, struct req *reqs,
 		d->order_errors++;
 	*next = i + 1;
 	if (cqe->res != want || cqe->flags) {
-		fprintf(stderr, "xio-guest-demo: %s %" PRIu64 ": res %d flags 0x%x (want %d)\n",
+		fprintf(stderr,
+			"xio-guest-demo: %s %" PRIu64
+			": res %d flags 0x%x (want %d)\n",
 			op_name[op], i, cqe->res, cqe->flags, want);
 		d->errors++;
 	} else if (op == XIO_OP_READ) {
@@ -95,7 +98,9 @@ static void complete(struct demo *d, uint8_t op, struct req *reqs,
 				&d->seed);
 		if (bad) {
 			if (d->mismatches < 10)
-				fprintf(stderr, "xio-guest-demo: block %" PRIu64 " read back: %s\n",
+				fprintf(stderr,
+					"xio-guest-demo: block %" PRIu64
+					" read back: %s\n",
 					i, blk_strerror(bad));
 			d->mismatches++;
 		}
@@ -142,7 +147,8 @@ static int run_phase(struct demo *d, uint8_t op, uint64_t count)
 					blk_fill(xio_buf_ptr(d->r, slot), d->bs,
 						 issued, d->seed);
 				else
-					memset(xio_buf_ptr(d->r, slot), 0, d->bs);
+					memset(xio_buf_ptr(d->r, slot), 0,
+					       d->bs);
 				xio_prep_rw(sqe, op, 0, slot, 0, d->bs,
 					    issued * d->bs, UD(op, issued));
 			}
@@ -156,8 +162,9 @@ static int run_phase(struct demo *d, uint8_t op, uint64_t count)
 		}
 		err = xio_wait_cqe(d->qp, &cqe, d->timeout_ms);
 		if (err) {
-			fprintf(stderr, "xio-guest-demo: %s: waiting for CQE %" PRIu64
-					" of %" PRIu64 ": %s\n",
+			fprintf(stderr,
+				"xio-guest-demo: %s: waiting for CQE %" PRIu64
+				" of %" PRIu64 ": %s\n",
 				op_name[op], reaped, count, xio_strerror(err));
 			break;
 		}
@@ -263,17 +270,38 @@ int main(int argc, char **argv)
 	d.seed = now_us() * 0x2545f4914f6cdd1dULL;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': pci = optarg; break;
-		case 'W': flags |= XIO_IVSHMEM_WC; break;
-		case 'n': nops = strtoull(optarg, NULL, 0); break;
-		case 'b': blocks = strtoull(optarg, NULL, 0); break;
-		case 's': d.bs = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'd': d.depth = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 't': d.timeout_ms = atoi(optarg); break;
-		case 'S': d.seed = strtoull(optarg, NULL, 0); break;
-		case 'o': d.strict_order = true; break;
-		case 'm': do_maptest = true; break;
-		default: usage();
+		case 'p':
+			pci = optarg;
+			break;
+		case 'W':
+			flags |= XIO_IVSHMEM_WC;
+			break;
+		case 'n':
+			nops = strtoull(optarg, NULL, 0);
+			break;
+		case 'b':
+			blocks = strtoull(optarg, NULL, 0);
+			break;
+		case 's':
+			d.bs = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'd':
+			d.depth = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			d.timeout_ms = atoi(optarg);
+			break;
+		case 'S':
+			d.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'o':
+			d.strict_order = true;
+			break;
+		case 'm':
+			do_maptest = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc || d.bs < BLK_MIN_SIZE || d.bs % 8 || !d.depth ||
@@ -289,11 +317,14 @@ int main(int argc, char **argv)
 	}
 	xio_ivshmem_info(d.r, &info);
 	l = xio_region_layout(d.r);
-	printf("xio-guest-demo: %s %s, BAR %" PRIu64 " bytes, region '%s': sq %u cq %u, %u bufs of %u\n",
-	       info.pci_addr, info.resource, info.bar_size, xio_region_name(d.r),
-	       l->sq_entries, l->cq_entries, l->nr_bufs, l->buf_size);
+	printf("xio-guest-demo: %s %s, BAR %" PRIu64
+	       " bytes, region '%s': sq %u cq %u, %u bufs of %u\n",
+	       info.pci_addr, info.resource, info.bar_size,
+	       xio_region_name(d.r), l->sq_entries, l->cq_entries, l->nr_bufs,
+	       l->buf_size);
 	if (d.bs > l->buf_size) {
-		fprintf(stderr, "xio-guest-demo: --bs %u exceeds the pool slot size %u\n",
+		fprintf(stderr,
+			"xio-guest-demo: --bs %u exceeds the pool slot size %u\n",
 			d.bs, l->buf_size);
 		return 2;
 	}
@@ -315,11 +346,12 @@ int main(int argc, char **argv)
 	if (d.strict_order)
 		d.errors += d.order_errors;
 
-	printf("XIO-GUEST-RESULT nops=%" PRIu64 " writes=%" PRIu64 " reads=%" PRIu64
-	       " mismatches=%" PRIu64 " errors=%" PRIu64 " order_errors=%" PRIu64
-	       " kicks=%" PRIu64 " seed=0x%" PRIx64 " bs=%u usec=%" PRIu64 "\n",
-	       d.nops, d.writes, d.reads, d.mismatches, d.errors, d.order_errors,
-	       xio_qp_kicks(d.qp), d.seed, d.bs, usec);
+	printf("XIO-GUEST-RESULT nops=%" PRIu64 " writes=%" PRIu64
+	       " reads=%" PRIu64 " mismatches=%" PRIu64 " errors=%" PRIu64
+	       " order_errors=%" PRIu64 " kicks=%" PRIu64 " seed=0x%" PRIx64
+	       " bs=%u usec=%" PRIu64 "\n",
+	       d.nops, d.writes, d.reads, d.mismatches, d.errors,
+	       d.order_errors, xio_qp_kicks(d.qp), d.seed, d.bs, usec);
 	fflush(stdout);
 	xio_region_destroy(d.r);
 	return d.mismatches || d.errors || err ? 1 : 0;

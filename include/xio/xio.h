@@ -99,9 +99,9 @@ int xio_layout_compute(const struct xio_params *p, struct xio_layout *out);
 struct xio_region;
 
 /* xio_region_opts.flags */
-#define XIO_REGION_HUGETLB (1U << 0)	     /* try MFD_HUGETLB, fall back */
+#define XIO_REGION_HUGETLB (1U << 0)	    /* try MFD_HUGETLB, fall back */
 #define XIO_REGION_HUGETLB_STRICT (1U << 1) /* fail rather than fall back */
-#define XIO_REGION_NUMA_BIND (1U << 2)	     /* bind to .numa_node */
+#define XIO_REGION_NUMA_BIND (1U << 2)	    /* bind to .numa_node */
 #define XIO_REGION_FLAGS_MASK                                                  \
 	(XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT | XIO_REGION_NUMA_BIND)
 
@@ -113,7 +113,7 @@ struct xio_region;
 struct xio_region_opts {
 	size_t sz;
 	struct xio_params params;
-	uint32_t flags;	 /* XIO_REGION_* */
+	uint32_t flags;	   /* XIO_REGION_* */
 	int32_t numa_node; /* with XIO_REGION_NUMA_BIND */
 	const char *name;  /* copied into the header (63 bytes max) */
 };
@@ -375,10 +375,9 @@ static inline void xio_cqe_seen(struct xio_qp *qp, struct xio_cqe *cqe)
 
 /* ---- SQE preparation ------------------------------------------------- */
 
-static inline void xio_prep_rw(struct xio_sqe *sqe, uint8_t op,
-			       uint32_t target, uint32_t buf_index,
-			       uint32_t buf_off, uint32_t len, uint64_t off,
-			       uint64_t user_data)
+static inline void xio_prep_rw(struct xio_sqe *sqe, uint8_t op, uint32_t target,
+			       uint32_t buf_index, uint32_t buf_off,
+			       uint32_t len, uint64_t off, uint64_t user_data)
 {
 	sqe->opcode = op;
 	sqe->flags = 0;
@@ -452,8 +451,7 @@ int xio_sqe_validate(const struct xio_layout *l, const struct xio_sqe *sqe);
  * ring size, CQ head beyond the tail): the ring is then quarantined, flagged
  * XIO_SQ_BROKEN, and every later call returns -EPROTO.
  */
-int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out,
-		     uint32_t max);
+int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max);
 
 /*
  * Write one CQE into a slot reserved by xio_host_sq_take(); invisible to the

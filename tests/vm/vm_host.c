@@ -133,7 +133,8 @@ static uint64_t verify(int fd, uint64_t blocks, uint32_t bs, uint64_t *seedp)
 		e = blk_check(b, bs, i, &seed);
 		if (e) {
 			if (bad < 10)
-				fprintf(stderr, "vm_host: block %" PRIu64 ": %s\n", i,
+				fprintf(stderr,
+					"vm_host: block %" PRIu64 ": %s\n", i,
 					blk_strerror(e));
 			bad++;
 		}
@@ -188,18 +189,41 @@ int main(int argc, char **argv)
 	o.params.nr_bufs = 64;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'r': region_path = optarg; break;
-		case 't': target = optarg; break;
-		case 'R': ready = optarg; break;
-		case 'q': o.params.sq_entries = (uint32_t)atoi(optarg); break;
-		case 'n': o.params.nr_bufs = (uint32_t)atoi(optarg); break;
-		case 'B': o.params.buf_size = (uint32_t)atoi(optarg); break;
-		case 'm': max_s = atol(optarg); break;
-		case 'v': vblocks = strtoull(optarg, NULL, 0); break;
-		case 's': bs = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'k': keep = true; break;
-		case 'C': cnt.corrupt_read = strtoull(optarg, NULL, 0); break;
-		default: usage();
+		case 'r':
+			region_path = optarg;
+			break;
+		case 't':
+			target = optarg;
+			break;
+		case 'R':
+			ready = optarg;
+			break;
+		case 'q':
+			o.params.sq_entries = (uint32_t)atoi(optarg);
+			break;
+		case 'n':
+			o.params.nr_bufs = (uint32_t)atoi(optarg);
+			break;
+		case 'B':
+			o.params.buf_size = (uint32_t)atoi(optarg);
+			break;
+		case 'm':
+			max_s = atol(optarg);
+			break;
+		case 'v':
+			vblocks = strtoull(optarg, NULL, 0);
+			break;
+		case 's':
+			bs = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'k':
+			keep = true;
+			break;
+		case 'C':
+			cnt.corrupt_read = strtoull(optarg, NULL, 0);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!region_path || !target || optind != argc || bs < BLK_MIN_SIZE)
@@ -219,13 +243,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hq = xio_region_host_qp(r, 0);
-	printf("vm_host: region %s, %zu bytes\n", region_path, xio_region_size(r));
+	printf("vm_host: region %s, %zu bytes\n", region_path,
+	       xio_region_size(r));
 	fflush(stdout);
 	if (ready) {
 		FILE *f = fopen(ready, "w");
 
 		if (!f || fclose(f)) {
-			fprintf(stderr, "vm_host: %s: %s\n", ready, strerror(errno));
+			fprintf(stderr, "vm_host: %s: %s\n", ready,
+				strerror(errno));
 			rc = 1;
 			stop = 1;
 		}
@@ -248,12 +274,14 @@ int main(int argc, char **argv)
 				/* QEMU or anyone else may truncate the file. */
 				if (!(idle & 1023) &&
 				    xio_region_file_check(r) == -ESTALE) {
-					fprintf(stderr, "vm_host: region file truncated: stop serving\n");
+					fprintf(stderr,
+						"vm_host: region file truncated: stop serving\n");
 					rc = 1;
 					break;
 				}
 				if (!(idle & 1023) && time(NULL) > deadline) {
-					fprintf(stderr, "vm_host: --max-seconds %ld reached\n",
+					fprintf(stderr,
+						"vm_host: --max-seconds %ld reached\n",
 						max_s);
 					rc = 1;
 					break;
@@ -271,9 +299,9 @@ int main(int argc, char **argv)
 	}
 
 	xio_host_qp_get_stats(hq, &st);
-	printf("XIO-HOST-RESULT taken=%" PRIu64 " invalid=%" PRIu64 " posted=%" PRIu64
-	       " nops=%" PRIu64 " reads=%" PRIu64 " writes=%" PRIu64
-	       " io_errors=%" PRIu64 " broken=%u\n",
+	printf("XIO-HOST-RESULT taken=%" PRIu64 " invalid=%" PRIu64
+	       " posted=%" PRIu64 " nops=%" PRIu64 " reads=%" PRIu64
+	       " writes=%" PRIu64 " io_errors=%" PRIu64 " broken=%u\n",
 	       st.taken, st.invalid, st.posted, cnt.nops, cnt.reads, cnt.writes,
 	       cnt.io_errors, st.broken);
 	if (st.invalid || st.broken || cnt.io_errors)
