@@ -76,6 +76,22 @@ static int numa_node_check(int node)
 	return 0;
 }
 
+/* Options checked, geometry derived, NUMA node checked: what both
+ * constructors need before they allocate anything. */
+static int opts_to_layout(const struct xio_region_opts *o, struct xio_layout *l)
+{
+	int err = opts_check(o);
+
+	if (err)
+		return err;
+	err = xio_layout_compute(&o->params, l);
+	if (err)
+		return err;
+	if (o->flags & XIO_REGION_NUMA_BIND)
+		return numa_node_check(o->numa_node);
+	return 0;
+}
+
 /* Bind [addr, addr+len) to @node before any page is touched. */
 static int numa_bind_range(void *addr, size_t len, int node)
 {
@@ -213,17 +229,9 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 
 	if (!out)
 		return -EINVAL;
-	err = opts_check(o);
+	err = opts_to_layout(o, &l);
 	if (err)
 		return err;
-	err = xio_layout_compute(&o->params, &l);
-	if (err)
-		return err;
-	if (o->flags & XIO_REGION_NUMA_BIND) {
-		err = numa_node_check(o->numa_node);
-		if (err)
-			return err;
-	}
 	r = region_alloc();
 	if (!r)
 		return -ENOMEM;
@@ -303,21 +311,13 @@ int xio_region_create_file(const char *path, unsigned int mode,
 
 	if (!out || !path || !*path || (mode & ~07777U))
 		return -EINVAL;
-	err = opts_check(o);
+	err = opts_to_layout(o, &l);
 	if (err)
 		return err;
 	if (o->flags & (XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT)) {
 		pr_warn("xio: %s: hugetlb flags are not supported for a region file\n",
 			path);
 		return -EINVAL;
-	}
-	err = xio_layout_compute(&o->params, &l);
-	if (err)
-		return err;
-	if (o->flags & XIO_REGION_NUMA_BIND) {
-		err = numa_node_check(o->numa_node);
-		if (err)
-			return err;
 	}
 	size = ivshmem_file_size(l.min_region_size);
 	if (size > XIO_MAX_REGION_SIZE)
