@@ -76,8 +76,10 @@ static int numa_node_check(int node)
 	return 0;
 }
 
-/* Options checked, geometry derived, NUMA node checked: what both
- * constructors need before they allocate anything. */
+/*
+ * Options checked, geometry derived, NUMA node checked: what both
+ * constructors need before they allocate anything.
+ */
 static int opts_to_layout(const struct xio_region_opts *o, struct xio_layout *l)
 {
 	int err = opts_check(o);
