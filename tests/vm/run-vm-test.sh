@@ -21,6 +21,14 @@
 #
 #   run-vm-test.sh --host PATH/vm_host --guest PATH/xio-guest-demo [--workdir DIR]
 #                  [--expect-mismatch]
+#   run-vm-test.sh --xiod PATH/xiod --xioctl PATH/xioctl --hook PATH/xio-libvirt-hook
+#                  --verify PATH/vm_verify --guest PATH/xio-guest-demo [--workdir DIR]
+#
+# The second form serves the guest with the real xiod instead of vm_host:
+# the libvirt hook (fed a domain XML with an xio <shmem>) has xiod create the
+# region file, xioctl adds the target; afterwards the tenant's counters come
+# from xioctl, the hook's release removes the tenant (and the file), and
+# vm_verify checks the target file.
 #
 # --expect-mismatch: vm_host corrupts the data of one READ on its way back:
 # passes only if the guest reports exactly that one mismatch while the file
@@ -37,16 +45,27 @@
 set -uo pipefail
 
 host_bin= guest_bin= workdir=
+xiod_bin= xioctl_bin= hook_bin= verify_bin=
 expect_mm=0 host_extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--host) host_bin=$2; shift 2 ;;
 	--guest) guest_bin=$2; shift 2 ;;
 	--workdir) workdir=$2; shift 2 ;;
+	--xiod) xiod_bin=$2; shift 2 ;;
+	--xioctl) xioctl_bin=$2; shift 2 ;;
+	--hook) hook_bin=$2; shift 2 ;;
+	--verify) verify_bin=$2; shift 2 ;;
 	--expect-mismatch) expect_mm=1; host_extra=(--corrupt-read 7); shift ;;
 	*) echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2 ;;
 	esac
 done
+if [ -n "$xiod_bin" ]; then
+	[ -n "$xioctl_bin" ] && [ -n "$hook_bin" ] && [ -n "$verify_bin" ] &&
+		[ "$expect_mm" = 0 ] ||
+		{ echo "usage: $0 --xiod XIOD --xioctl XIOCTL --hook HOOK --verify VM_VERIFY --guest DEMO" >&2; exit 2; }
+	host_bin=$xiod_bin
+fi
 [ -n "$host_bin" ] && [ -n "$guest_bin" ] || { echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2; }
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -164,11 +183,42 @@ fi
 
 # ---- host side, then the guest ----------------------------------------------
 rm -f "$region" "$workdir/ready"
+if [ -n "$xiod_bin" ]; then
+	# xiod, with the region made through the libvirt hook.
+	sock=$workdir/xiod.sock
+	tname=${region#/dev/shm/}
+	# Appending: the hook and this script write to the same log.
+	: >"$hostlog"
+	"$xiod_bin" --foreground --socket "$sock" --pollers 1 --idle-us 10000000 \
+		>>"$hostlog" 2>&1 &
+	host_pid=$!
+	for _ in $(seq 100); do
+		"$xioctl_bin" --socket "$sock" tenants >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	cat >"$workdir/domain.xml" <<XML
+<domain type='qemu'>
+  <name>xio-vmtest</name>
+  <uuid>00000000-0000-4000-8000-00000000$(printf %04x $(($$ % 65536)))</uuid>
+  <devices>
+    <shmem name='$tname'><model type='ivshmem-plain'/><size unit='M'>1</size></shmem>
+  </devices>
+</domain>
+XML
+	hook() { XIO_SOCKET=$sock XIO_HOOK_QEMU_USER=root "$hook_bin" xio-vmtest "$@" - \
+		<"$workdir/domain.xml" >>"$hostlog" 2>&1; }
+	hook prepare begin || fail "the hook's prepare failed"
+	: >"$target"
+	"$xioctl_bin" --socket "$sock" target add "$tname" "$target" >>"$hostlog" 2>&1 ||
+		fail "xioctl target add"
+	touch "$workdir/ready"
+else
 "$host_bin" --region "$region" --target "$target" --ready "$workdir/ready" \
 	--verify-blocks "$blocks" --bs "$bs" --max-seconds $((vm_timeout + 30)) \
 	"${host_extra[@]}" \
 	>"$hostlog" 2>&1 &
 host_pid=$!
+fi
 for _ in $(seq 100); do
 	[ -e "$workdir/ready" ] && break
 	kill -0 "$host_pid" 2>/dev/null || break
@@ -183,6 +233,20 @@ qemu_run "$accel" "$vm_timeout" "" \
 	-device ivshmem-plain,memdev=xioshm >"$workdir/qemu.out" 2>&1
 qrc=$?
 t1=$(date +%s.%N)
+if [ -n "$xiod_bin" ]; then
+	# The tenant's accounting, then the hook's release, then the file.
+	tl=$("$xioctl_bin" --socket "$sock" tenants | awk -v n="$tname" '$2 == n')
+	echo "xioctl tenants: $tl" >>"$hostlog"
+	hook release end || fail "the hook's release failed"
+	[ ! -e "$region" ] || fail "release left $region"
+	"$xioctl_bin" --socket "$sock" tenants | awk 'NR > 1' | grep -q . &&
+		fail "release left a tenant"
+	set -- $tl
+	hres="XIO-HOST-RESULT taken=${8:-} invalid=${9:-} broken=$(case "${13:-}" in *quarantined*) echo 1 ;; *) echo 0 ;; esac) io_errors=0 nops=$nops writes=$blocks reads=$blocks kicks=${11:-}"
+	echo "$hres" >>"$hostlog"
+	[ "${11:-}" = 0 ] || fail "xiod counted ${11:-?} kicks"
+	"$verify_bin" "$target" "$blocks" "$bs" >>"$hostlog" 2>&1
+fi
 kill -TERM "$host_pid" 2>/dev/null
 wait "$host_pid"
 hrc=$?
