@@ -213,6 +213,8 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->uid = c->cred.uid;
 	t->id = next_id++;
 	t->since_ns = mono_ns();
+	t->q_weight = XIO_QUOTA_WEIGHT_DEFAULT;
+	t->q_inflight = t->nr_ops;
 	*out = t;
 	return 0;
 fail:
@@ -497,6 +499,9 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 
 /* ---- accounting --------------------------------------------------------- */
 
+static int tenant_for(struct conn *c, const char *sel, size_t len,
+		      struct tenant **out);
+
 /* The cumulative counters: what a reset rebases. */
 #define TSTATS_CUMULATIVE(X)                                                   \
 	X(taken)                                                               \
@@ -537,8 +542,11 @@ static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
 	w->inflight_max = ctr_get(&t->st.inflight_max);
 	w->cpu_ns = acct_ns(ctr_get(&t->st.cycles));
 	w->throttled = ctr_get(&t->st.throttled);
-	w->weight = 100;
-	w->inflight_cap = t->nr_ops;
+	w->weight = __atomic_load_n(&t->q_weight, __ATOMIC_RELAXED);
+	w->ops_rate = __atomic_load_n(&t->q_ops_rate, __ATOMIC_RELAXED);
+	w->bytes_rate = __atomic_load_n(&t->q_bytes_rate, __ATOMIC_RELAXED);
+	w->inflight_cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
+	w->inflight_slots = t->nr_ops;
 	w->elapsed_ns = mono_ns() - t->since_ns;
 }
 
@@ -700,6 +708,50 @@ static int do_stats_reset(struct conn *c, const struct xio_msg_stats_reset *m)
 	if (m->tenant[0] && !found)
 		return -ENOENT;
 	reply_status(c, XIO_MSG_STATS_RESET | XIO_MSG_REPLY, m->hdr.seq, 0);
+	return 0;
+}
+
+static int do_quota(struct conn *c, const struct xio_msg_quota *m)
+{
+	const struct xio_quota *q = &m->q;
+	struct tenant *t = NULL;
+	int err;
+
+	if (!c->admin)
+		return -EPERM;
+	if (q->sz != sizeof(*q) || (q->flags & ~XIO_QUOTA_MASK) || !q->flags)
+		return -EINVAL;
+	err = tenant_for(c, m->tenant, sizeof(m->tenant), &t);
+	if (err)
+		return err;
+	if (t->state != T_RUNNING)
+		return -ENOENT;
+	/* All checked before anything changes. */
+	if (((q->flags & XIO_QUOTA_WEIGHT) &&
+	     (q->weight < 1 || q->weight > XIO_QUOTA_WEIGHT_MAX)) ||
+	    ((q->flags & XIO_QUOTA_OPS_RATE) &&
+	     q->ops_rate > XIO_QUOTA_OPS_RATE_MAX) ||
+	    ((q->flags & XIO_QUOTA_BYTES_RATE) &&
+	     q->bytes_rate > XIO_QUOTA_BYTES_RATE_MAX) ||
+	    ((q->flags & XIO_QUOTA_INFLIGHT) &&
+	     (q->inflight_cap < 1 || q->inflight_cap > t->nr_ops)))
+		return -ERANGE;
+	if (q->flags & XIO_QUOTA_WEIGHT)
+		__atomic_store_n(&t->q_weight, q->weight, __ATOMIC_RELAXED);
+	if (q->flags & XIO_QUOTA_OPS_RATE)
+		__atomic_store_n(&t->q_ops_rate, q->ops_rate,
+				 __ATOMIC_RELAXED);
+	if (q->flags & XIO_QUOTA_BYTES_RATE)
+		__atomic_store_n(&t->q_bytes_rate, q->bytes_rate,
+				 __ATOMIC_RELAXED);
+	if (q->flags & XIO_QUOTA_INFLIGHT)
+		__atomic_store_n(&t->q_inflight, (uint32_t)q->inflight_cap,
+				 __ATOMIC_RELAXED);
+	log_info("tenant %u '%s': quota weight %llu, ops/s %llu, bytes/s %llu, in flight %u",
+		 t->id, t->name, (unsigned long long)t->q_weight,
+		 (unsigned long long)t->q_ops_rate,
+		 (unsigned long long)t->q_bytes_rate, t->q_inflight);
+	reply_status(c, XIO_MSG_QUOTA | XIO_MSG_REPLY, m->hdr.seq, 0);
 	return 0;
 }
 
@@ -1108,6 +1160,7 @@ static void conn_readable(struct conn *c)
 		struct xio_msg_stats st;
 		struct xio_msg_stats_reset sr;
 		struct xio_msg_poller_stats ps;
+		struct xio_msg_quota qu;
 		struct xio_msg_vm_tenant vm;
 		char b[XIO_MSG_MAX_SIZE + 1];
 	} * m;
@@ -1184,6 +1237,9 @@ static void conn_readable(struct conn *c)
 		break;
 	case XIO_MSG_POLLER_STATS:
 		err = do_poller_stats(c, &m->ps);
+		break;
+	case XIO_MSG_QUOTA:
+		err = do_quota(c, &m->qu);
 		break;
 	case XIO_MSG_VM_TENANT:
 		err = do_vm_tenant(c, &m->vm);

@@ -470,14 +470,76 @@ inline_done:
  * tenant, at most cfg.budget_bytes plus one request, so no tenant holds the
  * poller.  Returns whether anything was taken (or refused).
  */
+/*
+ * Quotas (docs/accounting.md): refill the tenant's token buckets and size
+ * this visit: entries per queue pair and bytes scaled by its weight, at most
+ * the tokens it holds.  No syscall: acct_now() is the TSC.  Returns false
+ * (and counts a throttled visit) when a bucket is empty.
+ */
+#define BURST_DIV 20 /* a bucket holds 1/20 s of its rate */
+
+static double bucket(double tok, uint64_t rate, uint64_t *seen, double dt_s,
+		     double min_burst)
+{
+	double burst = (double)rate / BURST_DIV;
+
+	if (burst < min_burst)
+		burst = min_burst;
+	if (rate != *seen) {
+		*seen = rate;
+		return burst; /* a new rate starts with a full bucket */
+	}
+	tok += (double)rate * dt_s;
+	return tok > burst ? burst : tok;
+}
+
+static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
+			uint64_t *ops_left)
+{
+	uint64_t w = __atomic_load_n(&t->q_weight, __ATOMIC_RELAXED);
+	uint64_t orate = __atomic_load_n(&t->q_ops_rate, __ATOMIC_RELAXED);
+	uint64_t brate = __atomic_load_n(&t->q_bytes_rate, __ATOMIC_RELAXED);
+	uint64_t e, b;
+
+	*ops_left = UINT64_MAX;
+	e = (uint64_t)cfg.budget_entries * w / XIO_QUOTA_WEIGHT_DEFAULT;
+	b = (uint64_t)cfg.budget_bytes * w / XIO_QUOTA_WEIGHT_DEFAULT;
+	*entries = e < 1 ? 1 : e > (1U << 20) ? (1U << 20) : (uint32_t)e;
+	*bytes = b < t->buf_size ? t->buf_size :
+		 b > (1U << 30)	 ? (1U << 30) :
+				   (uint32_t)b;
+	if (orate || brate || t->tb_ops_rate || t->tb_bytes_rate) {
+		uint64_t now = acct_now();
+		double dt = (double)acct_ns(now - t->tb_last) / 1e9;
+
+		t->tb_last = now;
+		t->tb_ops = bucket(t->tb_ops, orate, &t->tb_ops_rate, dt, 1);
+		t->tb_bytes = bucket(t->tb_bytes, brate, &t->tb_bytes_rate, dt,
+				     t->buf_size);
+		if ((orate && t->tb_ops < 1) || (brate && t->tb_bytes <= 0)) {
+			ctr_add(&t->st.throttled, 1);
+			return false;
+		}
+		if (orate)
+			*ops_left = (uint64_t)t->tb_ops;
+		if (brate && t->tb_bytes < *bytes)
+			*bytes = (uint32_t)t->tb_bytes;
+	}
+	return true;
+}
+
 static bool visit(struct poller *p, struct tenant *t)
 {
 	struct xio_sqe sqes[TAKE_BATCH];
 	struct xio_host_qp_stats st;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, ops_left, taken_all = 0;
+	uint32_t budget_entries, budget_bytes, cap, used;
 	bool work = false;
 	uint32_t i;
 
+	if (!quota_admit(t, &budget_entries, &budget_bytes, &ops_left))
+		return false;
+	cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
 	for (i = 0; i < t->nr_qpairs; i++) {
 		struct xqp *q = &t->qps[i];
 		uint32_t taken = 0, before_invalid, before_full;
@@ -487,24 +549,28 @@ static bool visit(struct poller *p, struct tenant *t)
 		xio_host_qp_get_stats(q->hq, &st);
 		before_invalid = (uint32_t)st.invalid;
 		before_full = (uint32_t)st.cq_full;
-		while (taken < cfg.budget_entries && bytes < cfg.budget_bytes) {
-			uint32_t max = cfg.budget_entries - taken, space, j,
-				 fit;
+		while (taken < budget_entries && bytes < budget_bytes &&
+		       taken_all < ops_left) {
+			uint32_t max = budget_entries - taken, space, j, fit;
 			int n;
 
 			if (max > TAKE_BATCH)
 				max = TAKE_BATCH;
+			if (max > ops_left - taken_all)
+				max = (uint32_t)(ops_left - taken_all);
 			/*
 			 * Only as many as cannot overshoot the byte budget
 			 * even if each is as large as a pool slot: so a
 			 * visit ends within one request of the budget.
 			 */
-			fit = (cfg.budget_bytes - (uint32_t)bytes) /
-			      t->buf_size;
+			fit = (budget_bytes - (uint32_t)bytes) / t->buf_size;
 			if (max > fit)
 				max = fit ? fit : 1;
 			if (max > t->nr_free)
-				max = t->nr_free; /* in-flight cap */
+				max = t->nr_free; /* in-flight slots */
+			used = t->nr_ops - t->nr_free;
+			if (max > (cap > used ? cap - used : 0))
+				max = cap > used ? cap - used : 0; /* quota */
 			space = io_uring_sq_space_left(&p->ring);
 			if (space < max + SQ_RESERVE) {
 				io_uring_submit(&p->ring);
@@ -529,6 +595,7 @@ static bool visit(struct poller *p, struct tenant *t)
 			for (j = 0; j < (uint32_t)n; j++)
 				dispatch(p, t, q, &sqes[j], &bytes);
 			taken += (uint32_t)n;
+			taken_all += (uint32_t)n;
 			if ((uint32_t)n < max)
 				break;
 		}
@@ -551,6 +618,10 @@ static bool visit(struct poller *p, struct tenant *t)
 			work = true;
 		}
 	}
+	if (t->tb_ops_rate)
+		t->tb_ops -= (double)taken_all;
+	if (t->tb_bytes_rate)
+		t->tb_bytes -= (double)bytes;
 	if (bytes > t->st.max_visit_bytes)
 		__atomic_store_n(&t->st.max_visit_bytes, bytes,
 				 __ATOMIC_RELAXED);

@@ -201,6 +201,13 @@ struct tenant {
 	struct tenant_stats st;	  /* [A] written by the poller */
 	struct xio_tenant_stats base; /* [C] counters at the last reset */
 	uint64_t since_ns; /* [C] CLOCK_MONOTONIC of attach or last reset */
+	/* quota: [A] written by control, read by the poller each visit */
+	uint64_t q_weight, q_ops_rate, q_bytes_rate;
+	uint32_t q_inflight;
+	/* token buckets [P] */
+	uint64_t tb_ops_rate, tb_bytes_rate; /* rates the buckets run at */
+	double tb_ops, tb_bytes;
+	uint64_t tb_last; /* acct_now() of the last refill */
 	struct tenant *next;	  /* [C] control's list, by id */
 	struct tenant *done_next; /* poller -> control hand-back */
 };

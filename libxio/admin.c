@@ -389,3 +389,23 @@ int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
 	free(rep);
 	return err ? err : (int)filled;
 }
+
+int xio_admin_quota_set(struct xio_admin *a, const char *tenant,
+			const struct xio_quota *q)
+{
+	struct xio_msg_quota req;
+	struct xio_msg_status rep;
+	int err;
+
+	if (!a || !q || q->sz < sizeof(*q))
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	xio__msg_hdr_init(&req.hdr, XIO_MSG_QUOTA, 0);
+	err = set_tenant(req.tenant, tenant);
+	if (err)
+		return err;
+	req.q = *q;
+	req.q.sz = sizeof(req.q);
+	return xio__rpc(a->sock, &req, NULL, 0, &rep,
+			XIO_MSG_QUOTA | XIO_MSG_REPLY, NULL, 0, NULL);
+}

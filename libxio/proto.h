@@ -52,6 +52,7 @@
 #define XIO_MSG_STATS 16	/* tenant counters (guest: own tenant only) */
 #define XIO_MSG_STATS_RESET 17	/* admin: rebase counters, drop final records */
 #define XIO_MSG_POLLER_STATS 18 /* admin: per poller time split */
+#define XIO_MSG_QUOTA 19	/* admin: set a tenant's quota */
 #define XIO_MSG_REPLY 0x100U
 #define XIO_MSG_ERROR 0x1ffU /* reply to a message that could not be parsed */
 
@@ -144,6 +145,13 @@ struct xio_msg_poller_stats {
 	struct xio_msg_hdr hdr;
 	uint32_t start;
 	uint32_t resv;
+};
+
+/* Fields named by q.flags (XIO_QUOTA_*) are set, the others kept. */
+struct xio_msg_quota {
+	struct xio_msg_hdr hdr;
+	char tenant[XIO_NAME_MAX];
+	struct xio_quota q;
 };
 
 /* ---- replies ------------------------------------------------------------ */
@@ -293,9 +301,12 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_stats_reset);
 	case XIO_MSG_POLLER_STATS:
 		return sizeof(struct xio_msg_poller_stats);
+	case XIO_MSG_QUOTA:
+		return sizeof(struct xio_msg_quota);
 	case XIO_MSG_STATS | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_stats_reply);
 	case XIO_MSG_STATS_RESET | XIO_MSG_REPLY:
+	case XIO_MSG_QUOTA | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_status);
 	case XIO_MSG_POLLER_STATS | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_poller_stats_reply);

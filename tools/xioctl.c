@@ -9,6 +9,8 @@
  *   xioctl [--socket PATH] stats [TENANT] [--json] [--watch SECONDS]
  *                                [--count N] [--consume]
  *   xioctl [--socket PATH] stats reset [TENANT]
+ *   xioctl [--socket PATH] quota TENANT [--weight W] [--ops-rate R]
+ *                                [--bytes-rate B] [--inflight N]
  *
  * Commands are rows of the table below: adding one is one function and one
  * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage.
@@ -36,6 +38,8 @@ static int die_err(const char *what, int err)
 
 	if (err == -ENOENT && !strcmp(what, "connect"))
 		hint = " (is xiod running? see --socket)";
+	else if (err == -ENOENT)
+		hint = " (no such tenant)";
 	else if (err == -EPERM)
 		hint = " (administration needs root or xiod's own uid)";
 	else if (err == -EACCES && !strcmp(what, "connect"))
@@ -618,6 +622,140 @@ static int cmd_stats_reset(int argc, char **argv)
 	return 0;
 }
 
+/* ---- quota ------------------------------------------------------------- */
+
+/*
+ * A non-negative integer; with @suffix 1 a K/M/G/T suffix (powers of 1024)
+ * and "unlimited" (0) are allowed too.  One-line message and false on error.
+ */
+static bool parse_u64(const char *opt, const char *v, int suffix,
+		      uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	if (!strcmp(v, "unlimited") && suffix == 1) {
+		*out = 0;
+		return true;
+	}
+	while (*v == ' ')
+		v++;
+	if (*v == '-' || !(*v >= '0' && *v <= '9')) {
+		fprintf(stderr, "xioctl: %s %s: want a non-negative integer\n",
+			opt, v);
+		return false;
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (suffix == 1 && *end) {
+		const char *u = strchr("KMGT", *end & ~0x20);
+
+		if (u && !end[1]) {
+			shift = 10 * (int)(u - "KMGT" + 1);
+			end++;
+		}
+	}
+	if (errno || *end || (shift && n > (UINT64_MAX >> shift))) {
+		fprintf(stderr, "xioctl: %s %s: not a number in range\n", opt,
+			v);
+		return false;
+	}
+	*out = (uint64_t)n << shift;
+	return true;
+}
+
+static int cmd_quota(int argc, char **argv)
+{
+	struct xio_quota q = {.sz = sizeof(q)};
+	struct xio_tenant_stats st = {.sz = sizeof(st)};
+	struct xio_admin *a;
+	const char *tenant = NULL;
+	char what[96];
+	int i, err;
+
+	for (i = 0; i < argc; i++) {
+		const char *o = argv[i];
+		bool ok = true;
+
+		if (!strcmp(o, "--weight") && i + 1 < argc) {
+			ok = parse_u64(o, argv[++i], 2, &q.weight);
+			q.flags |= XIO_QUOTA_WEIGHT;
+		} else if (!strcmp(o, "--ops-rate") && i + 1 < argc) {
+			ok = parse_u64(o, argv[++i], 1, &q.ops_rate);
+			q.flags |= XIO_QUOTA_OPS_RATE;
+		} else if (!strcmp(o, "--bytes-rate") && i + 1 < argc) {
+			ok = parse_u64(o, argv[++i], 1, &q.bytes_rate);
+			q.flags |= XIO_QUOTA_BYTES_RATE;
+		} else if (!strcmp(o, "--inflight") && i + 1 < argc) {
+			ok = parse_u64(o, argv[++i], 2, &q.inflight_cap);
+			q.flags |= XIO_QUOTA_INFLIGHT;
+		} else if (o[0] == '-' && o[1]) {
+			return 2;
+		} else if (!tenant) {
+			tenant = o;
+		} else {
+			return 2;
+		}
+		if (!ok)
+			return 2;
+	}
+	if (!tenant)
+		return 2;
+	if ((q.flags & XIO_QUOTA_WEIGHT) &&
+	    (q.weight < 1 || q.weight > XIO_QUOTA_WEIGHT_MAX)) {
+		fprintf(stderr, "xioctl: --weight %llu: want 1..%u (100 is the default share)\n",
+			(unsigned long long)q.weight, XIO_QUOTA_WEIGHT_MAX);
+		return 2;
+	}
+	if (q.ops_rate > XIO_QUOTA_OPS_RATE_MAX) {
+		fprintf(stderr, "xioctl: --ops-rate %llu: want 0 (unlimited)..%llu\n",
+			(unsigned long long)q.ops_rate,
+			(unsigned long long)XIO_QUOTA_OPS_RATE_MAX);
+		return 2;
+	}
+	if (q.bytes_rate > XIO_QUOTA_BYTES_RATE_MAX) {
+		fprintf(stderr, "xioctl: --bytes-rate %llu: want 0 (unlimited)..%llu (1T)\n",
+			(unsigned long long)q.bytes_rate,
+			(unsigned long long)XIO_QUOTA_BYTES_RATE_MAX);
+		return 2;
+	}
+	if ((q.flags & XIO_QUOTA_INFLIGHT) && q.inflight_cap < 1) {
+		fprintf(stderr, "xioctl: --inflight 0: want at least 1\n");
+		return 2;
+	}
+	if (open_admin(&a))
+		return 1;
+	snprintf(what, sizeof(what), "quota %s", tenant);
+	if (q.flags) {
+		err = xio_admin_quota_set(a, tenant, &q);
+		if (err == -ERANGE &&
+		    xio_admin_stats(a, tenant, 0, &st, 1, NULL) == 1) {
+			fprintf(stderr, "xioctl: %s: --inflight %llu: want 1..%llu (the tenant's in-flight slots)\n",
+				what, (unsigned long long)q.inflight_cap,
+				(unsigned long long)st.inflight_slots);
+			xio_admin_close(a);
+			return 1;
+		}
+		if (err) {
+			xio_admin_close(a);
+			return die_err(what, err);
+		}
+	}
+	err = xio_admin_stats(a, tenant, 0, &st, 1, NULL);
+	xio_admin_close(a);
+	if (err < 0)
+		return die_err(what, err);
+	printf("tenant %u '%s': weight %llu, ops-rate %llu%s, bytes-rate %llu%s, inflight %llu of %llu\n",
+	       st.id, st.name, (unsigned long long)st.weight,
+	       (unsigned long long)st.ops_rate, st.ops_rate ? "/s" : " (unlimited)",
+	       (unsigned long long)st.bytes_rate,
+	       st.bytes_rate ? "/s" : " (unlimited)",
+	       (unsigned long long)st.inflight_cap,
+	       (unsigned long long)st.inflight_slots);
+	return 0;
+}
+
 struct command {
 	const char *words[2]; /* one or two words */
 	int (*fn)(int argc, char **argv);
@@ -633,6 +771,10 @@ static const struct command commands[] = {
 	{{"target", "list"}, cmd_target_list, "target list TENANT"},
 	/* Before "stats": a tenant named "reset" is reached by its id. */
 	{{"stats", "reset"}, cmd_stats_reset, "stats reset [TENANT]"},
+	{{"quota", NULL},
+	 cmd_quota,
+	 "quota TENANT [--weight W] [--ops-rate R] [--bytes-rate B[K|M|G|T]] "
+	 "[--inflight N]"},
 	{{"stats", NULL},
 	 cmd_stats,
 	 "stats [TENANT] [--json] [--watch SECONDS [--count N]] [--consume]"},

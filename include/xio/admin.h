@@ -171,7 +171,8 @@ struct xio_tenant_stats {
 	uint64_t bytes_rate;   /* quota: bytes/s, 0 none */
 	uint64_t inflight_cap; /* quota: operations in io_uring at once */
 	uint64_t elapsed_ns;   /* since attach or last reset (to detach) */
-	uint64_t resv[5];
+	uint64_t inflight_slots; /* most inflight_cap can be (xiod --inflight-cap) */
+	uint64_t resv[4];
 };
 
 struct xio_poller_stats {
@@ -207,6 +208,38 @@ int xio_admin_stats(struct xio_admin *a, const char *tenant, uint32_t flags,
  * live gauges inflight/inflight_max excepted) and drop its final records.
  */
 int xio_admin_stats_reset(struct xio_admin *a, const char *tenant);
+
+/*
+ * Quotas, enforced by the poller (docs/accounting.md).  Set .sz =
+ * sizeof(struct xio_quota) and in .flags the fields to change; the others
+ * keep their value.  Current values: xio_admin_stats().
+ */
+#define XIO_QUOTA_WEIGHT (1U << 0)
+#define XIO_QUOTA_OPS_RATE (1U << 1)
+#define XIO_QUOTA_BYTES_RATE (1U << 2)
+#define XIO_QUOTA_INFLIGHT (1U << 3)
+#define XIO_QUOTA_MASK 0xfU
+
+#define XIO_QUOTA_WEIGHT_DEFAULT 100
+#define XIO_QUOTA_WEIGHT_MAX 10000
+#define XIO_QUOTA_OPS_RATE_MAX 1000000000ULL	/* 1e9 SQEs/s */
+#define XIO_QUOTA_BYTES_RATE_MAX (1ULL << 40) /* 1 TiB/s */
+
+struct xio_quota {
+	uint32_t sz;
+	uint32_t flags;	       /* XIO_QUOTA_*: the fields to set */
+	uint64_t weight;       /* 1..XIO_QUOTA_WEIGHT_MAX; 100 = default */
+	uint64_t ops_rate;     /* SQEs per second; 0: unlimited */
+	uint64_t bytes_rate;   /* I/O bytes per second; 0: unlimited */
+	uint64_t inflight_cap; /* 1..inflight_slots */
+};
+
+/*
+ * Admin: set @tenant's quota.  0, or -EPERM, -ENOENT, -EINVAL (unknown
+ * flag, .sz too small), -ERANGE (a value out of its range).
+ */
+int xio_admin_quota_set(struct xio_admin *a, const char *tenant,
+			const struct xio_quota *q);
 
 /* Admin: the pollers' time split; same conventions as xio_admin_stats(). */
 int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
