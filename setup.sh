@@ -36,6 +36,8 @@ PACKAGES=(
 	iproute2           # ip netns / veth for the BPF tests
 	libxml2-dev        # libvirt hook: domain XML parsing
 	libvirt-dev        # libvirt reconciliation
+	libvirt-clients    # hook tests: virsh (test driver) writes the domain XML
+	libvirt-daemon-system # hook end-to-end test: a real libvirtd + qemu driver
 	prometheus         # promtool, checks the metrics exposition (on a
 	                   # systemd machine this also enables a local
 	                   # prometheus service: systemctl disable --now it)
