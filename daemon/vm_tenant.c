@@ -115,8 +115,8 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	    m->flags || (m->mode & ~0777U) || (m->mode & 0007))
 		return -EINVAL; /* never world-accessible */
 	for (i = 0; i < VM_MAX && !s; i++)
-		if (!slots[i].t && !__atomic_load_n(&slots[i].base,
-						    __ATOMIC_RELAXED))
+		if (!slots[i].t &&
+		    !__atomic_load_n(&slots[i].base, __ATOMIC_RELAXED))
 			s = &slots[i];
 	if (!s)
 		return -EUSERS;
@@ -138,8 +138,7 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 		sz <<= 1;
 	if (sz != m->size)
 		return -EINVAL;
-	err = xio_region_create_file(m->path, m->mode ? m->mode : 0600, &ro,
-				     r);
+	err = xio_region_create_file(m->path, m->mode ? m->mode : 0600, &ro, r);
 	if (err)
 		return err;
 	fd = xio_region_fd(*r);

@@ -182,8 +182,7 @@ int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant)
 			XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY, NULL, 0, NULL);
 }
 
-int xio_admin_vm_tenant(struct xio_admin *a,
-			const struct xio_vm_tenant_opts *o)
+int xio_admin_vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o)
 {
 	struct xio_msg_vm_tenant req;
 	struct xio_msg_attach_reply rep;
@@ -283,8 +282,7 @@ static void stats_out(void *out, uint32_t *filled, uint32_t max,
 }
 
 int xio_admin_stats(struct xio_admin *a, const char *tenant, uint32_t flags,
-		    struct xio_tenant_stats *out, uint32_t max,
-		    uint32_t *total)
+		    struct xio_tenant_stats *out, uint32_t max, uint32_t *total)
 {
 	struct xio_msg_stats req;
 	struct xio_msg_stats_reply *rep;

@@ -174,7 +174,7 @@ struct xio_msg_vm_tenant {
 	int32_t numa_node; /* XIO_ATTACH_NUMA_AUTO or a node */
 	uint32_t uid;
 	uint32_t gid;
-	uint32_t mode; /* 0: 0600 */
+	uint32_t mode;	/* 0: 0600 */
 	uint32_t flags; /* none: 0 */
 };
 

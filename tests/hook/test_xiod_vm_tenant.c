@@ -189,8 +189,7 @@ int main(void)
 
 	/* SIGBUS guard: truncate under load, beside another tenant. */
 	other = attach(d.sock, "other", 64, 16);
-	CHECK_EQ(pthread_create(&th, NULL, nop_thread,
-				xio_tenant_qp(other, 0)),
+	CHECK_EQ(pthread_create(&th, NULL, nop_thread, xio_tenant_qp(other, 0)),
 		 0);
 	vm_opts(&o, "vm2", path);
 	CHECK(xio_admin_vm_tenant(a, &o) > 0);
@@ -260,7 +259,8 @@ int main(void)
 			sigbus = 1;
 	fclose(lf);
 	if (!sigbus)
-		fprintf(stderr, "note: the size check saw the truncation first\n");
+		fprintf(stderr,
+			"note: the size check saw the truncation first\n");
 	unlink(logp);
 	unlink(tgt);
 	printf("ok (SIGBUS path %s)\n", sigbus ? "taken" : "not taken");

@@ -45,8 +45,9 @@ int main(int argc, char **argv)
 		e = blk_check(b, bs, i, &seed);
 		if (e) {
 			if (bad < 10)
-				fprintf(stderr, "vm_verify: block %" PRIu64 ": %s\n",
-					i, blk_strerror(e));
+				fprintf(stderr,
+					"vm_verify: block %" PRIu64 ": %s\n", i,
+					blk_strerror(e));
 			bad++;
 		}
 	}

@@ -68,8 +68,8 @@ struct dom {
 
 static const char *dom_arg = "?";
 
-static void __attribute__((format(printf, 1, 2), noreturn)) fail(const char *fmt,
-							       ...)
+static void __attribute__((format(printf, 1, 2), noreturn))
+fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -83,7 +83,8 @@ static void __attribute__((format(printf, 1, 2), noreturn)) fail(const char *fmt
 
 static void on_alarm(int sig)
 {
-	static const char m[] = "xio-libvirt-hook: timed out (XIO_HOOK_TIMEOUT)\n";
+	static const char m[] =
+		"xio-libvirt-hook: timed out (XIO_HOOK_TIMEOUT)\n";
 
 	(void)sig;
 	if (write(2, m, sizeof(m) - 1) < 0) {
@@ -154,8 +155,8 @@ static uint64_t unit_scale(const char *u)
 	static const struct {
 		const char *u;
 		uint64_t s;
-	} t[] = {{"b", 1},	 {"bytes", 1}, {"KB", 1000},
-		 {"k", 1024},	 {"KiB", 1024}, {"MB", 1000000},
+	} t[] = {{"b", 1},	 {"bytes", 1},	   {"KB", 1000},
+		 {"k", 1024},	 {"KiB", 1024},	   {"MB", 1000000},
 		 {"M", 1 << 20}, {"MiB", 1 << 20}, {"GB", 1000000000},
 		 {"G", 1 << 30}, {"GiB", 1 << 30}};
 	unsigned int i;
@@ -249,7 +250,8 @@ static void parse_domain(const char *xml, size_t len, struct dom *d)
 		const xmlError *e = xmlGetLastError();
 
 		fail("malformed domain XML on stdin: %s",
-		     e && e->message ? strtok(e->message, "\n") : "parse error");
+		     e && e->message ? strtok(e->message, "\n") :
+				       "parse error");
 	}
 	root = xmlDocGetRootElement(doc);
 	if (!root || !is(root, "domain"))
@@ -267,7 +269,8 @@ static void parse_domain(const char *xml, size_t len, struct dom *d)
 					continue;
 				ns = xmlGetProp(c, (const xmlChar *)"nodeset");
 				if (ns) {
-					d->node = first_number((const char *)ns);
+					d->node =
+						first_number((const char *)ns);
 					if (d->node < 0)
 						fail("bad numatune nodeset '%s'",
 						     ns);
@@ -332,7 +335,8 @@ static void geometry(uint64_t size, struct xio_vm_tenant_opts *o)
 	while (lo < hi) {
 		mid = lo + (hi - lo + 1) / 2;
 		p.nr_bufs = mid;
-		if (xio_layout_compute(&p, &l) == 0 && l.min_region_size <= size)
+		if (xio_layout_compute(&p, &l) == 0 &&
+		    l.min_region_size <= size)
 			lo = mid;
 		else
 			hi = mid - 1;
@@ -376,8 +380,8 @@ static void qemu_owner(uid_t *uid, gid_t *gid)
 	}
 }
 
-static int detach_all(struct xio_admin *a, const struct dom *d,
-		      unsigned int n, bool quiet)
+static int detach_all(struct xio_admin *a, const struct dom *d, unsigned int n,
+		      bool quiet)
 {
 	unsigned int i;
 	int err, rc = 0;
