@@ -38,6 +38,12 @@ cat >"$dir/a.xml" <<XML
   <vcpu>2</vcpu>
   <cputune><vcpupin vcpu='0' cpuset='0'/><vcpupin vcpu='1' cpuset='0-1'/></cputune>
   <numatune><memory mode='strict' nodeset='0'/></numatune>
+  <metadata>
+    <xio:xio xmlns:xio="urn:xio:libvirt:1">
+      <xio:target shmem="xio-$tag-a" path="$dir/disk-a.img"/>
+      <xio:target shmem="xio-$tag-a" path="$dir/ro-a.img" readonly="yes"/>
+    </xio:xio>
+  </metadata>
   <os><type>hvm</type></os>
   <devices>
     <shmem name='xio-$tag-a'><model type='ivshmem-plain'/><size unit='M'>2</size></shmem>
@@ -78,7 +84,26 @@ cat >"$dir/d.xml" <<XML
   </devices>
 </domain>
 XML
-for d in a b c d; do
+# A target xiod cannot open (prepare fails, nothing stays), one naming a
+# shmem that is not the domain's (refused before anything is done).
+cat >"$dir/e.xml" <<XML
+<domain type='test'>
+  <name>hook-$tag-e</name>
+  <memory unit='MiB'>128</memory>
+  <metadata>
+    <xio:xio xmlns:xio="urn:xio:libvirt:1">
+      <xio:target shmem="xio-$tag-e" path="$dir/missing/nope.img"/>
+    </xio:xio>
+  </metadata>
+  <os><type>hvm</type></os>
+  <devices>
+    <shmem name='xio-$tag-e'><model type='ivshmem-plain'/><size unit='M'>1</size></shmem>
+  </devices>
+</domain>
+XML
+sed "s/hook-$tag-e/hook-$tag-f/; s/shmem=\"xio-$tag-e\"/shmem=\"xio-$tag-zz\"/" "$dir/e.xml" >"$dir/f.xml"
+: >"$dir/disk-a.img"; : >"$dir/ro-a.img"
+for d in a b c d e f; do
 	virsh -q -c test:///default "define $dir/$d.xml; dumpxml hook-$tag-$d" \
 		>"$dir/$d.out" 2>&1 || { cat "$dir/$d.out"; fail "virsh define $d"; }
 	sed -n '/^<domain/,$p' "$dir/$d.out" >"$dir/$d.dump"
@@ -86,6 +111,7 @@ for d in a b c d; do
 done
 grep -q "nodeset='0'" "$dir/a.dump" || fail "libvirt dropped numatune"
 grep -q "vcpupin" "$dir/a.dump" || fail "libvirt dropped vcpupin"
+grep -q "urn:xio:libvirt:1" "$dir/a.dump" || fail "libvirt dropped the xio metadata"
 
 # ---- a private xiod -------------------------------------------------------
 "$xiod" --foreground --socket "$sock" --pollers 1 >"$dir/xiod.log" 2>&1 &
@@ -123,6 +149,9 @@ done
 "$xioctl" --socket "$sock" tenants | grep "xio-$tag-a" | grep -q "2.0MiB.*persistent,no-doorbell" ||
 	fail "tenant shape: $("$xioctl" --socket "$sock" tenants)"
 [ ! -e "/dev/shm/not-xio-$tag" ] || fail "a non-xio shmem got a file"
+tl=$("$xioctl" --socket "$sock" target list "xio-$tag-a")
+echo "$tl" | grep -Eq "^0 +rw .*/disk-a.img$" && echo "$tl" | grep -Eq "^1 +ro .*/ro-a.img$" ||
+	fail "targets from the metadata: $tl"
 before=$(tenants)
 
 # Again: refused, one line, nothing changes (the files stay xiod's).
@@ -152,6 +181,11 @@ run 1 "hook-$tag-z" prepare begin <"$dir/bad.xml"
 one_line "malformed XML" "malformed domain XML"
 run 1 "hook-$tag-d" prepare begin <"$dir/d.dump"
 one_line "bad size" "power of two"
+run 1 "hook-$tag-e" prepare begin <"$dir/e.dump"
+one_line "bad target" "refused target"
+[ ! -e "/dev/shm/xio-$tag-e" ] || fail "failed prepare left its file"
+run 1 "hook-$tag-f" prepare begin <"$dir/f.dump"
+one_line "target of another shmem" "not an xio shmem device"
 XIO_SOCKET=$dir/nope run 1 "hook-$tag-b" prepare begin <"$dir/b.dump"
 one_line "missing daemon" "cannot reach xiod"
 [ "$(tenants)" = "$before" ] || fail "failed runs changed tenants: $(tenants)"

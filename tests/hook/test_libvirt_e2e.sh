@@ -74,15 +74,13 @@ cp "$kernel" "$dir/vmlinuz"
 xpid=$!
 for _ in $(seq 100); do "$xioctl" --socket "$sock" tenants >/dev/null 2>&1 && break; sleep 0.1; done
 
-# The hook as installed, plus the target (targets are not in the XML yet).
+# The hook as installed, with xiod's socket; it logs its calls and the
+# region file as QEMU will find it.
 cat >/etc/libvirt/hooks/qemu <<HOOK
 #!/bin/sh
 echo "\$*" >>$dir/calls.log
 XIO_SOCKET=$sock "$hook" "\$@" 2>>$dir/hook-err.log || exit \$?
-if [ "\$2" = prepare ]; then
-	stat -c '%U %a %s' /dev/shm/$shm >>$dir/calls.log
-	"$xioctl" --socket $sock target add $shm $dir/target.img >/dev/null || exit 1
-fi
+[ "\$2" = prepare ] && stat -c '%U %a %s' /dev/shm/$shm >>$dir/calls.log
 exit 0
 HOOK
 chmod 755 /etc/libvirt/hooks/qemu
@@ -96,6 +94,11 @@ cat >"$dir/dom.xml" <<XML
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
   <numatune><memory mode='strict' nodeset='0'/></numatune>
+  <metadata>
+    <xio:xio xmlns:xio="urn:xio:libvirt:1">
+      <xio:target shmem="$shm" path="$dir/target.img"/>
+    </xio:xio>
+  </metadata>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$dir/vmlinuz</kernel>

@@ -43,7 +43,9 @@
 #include <xio/xio.h>
 
 #define PREFIX "xio-"
+#define XIO_NS "urn:xio:libvirt:1" /* <metadata><xio:xio xmlns:xio=...> */
 #define MAX_SHM 16
+#define MAX_TGT 64
 #define MAX_PIN 64
 #define MIB (1ULL << 20)
 
@@ -64,6 +66,12 @@ struct dom {
 	unsigned int nr_pin;
 	struct shm shm[MAX_SHM];
 	unsigned int nr_shm;
+	struct {
+		char shm[XIO_TENANT_NAME_MAX];
+		char path[4096];
+		bool ro;
+	} tgt[MAX_TGT];
+	unsigned int nr_tgt;
 };
 
 static const char *dom_arg = "?";
@@ -224,6 +232,53 @@ static void parse_shmem(struct dom *d, xmlNode *sh)
 	xmlFree(name);
 }
 
+static bool ns_is(const xmlNode *n, const char *name)
+{
+	return is(n, name) && n->ns && n->ns->href &&
+	       !strcmp((const char *)n->ns->href, XIO_NS);
+}
+
+/*
+ * <metadata><xio:xio xmlns:xio="urn:xio:libvirt:1">
+ *   <xio:target shmem="xio-NAME" path="/abs/file" [readonly="yes"]/>
+ * </xio:xio></metadata>: targets xiod opens for the tenant at prepare.
+ */
+static void parse_metadata(struct dom *d, xmlNode *md)
+{
+	xmlNode *x, *t;
+
+	for (x = md->children; x; x = x->next) {
+		if (!ns_is(x, "xio"))
+			continue;
+		for (t = x->children; t; t = t->next) {
+			xmlChar *sh, *path, *ro;
+
+			if (!ns_is(t, "target"))
+				continue;
+			if (d->nr_tgt == MAX_TGT)
+				fail("more than %d xio targets", MAX_TGT);
+			sh = xmlGetProp(t, (const xmlChar *)"shmem");
+			path = xmlGetProp(t, (const xmlChar *)"path");
+			ro = xmlGetProp(t, (const xmlChar *)"readonly");
+			if (!sh || !path || path[0] != '/' ||
+			    strlen((const char *)sh) >= XIO_TENANT_NAME_MAX ||
+			    strlen((const char *)path) >= 4096)
+				fail("xio:target needs shmem='xio-...' and an absolute path");
+			snprintf(d->tgt[d->nr_tgt].shm, sizeof(d->tgt[0].shm),
+				 "%s", (const char *)sh);
+			snprintf(d->tgt[d->nr_tgt].path, sizeof(d->tgt[0].path),
+				 "%s", (const char *)path);
+			d->tgt[d->nr_tgt].ro =
+				ro && (!strcmp((const char *)ro, "yes") ||
+				       !strcmp((const char *)ro, "on"));
+			d->nr_tgt++;
+			xmlFree(sh);
+			xmlFree(path);
+			xmlFree(ro);
+		}
+	}
+}
+
 static int first_number(const char *set)
 {
 	char *end;
@@ -297,6 +352,8 @@ static void parse_domain(const char *xml, size_t len, struct dom *d)
 				xmlFree(v);
 				xmlFree(cs);
 			}
+		} else if (is(n, "metadata")) {
+			parse_metadata(d, n);
 		} else if (is(n, "devices")) {
 			for (c = n->children; c; c = c->next)
 				if (is(c, "shmem"))
@@ -306,6 +363,16 @@ static void parse_domain(const char *xml, size_t len, struct dom *d)
 	xmlFreeDoc(doc);
 	if (!d->name[0])
 		fail("domain XML without <name>");
+	for (unsigned int i = 0; i < d->nr_tgt; i++) {
+		unsigned int j;
+
+		for (j = 0; j < d->nr_shm; j++)
+			if (!strcmp(d->tgt[i].shm, d->shm[j].name))
+				break;
+		if (j == d->nr_shm)
+			fail("xio:target names shmem '%s', which is not an xio shmem device of the domain",
+			     d->tgt[i].shm);
+	}
 	/* No numatune: the node of the first pinned vCPU's first CPU. */
 	if (d->node < 0 && d->nr_pin) {
 		int cpu = first_number(d->pin[0].cpuset);
@@ -440,6 +507,19 @@ static int do_prepare(const struct dom *d)
 		       (unsigned long long)(o.size >> 10), d->node,
 		       d->node_from ? d->node_from : "none", o.nr_qpairs,
 		       o.sq_entries, o.nr_bufs);
+	}
+	for (i = 0; i < d->nr_tgt; i++) {
+		id = xio_admin_target_add(a, d->tgt[i].shm, d->tgt[i].path,
+					  d->tgt[i].ro ? XIO_TARGET_RDONLY : 0);
+		if (id < 0) {
+			detach_all(a, d, d->nr_shm, true);
+			xio_admin_close(a);
+			fail("xiod refused target %s for %s: %s",
+			     d->tgt[i].path, d->tgt[i].shm, strerror(-id));
+		}
+		printf("xio-libvirt-hook: %s: tenant %s target %d = %s%s\n",
+		       d->name, d->tgt[i].shm, id, d->tgt[i].path,
+		       d->tgt[i].ro ? " (read-only)" : "");
 	}
 	for (i = 0; i < d->nr_pin; i++)
 		printf("xio-libvirt-hook: %s: vcpu %u pinned to %s\n", d->name,
