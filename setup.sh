@@ -41,6 +41,7 @@ PACKAGES=(
 	prometheus         # promtool, checks the metrics exposition (on a
 	                   # systemd machine this also enables a local
 	                   # prometheus service: systemctl disable --now it)
+	curl               # metrics endpoint test: a real HTTP client
 	libdpdk-dev        # rte_ring baseline for the ring benchmark
 	clang-format       # style check (tests/check_format.sh)
 	groff-base         # man page lint test

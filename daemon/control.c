@@ -66,7 +66,7 @@ static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tenant *done_list;
 
 /* epoll tags for the fixed fds; connections use their struct conn. */
-static char tag_listen, tag_done, tag_sig;
+static char tag_listen, tag_done, tag_sig, tag_metrics;
 
 static uint64_t mono_ns(void);
 
@@ -753,6 +753,170 @@ static int do_quota(struct conn *c, const struct xio_msg_quota *m)
 		 (unsigned long long)t->q_bytes_rate, t->q_inflight);
 	reply_status(c, XIO_MSG_QUOTA | XIO_MSG_REPLY, m->hdr.seq, 0);
 	return 0;
+}
+
+/* ---- Prometheus exposition (metrics.c serves it) ------------------------ */
+
+static void prom_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+struct prom_metric {
+	const char *name, *type, *help;
+	size_t off;   /* in struct xio_tenant_stats */
+	double scale; /* 1, or 1e-9 for ns -> seconds */
+};
+
+#define PM(n, t, field, sc, h)                                                 \
+	{n, t, h, offsetof(struct xio_tenant_stats, field), sc}
+
+static const struct prom_metric prom_tenant[] = {
+	PM("xio_tenant_ops_total", "counter", taken, 1,
+	   "SQEs accepted from the tenant's rings."),
+	PM("xio_tenant_completions_total", "counter", completed, 1,
+	   "CQEs posted to the tenant, refusals included."),
+	PM("xio_tenant_errors_total", "counter", errors, 1,
+	   "CQEs with a negative result (invalid SQEs excluded)."),
+	PM("xio_tenant_invalid_total", "counter", invalid, 1,
+	   "SQEs refused by validation."),
+	PM("xio_tenant_read_bytes_total", "counter", bytes_read, 1,
+	   "Bytes read by READ operations."),
+	PM("xio_tenant_written_bytes_total", "counter", bytes_written, 1,
+	   "Bytes written by WRITE operations."),
+	PM("xio_tenant_sent_bytes_total", "counter", bytes_sent, 1,
+	   "Bytes sent by SEND operations."),
+	PM("xio_tenant_received_bytes_total", "counter", bytes_received, 1,
+	   "Bytes received by RECV operations."),
+	PM("xio_tenant_kicks_total", "counter", kicks, 1,
+	   "Doorbells received from the tenant."),
+	PM("xio_tenant_notifications_total", "counter", notifies, 1,
+	   "Completion notifications sent to the tenant."),
+	PM("xio_tenant_wakeups_total", "counter", wakeups, 1,
+	   "Poller sleeps ended by this tenant's doorbell."),
+	PM("xio_tenant_cpu_seconds_total", "counter", cpu_ns, 1e-9,
+	   "Poller time attributed to the tenant."),
+	PM("xio_tenant_throttled_total", "counter", throttled, 1,
+	   "Visits cut short by the tenant's quota."),
+	PM("xio_tenant_inflight", "gauge", inflight, 1,
+	   "Operations of the tenant in io_uring now."),
+	PM("xio_tenant_inflight_max", "gauge", inflight_max, 1,
+	   "High-water mark of the tenant's operations in io_uring."),
+	PM("xio_tenant_quota_weight", "gauge", weight, 1,
+	   "Share of poller time under contention (100 = default)."),
+	PM("xio_tenant_quota_ops_per_second", "gauge", ops_rate, 1,
+	   "ops/s limit, 0 = unlimited."),
+	PM("xio_tenant_quota_bytes_per_second", "gauge", bytes_rate, 1,
+	   "bytes/s limit, 0 = unlimited."),
+	PM("xio_tenant_quota_inflight", "gauge", inflight_cap, 1,
+	   "In-flight cap."),
+};
+
+#define PPM(n, t, field, sc, h)                                                \
+	{n, t, h, offsetof(struct xio_poller_stats, field), sc}
+
+static const struct prom_metric prom_poller[] = {
+	PPM("xio_poller_attributed_seconds_total", "counter", attributed_ns, 1e-9,
+	   "Poller time charged to tenants."),
+	PPM("xio_poller_idle_seconds_total", "counter", idle_ns, 1e-9,
+	   "Poller time spinning or visiting empty rings."),
+	PPM("xio_poller_overhead_seconds_total", "counter", overhead_ns, 1e-9,
+	   "Poller time in busy loops not charged to a tenant."),
+	PPM("xio_poller_thread_cpu_seconds_total", "counter", thread_cpu_ns, 1e-9,
+	   "CPU time of the poller thread."),
+	PPM("xio_poller_sleep_seconds_total", "counter", sleep_ns, 1e-9,
+	   "Wall time the poller slept."),
+	PPM("xio_poller_sleeps_total", "counter", sleeps, 1,
+	   "Times the poller slept."),
+};
+
+static void prom_value(FILE *f, uint64_t v, double scale)
+{
+	if (scale == 1)
+		fprintf(f, " %llu\n", (unsigned long long)v);
+	else
+		fprintf(f, " %.9f\n", (double)v * scale);
+}
+
+static void pstats_fill(struct xio_poller_stats *w, struct poller *p);
+
+static uint64_t field_at(const void *base, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)base + off, sizeof(v));
+	return v;
+}
+
+char *control_metrics_text(size_t *len)
+{
+	struct xio_tenant_stats s;
+	struct xio_poller_stats ps;
+	struct tenant *t;
+	struct final *fi;
+	char *buf = NULL;
+	size_t i, n;
+	uint32_t k;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return NULL;
+	for (i = 0; i < sizeof(prom_tenant) / sizeof(prom_tenant[0]); i++) {
+		const struct prom_metric *m = &prom_tenant[i];
+
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+			m->name, m->type);
+		for (t = tenants, fi = finals; t || fi;) {
+			if (t) {
+				tstats_fill(&s, t);
+				t = t->next;
+			} else {
+				s = fi->s;
+				fi = fi->next;
+			}
+			fprintf(f, "%s{tenant=\"", m->name);
+			prom_label(f, s.name);
+			fprintf(f, "\",id=\"%u\"}", s.id);
+			prom_value(f, field_at(&s, m->off), m->scale);
+		}
+	}
+	fprintf(f, "# HELP xio_tenant_detached Whether this is the final "
+		   "record of a detached tenant.\n"
+		   "# TYPE xio_tenant_detached gauge\n");
+	for (t = tenants; t; t = t->next) {
+		fprintf(f, "xio_tenant_detached{tenant=\"");
+		prom_label(f, t->name);
+		fprintf(f, "\",id=\"%u\"} 0\n", t->id);
+	}
+	for (fi = finals; fi; fi = fi->next) {
+		fprintf(f, "xio_tenant_detached{tenant=\"");
+		prom_label(f, fi->s.name);
+		fprintf(f, "\",id=\"%u\"} 1\n", fi->s.id);
+	}
+	for (i = 0; i < sizeof(prom_poller) / sizeof(prom_poller[0]); i++) {
+		const struct prom_metric *m = &prom_poller[i];
+
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+			m->name, m->type);
+		for (k = 0; k < cfg.nr_pollers; k++) {
+			pstats_fill(&ps, &pollers[k]);
+			fprintf(f, "%s{poller=\"%u\"}", m->name, k);
+			prom_value(f, field_at(&ps, m->off), m->scale);
+		}
+	}
+	if (fclose(f) || !buf) {
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
 }
 
 static void pstats_fill(struct xio_poller_stats *w, struct poller *p)
@@ -1466,6 +1630,10 @@ int control_run(void)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, done_fd, &ev);
 	ev.data.ptr = &tag_sig;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sig_fd, &ev);
+	if (metrics_fd() >= 0) {
+		ev.data.ptr = &tag_metrics;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, metrics_fd(), &ev);
+	}
 	log_info("listening on %s (mode %04o), %u poller(s)", cfg.socket_path,
 		 cfg.socket_mode, cfg.nr_pollers);
 
@@ -1484,6 +1652,8 @@ int control_run(void)
 				accept_conns();
 			} else if (p == &tag_done) {
 				reap_drained();
+			} else if (p == &tag_metrics) {
+				metrics_events();
 			} else if (p == &tag_sig) {
 				struct signalfd_siginfo si;
 
@@ -1508,6 +1678,7 @@ int control_run(void)
 	}
 	while (finals)
 		final_unlink(&finals);
+	metrics_close();
 	close(epfd);
 	close(done_fd);
 	close(sig_fd);

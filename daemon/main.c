@@ -213,6 +213,7 @@ enum {
 	OPT_MAX_REGION,
 	OPT_NO_FIXED,
 	OPT_DEMO,
+	OPT_METRICS,
 };
 
 static int parse_args(int argc, char **argv)
@@ -234,6 +235,7 @@ static int parse_args(int argc, char **argv)
 		{"no-fixed-buffers", no_argument, NULL, OPT_NO_FIXED},
 		{"foreground", no_argument, NULL, 'f'},
 		{"demo", no_argument, NULL, OPT_DEMO},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -322,6 +324,9 @@ static int parse_args(int argc, char **argv)
 		case OPT_DEMO:
 			cfg.demo = true;
 			break;
+		case OPT_METRICS:
+			cfg.metrics_listen = optarg;
+			break;
 		case 'l':
 			lvl = parse_level(optarg);
 			if (lvl < 0)
@@ -397,6 +402,10 @@ int main(int argc, char **argv)
 	err = control_listen();
 	if (err)
 		return 1;
+	if (cfg.metrics_listen && metrics_listen(cfg.metrics_listen)) {
+		unlink(cfg.socket_path);
+		return 1;
+	}
 	if (cfg.demo) {
 		demo_pid = demo_start(cfg.socket_path,
 				      demo_dir[0] ? demo_dir : "/tmp");

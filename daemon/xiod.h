@@ -79,6 +79,7 @@ struct xiod_config {
 	unsigned int max_tenants;
 	unsigned int max_guest_tenants; /* per non-admin uid */
 	uint64_t max_region_bytes;
+	const char *metrics_listen; /* ADDR:PORT or NULL */
 	bool foreground;
 	bool no_fixed_bufs;
 	bool demo;
@@ -273,6 +274,14 @@ void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t);
 /* control.c: the poller hands a drained tenant back (any thread). */
 void control_tenant_drained(struct tenant *t);
 int control_run(void);
+
+/* metrics.c: --metrics-listen (control thread only). */
+int metrics_listen(const char *spec);
+int metrics_fd(void); /* an epoll fd to watch, or -1 */
+void metrics_events(void);
+void metrics_close(void);
+/* control.c: the exposition text (malloc'ed, *len bytes) or NULL. */
+char *control_metrics_text(size_t *len);
 
 /* demo.c: fork the --demo driver (before any thread exists). */
 pid_t demo_start(const char *sock, const char *dir);

@@ -164,14 +164,14 @@ struct xio_tenant_stats {
 	uint64_t wakeups;      /* poller sleeps this tenant's kick ended */
 	uint64_t inflight;     /* operations in io_uring now */
 	uint64_t inflight_max; /* high-water mark of inflight */
-	uint64_t cpu_ns;       /* poller time attributed (visits, completions) */
-	uint64_t throttled;    /* visits cut short by a quota */
-	uint64_t weight;       /* quota: share of poller time, 1..10000 */
-	uint64_t ops_rate;     /* quota: SQEs/s, 0 none */
-	uint64_t bytes_rate;   /* quota: bytes/s, 0 none */
-	uint64_t inflight_cap; /* quota: operations in io_uring at once */
-	uint64_t elapsed_ns;   /* since attach or last reset (to detach) */
-	uint64_t inflight_slots; /* most inflight_cap can be (xiod --inflight-cap) */
+	uint64_t cpu_ns;     /* poller time attributed (visits, completions) */
+	uint64_t throttled;  /* visits cut short by a quota */
+	uint64_t weight;     /* quota: share of poller time, 1..10000 */
+	uint64_t ops_rate;   /* quota: SQEs/s, 0 none */
+	uint64_t bytes_rate; /* quota: bytes/s, 0 none */
+	uint64_t inflight_cap;	 /* quota: operations in io_uring at once */
+	uint64_t elapsed_ns;	 /* since attach or last reset (to detach) */
+	uint64_t inflight_slots; /* upper bound of inflight_cap */
 	uint64_t resv[4];
 };
 
@@ -222,7 +222,7 @@ int xio_admin_stats_reset(struct xio_admin *a, const char *tenant);
 
 #define XIO_QUOTA_WEIGHT_DEFAULT 100
 #define XIO_QUOTA_WEIGHT_MAX 10000
-#define XIO_QUOTA_OPS_RATE_MAX 1000000000ULL	/* 1e9 SQEs/s */
+#define XIO_QUOTA_OPS_RATE_MAX 1000000000ULL  /* 1e9 SQEs/s */
 #define XIO_QUOTA_BYTES_RATE_MAX (1ULL << 40) /* 1 TiB/s */
 
 struct xio_quota {
