@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xio/ivshmem.h>
@@ -48,6 +49,7 @@ struct vm_slot {
 	struct tenant *t;
 	dev_t dev;
 	ino_t ino;
+	uint64_t next_check_ms; /* file checks at most every VM_TICK_MS */
 	char path[XIO_PATH_MAX];
 };
 
@@ -154,6 +156,7 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	s->ino = st.st_ino;
 	memcpy(s->path, m->path, sizeof(s->path));
 	s->len = xio_region_size(*r);
+	s->next_check_ms = 0;
 	__atomic_store_n(&s->faulted, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->base, (uintptr_t)xio_region_base(*r),
 			 __ATOMIC_RELEASE);
@@ -179,17 +182,34 @@ void vm_tenant_forget(struct tenant *t)
 	nr_vm--;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 bool vm_tenant_bad(struct tenant *t, const char **why)
 {
-	struct vm_slot *s = slot_of(t);
+	struct vm_slot *s;
 	struct stat st;
+	uint64_t now;
 
+	if (!nr_vm)
+		return false;
+	s = slot_of(t);
 	if (!s)
 		return false;
 	if (__atomic_load_n(&s->faulted, __ATOMIC_ACQUIRE)) {
 		*why = "SIGBUS on its region file (truncated?)";
 		return true;
 	}
+	/* The control loop runs on every event: syscalls only per tick. */
+	now = now_ms();
+	if (now < s->next_check_ms)
+		return false;
+	s->next_check_ms = now + VM_TICK_MS;
 	if (xio_region_file_check(t->region)) {
 		*why = "region file shrank";
 		return true;
