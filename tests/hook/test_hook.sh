@@ -205,6 +205,9 @@ run 0 "hook-$tag-a" stopped end <"$dir/a.dump"
 run 0 "hook-$tag-a" release end <"$dir/a.dump"
 [ "$(tenants)" = "xio-$tag-c " ] || fail "after release: $(tenants)"
 [ ! -e "/dev/shm/xio-$tag-a" ] && [ ! -e "/dev/shm/xio-$tag-b" ] || fail "files left"
+# xiod keeps the final accounting record of a removed tenant.
+"$xioctl" --socket "$sock" stats | grep -Eq "^[0-9]+ +xio-$tag-a +detached " ||
+	fail "no final record: $("$xioctl" --socket "$sock" stats)"
 run 0 "hook-$tag-b" release end <"$dir/b.dump"
 [ -z "$(tenants)" ] || fail "tenants left: $(tenants)"
 

@@ -138,6 +138,8 @@ grep -q "^$dom stopped end" "$dir/calls.log" || fail "stopped hook did not fire"
 grep -q "^$dom release end" "$dir/calls.log" || fail "release hook did not fire"
 [ ! -e "/dev/shm/$shm" ] || fail "region file left"
 [ -z "$("$xioctl" --socket "$sock" tenants | awk 'NR > 1')" ] || fail "tenant left"
+fin=$("$xioctl" --socket "$sock" stats | awk -v n="$shm" '$2 == n && $3 == "detached" { print $4 }')
+[ "$fin" = "$ops" ] || fail "final record: ops '$fin', want $ops"
 [ ! -s "$dir/hook-err.log" ] || fail "hook complained"
 v=$("$verify" "$dir/target.img" 256 4096) || fail "target: $v"
 [ "${v##*seed=}" = "$(printf '%s\n' "$res" | sed -n 's/.*seed=\([^ ]*\).*/\1/p')" ] || fail "seed: $v / $res"
