@@ -190,6 +190,17 @@ XIO_SOCKET=$dir/nope run 1 "hook-$tag-b" prepare begin <"$dir/b.dump"
 one_line "missing daemon" "cannot reach xiod"
 [ "$(tenants)" = "$before" ] || fail "failed runs changed tenants: $(tenants)"
 "$hook" >/dev/null 2>&1; [ $? -eq 2 ] || fail "usage: want exit 2"
+# A daemon that accepts but never answers: the hook gives up in time.
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1]); s.listen(8)
+time.sleep(30)' "$dir/mute.sock" &
+	mute=$!
+	for _ in $(seq 50); do [ -S "$dir/mute.sock" ] && break; sleep 0.1; done
+	XIO_SOCKET=$dir/mute.sock XIO_HOOK_TIMEOUT=2 run 1 "hook-$tag-b" prepare begin <"$dir/b.dump"
+	one_line "mute daemon" "timed out"
+	kill "$mute" 2>/dev/null; wait "$mute" 2>/dev/null
+fi
 
 # reconnect: re-adopts (nothing to do while xiod has them).
 run 0 "hook-$tag-a" reconnect begin <"$dir/a.dump"
