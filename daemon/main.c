@@ -121,6 +121,7 @@ static void usage(FILE *f)
 		"      --max-guest-tenants N  per non-admin user (default 16)\n"
 		"      --max-region-mb N   largest tenant region (default 256)\n"
 		"      --no-fixed-buffers  do not register tenant pools with io_uring\n"
+		"      --metrics-listen ADDR:PORT  serve Prometheus metrics (HTTP, /metrics)\n"
 		"  -f, --foreground        do not detach from the terminal\n"
 		"      --demo              run a self-contained demo on a temporary socket:\n"
 		"                          two tenants with file targets, a checksummed workload\n"
