@@ -22,8 +22,10 @@ kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
 [ -x /bin/busybox ] && ! readelf -l /bin/busybox | grep -q interpreter ||
 	skip "no static /bin/busybox (apt-get install busybox-static)"
 id libvirt-qemu >/dev/null 2>&1 || skip "no libvirt-qemu user"
-pgrep -x libvirtd >/dev/null && skip "a libvirtd already runs"
-pgrep -x virtlogd >/dev/null && skip "a virtlogd already runs"
+# Zombies do not count (init here may be slow to reap them).
+running() { ps -eo stat=,comm= | awk -v c="$1" '$2 == c && $1 !~ /^Z/' | grep -q .; }
+running libvirtd && skip "a libvirtd already runs"
+running virtlogd && skip "a virtlogd already runs"
 [ -e /etc/libvirt/hooks/qemu ] && skip "/etc/libvirt/hooks/qemu exists (not ours to replace)"
 
 tag=$$
@@ -37,8 +39,17 @@ cleanup() {
 	virsh -c qemu:///system destroy "$dom" >/dev/null 2>&1
 	virsh -c qemu:///system undefine "$dom" >/dev/null 2>&1
 	rm -f /etc/libvirt/hooks/qemu
-	[ -s "$dir/libvirtd.pid" ] && kill "$(cat "$dir/libvirtd.pid")" 2>/dev/null
-	[ -s "$dir/virtlogd.pid" ] && kill "$(cat "$dir/virtlogd.pid")" 2>/dev/null
+	local p
+	for p in libvirtd virtlogd; do
+		[ -s "$dir/$p.pid" ] || continue
+		p=$(cat "$dir/$p.pid")
+		kill "$p" 2>/dev/null
+		# Gone before the next test looks for a running libvirtd.
+		for _ in $(seq 100); do
+			case $(ps -o stat= -p "$p" 2>/dev/null) in "" | Z*) break ;; esac
+			sleep 0.1
+		done
+	done
 	[ -n "$xpid" ] && kill -TERM "$xpid" 2>/dev/null && wait "$xpid" 2>/dev/null
 	rm -f "/dev/shm/$shm"
 	[ "${XIO_VM_KEEP:-0}" = 1 ] || rm -rf "$dir"
