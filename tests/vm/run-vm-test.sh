@@ -189,7 +189,7 @@ if [ -n "$xiod_bin" ]; then
 	tname=${region#/dev/shm/}
 	# Appending: the hook and this script write to the same log.
 	: >"$hostlog"
-	"$xiod_bin" --foreground --socket "$sock" --pollers 1 --idle-us 10000000 \
+	"$xiod_bin" --foreground --socket "$sock" --pollers 1 --idle-us 60000000 \
 		>>"$hostlog" 2>&1 &
 	host_pid=$!
 	for _ in $(seq 100); do
