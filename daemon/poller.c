@@ -75,11 +75,85 @@ static void acct_calibrate(void)
 		acct_ns_per_cycle = (double)ns / (double)(c1 - c0);
 }
 
-/* Poller time spent on @t's behalf (the poller thread only). */
+/*
+ * Poller time spent on @t's behalf (the poller thread only).  Charged into
+ * the current window first: win_close() scales the window's split to the
+ * thread CPU time it really got, so time the thread was preempted is not
+ * charged to whoever was being served (docs/accounting.md).
+ */
 static inline void charge(struct poller *p, struct tenant *t, uint64_t cyc)
 {
-	ctr_add(&t->st.cycles, cyc);
 	p->acct_iter += cyc;
+	if (!t->w_touched) {
+		if (p->nr_w == sizeof(p->w_list) / sizeof(p->w_list[0])) {
+			ctr_add(&t->st.cycles, cyc); /* not reached */
+			return;
+		}
+		t->w_touched = true;
+		p->w_list[p->nr_w++] = t;
+	}
+	t->w_cycles += cyc;
+}
+
+#define WINDOW_NS 200000 /* one thread CPU clock read per 200 us of work */
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * End the accounting window: its TSC split (tenants, idle, overhead) is
+ * scaled to the thread CPU time that passed in it.  CPU time beyond the
+ * split (the sleep path, which is outside the split) is overhead.
+ */
+static void win_close(struct poller *p)
+{
+	uint64_t cpu = thread_cpu_ns(), dcpu = cpu - p->w_cpu0;
+	uint64_t wall = p->w_attr + p->w_idle + p->w_over;
+	double wall_ns = (double)acct_ns(wall), scale = 1, extra = 0;
+	uint32_t i;
+
+	if (wall_ns > 0 && (double)dcpu < wall_ns)
+		scale = (double)dcpu / wall_ns;
+	else if ((double)dcpu > wall_ns)
+		extra = ((double)dcpu - wall_ns) / acct_ns_per_cycle;
+	for (i = 0; i < p->nr_w; i++) {
+		struct tenant *t = p->w_list[i];
+
+		ctr_add(&t->st.cycles, (uint64_t)((double)t->w_cycles * scale));
+		t->w_cycles = 0;
+		t->w_touched = false;
+	}
+	p->nr_w = 0;
+	ctr_add(&p->cyc_attributed, (uint64_t)((double)p->w_attr * scale));
+	ctr_add(&p->cyc_idle, (uint64_t)((double)p->w_idle * scale));
+	ctr_add(&p->cyc_overhead,
+		(uint64_t)((double)p->w_over * scale + extra));
+	p->w_attr = p->w_idle = p->w_over = 0;
+	p->w_cpu0 = cpu;
+	p->w_tsc0 = acct_now();
+}
+
+/* A tenant handed back mid-window takes its charge unscaled. */
+static void win_forget(struct poller *p, struct tenant *t)
+{
+	uint32_t i;
+
+	if (!t->w_touched)
+		return;
+	ctr_add(&t->st.cycles, t->w_cycles);
+	for (i = 0; i < p->nr_w; i++) {
+		if (p->w_list[i] == t) {
+			p->w_list[i] = p->w_list[--p->nr_w];
+			break;
+		}
+	}
+	t->w_cycles = 0;
+	t->w_touched = false;
 }
 
 static uint64_t now_us(void)
@@ -842,6 +916,7 @@ static void drain_check(struct poller *p)
 		}
 		fixed_unregister(p, t);
 		p->draining[i] = p->draining[--p->nr_draining];
+		win_forget(p, t);
 		control_tenant_drained(t);
 	}
 }
@@ -985,11 +1060,14 @@ static void pin(struct poller *p)
 static void *poller_main(void *arg)
 {
 	struct poller *p = arg;
-	uint64_t last_work = now_us(), mark, end;
+	uint64_t last_work = now_us(), mark, end, win;
 
 	pin(p);
 	arm_wake(p);
+	win = (uint64_t)(WINDOW_NS / acct_ns_per_cycle);
 	mark = acct_now();
+	p->w_tsc0 = mark;
+	p->w_cpu0 = thread_cpu_ns();
 	while (!p->stop) {
 		bool work = false;
 
@@ -1013,19 +1091,21 @@ static void *poller_main(void *arg)
 		 * work, else idle.
 		 */
 		end = acct_now();
-		ctr_add(&p->cyc_attributed, p->acct_iter);
+		p->w_attr += p->acct_iter;
 		if (end - mark >= p->acct_iter + p->acct_empty) {
 			uint64_t rest = end - mark - p->acct_iter -
 					p->acct_empty;
 
 			if (work) {
-				ctr_add(&p->cyc_idle, p->acct_empty);
-				ctr_add(&p->cyc_overhead, rest);
+				p->w_idle += p->acct_empty;
+				p->w_over += rest;
 			} else {
-				ctr_add(&p->cyc_idle, p->acct_empty + rest);
+				p->w_idle += p->acct_empty + rest;
 			}
 		}
 		mark = end;
+		if (end - p->w_tsc0 >= win)
+			win_close(p);
 		if (work) {
 			last_work = now_us();
 			continue;
@@ -1034,11 +1114,14 @@ static void *poller_main(void *arg)
 			xio_cpu_relax();
 			continue;
 		}
+		win_close(p);
 		poller_sleep(p);
-		/* Asleep is not CPU time: kept apart from the split. */
+		/* Asleep is not CPU time: kept apart from the split (the
+		 * sleep path's CPU time lands in the next window's overhead). */
 		end = acct_now();
 		ctr_add(&p->cyc_sleep, end - mark);
 		mark = end;
+		p->w_tsc0 = end;
 		last_work = now_us();
 	}
 	return NULL;

@@ -192,6 +192,8 @@ struct tenant {
 	bool parked;	     /* [P] idle: not visited, NEED_WAKEUP armed */
 	uint32_t pidx;	     /* [P] index in poller->parked[] while parked */
 	uint64_t last_work_us; /* [P] last visit that took something */
+	uint64_t w_cycles;     /* [P] charged in the current window */
+	bool w_touched;	       /* [P] in poller->w_list */
 
 	struct poller *p;
 	enum tenant_state state;  /* [C] */
@@ -263,6 +265,11 @@ struct poller {
 	uint64_t cyc_attributed, cyc_idle, cyc_overhead, cyc_sleep;
 	uint64_t acct_iter;    /* [P] charged to tenants this loop iteration */
 	uint64_t acct_empty;   /* [P] empty visits this loop iteration */
+	/* [P] the current accounting window (poller.c win_close()) */
+	uint64_t w_tsc0, w_cpu0; /* its start: acct_now(), thread CPU ns */
+	uint64_t w_attr, w_idle, w_over; /* acct_now() units split so far */
+	uint32_t nr_w;
+	struct tenant *w_list[2 * XIOD_MAX_TENANTS_PER_POLLER]; /* charged */
 };
 
 extern struct poller *pollers;

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xio-bench fair: accounting and quotas of xiod (issue 5,
+ * docs/accounting.md), with a private xiod whose one poller is pinned to
+ * CPU B.
+ *
+ * shares (Closer's fairness experiment): three tenants offer 10 %, 30 % and
+ *   60 % of a fixed total rate of 4 KiB READs (page cache, open loop, at
+ *   most 16 in flight each); the poller time xiod attributes to each
+ *   (xio_tenant_stats.cpu_ns) as a share of the three, and the largest
+ *   distance in percentage points from the offered shares (target <= 2);
+ *   the poller's accounted time (attributed + idle + overhead) against its
+ *   thread CPU time (target 98..102 %).
+ * noisy neighbour: two tenants each keep 4 READs in flight (closed loop),
+ *   alone, then beside a third that floods NOPs 64 deep without quota, then
+ *   with --ops-rate on the flood: the pair's throughput as a percentage of
+ *   alone (target >= 90 with the quota) and the flood's rate against its
+ *   limit.
+ *
+ * The guest threads all run on CPU A (they spin: beside the poller on CPU
+ * B they would take its time and the split would measure the scheduler).
+ *
+ * usage: xio-bench [options] fair [--xiod PATH] [--rate OPS_PER_S]
+ *                  [--flood-limit OPS_PER_S]
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xio/admin.h>
+#include <xio/client.h>
+#include <xio/xio.h>
+
+#define BLK 4096U
+
+struct fenv {
+	pid_t pid;
+	char dir[64];
+	char sock[108];
+	char file[128];
+	int cpu_a; /* where the guest threads run */
+	struct xio_admin *a;
+};
+
+static void fair_exec_xiod(const char *xiod, char *const argv[])
+{
+	char self[PATH_MAX], cand[PATH_MAX + 32];
+	ssize_t n;
+
+	if (xiod) {
+		execv(xiod, argv);
+		bench_die("exec %s: %s", xiod, strerror(errno));
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(cand, sizeof(cand), "%s/../daemon/xiod",
+			 dirname(self));
+		execv(cand, argv);
+		snprintf(cand, sizeof(cand), "%s/../sbin/xiod", self);
+		execv(cand, argv);
+	}
+	execvp("xiod", argv);
+	bench_die("xiod not found: give --xiod PATH");
+}
+
+static void fenv_start(struct bench_ctx *ctx, const char *xiod, struct fenv *e)
+{
+	char cpu[16], buf[BLK];
+	char *argv[] = {
+		"xiod", "--foreground", "--socket", e->sock,	   "--cpus",
+		cpu,	"--idle-us",	"2000",	    "--log-level", "warning",
+		NULL};
+	uint64_t deadline;
+	int fd, i;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/xio-bench-XXXXXX");
+	if (!mkdtemp(e->dir))
+		bench_die("mkdtemp: %s", strerror(errno));
+	snprintf(e->sock, sizeof(e->sock), "%s/xiod.sock", e->dir);
+	snprintf(e->file, sizeof(e->file), "%s/data", e->dir);
+	snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
+	e->cpu_a = ctx->pinned ? ctx->cpu_a : -1;
+	fd = open(e->file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		bench_die("%s: %s", e->file, strerror(errno));
+	memset(buf, 0x5a, sizeof(buf));
+	for (i = 0; i < 256; i++)
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			bench_die("writing %s", e->file);
+	close(fd);
+	e->pid = fork();
+	if (e->pid < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (e->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		fair_exec_xiod(xiod, argv);
+	}
+	deadline = bench_mono_ns() + 10000000000ULL;
+	while (xio_admin_open(e->sock, &e->a)) {
+		int st;
+
+		if (waitpid(e->pid, &st, WNOHANG) == e->pid)
+			bench_die("xiod exited during start-up");
+		if (bench_mono_ns() > deadline)
+			bench_die("xiod did not start within 10 s");
+		usleep(10000);
+	}
+}
+
+static void fenv_stop(struct fenv *e)
+{
+	int st;
+
+	xio_admin_close(e->a);
+	kill(e->pid, SIGTERM);
+	waitpid(e->pid, &st, 0);
+	unlink(e->file);
+	rmdir(e->dir);
+}
+
+/* One tenant driven by one thread. */
+struct ftenant {
+	struct fenv *e;
+	char name[32];
+	struct xio_tenant *t;
+	double rate;	/* open loop: ops/s; 0: closed loop */
+	uint32_t depth; /* most in flight */
+	bool nop;
+	double secs;
+	volatile int *go;
+	int cpu; /* pinned there, or -1 */
+	uint64_t done;
+};
+
+static void ft_attach(struct fenv *e, struct ftenant *f, const char *name)
+{
+	struct xio_client_opts co = {.sz = sizeof(co)};
+	int err;
+
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->e = e;
+	f->cpu = e->cpu_a;
+	co.name = f->name;
+	co.params.sq_entries = 64;
+	co.params.nr_bufs = 64;
+	err = xio_client_attach(e->sock, &co, &f->t);
+	if (err)
+		bench_die("attach %s: %s", name, xio_strerror(err));
+	err = xio_admin_target_add(e->a, f->name, e->file, XIO_TARGET_RDONLY);
+	if (err < 0)
+		bench_die("target add: %s", xio_strerror(err));
+}
+
+static void *ft_run(void *arg)
+{
+	struct ftenant *f = arg;
+	struct xio_qp *qp = xio_tenant_qp(f->t, 0);
+	uint64_t t0, now, end, sent = 0, inflight = 0, i = 0;
+	struct xio_cqe *c;
+	struct xio_sqe *s;
+
+	if (f->cpu >= 0)
+		bench_pin(f->cpu);
+	while (!__atomic_load_n(f->go, __ATOMIC_ACQUIRE))
+		xio_cpu_relax();
+	t0 = bench_mono_ns();
+	end = t0 + (uint64_t)(f->secs * 1e9);
+	while ((now = bench_mono_ns()) < end) {
+		uint64_t due =
+			f->rate > 0 ?
+				(uint64_t)((double)(now - t0) * f->rate / 1e9) :
+				UINT64_MAX;
+		bool any = false;
+
+		while (sent < due && inflight < f->depth &&
+		       (s = xio_get_sqe(qp))) {
+			if (f->nop)
+				xio_prep_nop(s, i);
+			else
+				xio_prep_read(s, 0, (uint32_t)(i % 64), 0, BLK,
+					      (i * 7919 % 256) * BLK, i);
+			i++;
+			sent++;
+			inflight++;
+			any = true;
+		}
+		if (any)
+			xio_submit(qp);
+		while (xio_peek_cqe(qp, &c) == 0) {
+			if (c->res < 0)
+				bench_die("%s: op failed: %s", f->name,
+					  xio_strerror(c->res));
+			xio_cqe_seen(qp, c);
+			inflight--;
+			f->done++;
+			any = true;
+		}
+		/* A flood held by its quota leaves CPU A to the others. */
+		if (!any && f->nop)
+			sched_yield();
+	}
+	while (inflight) {
+		if (xio_wait_cqe(qp, &c, 1000) == 0) {
+			xio_cqe_seen(qp, c);
+			inflight--;
+		}
+	}
+	return NULL;
+}
+
+/* Run @n tenants for their secs; each ->done is set. */
+static void run_set(struct ftenant **f, int n)
+{
+	pthread_t th[8];
+	volatile int go = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		f[i]->go = &go;
+		f[i]->done = 0;
+		if (pthread_create(&th[i], NULL, ft_run, f[i]))
+			bench_die("pthread_create");
+	}
+	usleep(10000);
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void stats_of(struct fenv *e, const char *name,
+		     struct xio_tenant_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sz = sizeof(*st);
+	if (xio_admin_stats(e->a, name, 0, st, 1, NULL) != 1)
+		bench_die("stats %s", name);
+}
+
+static void poller0(struct fenv *e, struct xio_poller_stats *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->sz = sizeof(*p);
+	if (xio_admin_poller_stats(e->a, p, 1, NULL) != 1)
+		bench_die("poller stats");
+}
+
+enum {
+	F_SHARE10,
+	F_SHARE30,
+	F_SHARE60,
+	F_MAXDEV,
+	F_ACCOUNTED,
+	F_NN_SOLO,
+	F_NN_NOQUOTA,
+	F_NN_QUOTA,
+	F_NN_FLOOD,
+	F_NR
+};
+
+static const struct {
+	const char *metric, *unit, *label;
+} fair_metrics[F_NR] = {
+	{"fair.charged_10", "pct", "tenant offering 10%: charged share"},
+	{"fair.charged_30", "pct", "tenant offering 30%: charged share"},
+	{"fair.charged_60", "pct", "tenant offering 60%: charged share"},
+	{"fair.max_dev", "points", "largest |charged - offered| (target <= 2)"},
+	{"fair.accounted", "pct", "accounted / poller thread CPU (98..102)"},
+	{"fair.nn.solo", "Kops/s", "pair of 4-deep readers alone"},
+	{"fair.nn.noquota", "pct", "pair beside a NOP flood, no quota"},
+	{"fair.nn.quota", "pct",
+	 "pair beside the flood with --ops-rate (>= 90)"},
+	{"fair.nn.flood", "pct", "flood's rate / its ops-rate limit"},
+};
+
+int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"xiod", required_argument, NULL, 'x'},
+		{"rate", required_argument, NULL, 'r'},
+		{"flood-limit", required_argument, NULL, 'l'},
+		{NULL, 0, NULL, 0},
+	};
+	static double v[F_NR][BENCH_MAX_RUNS];
+	static const double offer[3] = {0.1, 0.3, 0.6};
+	const char *xiod = NULL;
+	double rate = ctx->quick ? 20000 : 200000, limit = 20000;
+	double secs = ctx->quick ? 0.3 : 2;
+	struct ftenant sh[3], nn[3], *set[4];
+	struct xio_poller_stats p0, p1;
+	struct xio_tenant_stats st;
+	struct xio_quota q = {.sz = sizeof(q)};
+	struct fenv e;
+	char *end;
+	int opt, r, i;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'x':
+			xiod = optarg;
+			break;
+		case 'r':
+			rate = strtod(optarg, &end);
+			if (*end || !(rate >= 100 && rate <= 1e8))
+				bench_die("--rate: '%s' is not in 100..1e8",
+					  optarg);
+			break;
+		case 'l':
+			limit = strtod(optarg, &end);
+			if (*end || !(limit >= 100 && limit <= 1e9))
+				bench_die(
+					"--flood-limit: '%s' is not in 100..1e9",
+					optarg);
+			break;
+		default:
+			fprintf(stderr,
+				"usage: xio-bench [options] fair [--xiod PATH] [--rate OPS_PER_S] [--flood-limit OPS_PER_S]\n");
+			return 2;
+		}
+	}
+	fenv_start(ctx, xiod, &e);
+	for (i = 0; i < 3; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "share-%d", (int)(offer[i] * 100));
+		ft_attach(&e, &sh[i], name);
+		sh[i].rate = rate * offer[i];
+		sh[i].depth = 16;
+		sh[i].secs = secs;
+		set[i] = &sh[i];
+	}
+	for (r = 0; r < ctx->runs; r++) {
+		double cpu[3], sum = 0, dev = 0, acc, thr;
+
+		if (xio_admin_stats_reset(e.a, NULL))
+			bench_die("stats reset");
+		poller0(&e, &p0);
+		run_set(set, 3);
+		poller0(&e, &p1);
+		for (i = 0; i < 3; i++) {
+			stats_of(&e, sh[i].name, &st);
+			cpu[i] = (double)st.cpu_ns;
+			sum += cpu[i];
+		}
+		for (i = 0; i < 3; i++) {
+			double share = sum > 0 ? 100 * cpu[i] / sum : 0;
+			double d = share - 100 * offer[i];
+
+			v[F_SHARE10 + i][r] = share;
+			if (d < 0)
+				d = -d;
+			if (d > dev)
+				dev = d;
+		}
+		v[F_MAXDEV][r] = dev;
+		acc = (double)(p1.attributed_ns - p0.attributed_ns) +
+		      (double)(p1.idle_ns - p0.idle_ns) +
+		      (double)(p1.overhead_ns - p0.overhead_ns);
+		thr = (double)(p1.thread_cpu_ns - p0.thread_cpu_ns);
+		v[F_ACCOUNTED][r] = thr > 0 ? 100 * acc / thr : 0;
+		bench_info(
+			ctx,
+			"  shares: done %llu/%llu/%llu, charged %.1f/%.1f/%.1f %%, max dev %.2f points, accounted %.1f %%\n",
+			(unsigned long long)sh[0].done,
+			(unsigned long long)sh[1].done,
+			(unsigned long long)sh[2].done, v[F_SHARE10][r],
+			v[F_SHARE30][r], v[F_SHARE60][r], dev,
+			v[F_ACCOUNTED][r]);
+	}
+	for (i = 0; i < 3; i++)
+		xio_client_detach(sh[i].t);
+
+	/* Noisy neighbour. */
+	ft_attach(&e, &nn[0], "calm-a");
+	ft_attach(&e, &nn[1], "calm-b");
+	ft_attach(&e, &nn[2], "flood");
+	for (i = 0; i < 3; i++) {
+		nn[i].rate = 0;
+		nn[i].depth = i == 2 ? 64 : 4;
+		nn[i].nop = i == 2;
+		nn[i].secs = secs;
+	}
+	for (r = 0; r < ctx->runs; r++) {
+		double solo, with;
+
+		set[0] = &nn[0];
+		set[1] = &nn[1];
+		run_set(set, 2);
+		solo = (double)(nn[0].done + nn[1].done) / secs;
+		set[2] = &nn[2];
+		q.flags = XIO_QUOTA_OPS_RATE;
+		q.ops_rate = 0;
+		if (xio_admin_quota_set(e.a, "flood", &q))
+			bench_die("quota");
+		run_set(set, 3);
+		with = (double)(nn[0].done + nn[1].done) / secs;
+		v[F_NN_SOLO][r] = solo / 1e3;
+		v[F_NN_NOQUOTA][r] = 100 * with / solo;
+		bench_info(
+			ctx,
+			"  noisy neighbour: pair alone %.0f ops/s, beside an unlimited flood (%.0f ops/s) %.0f ops/s",
+			solo, (double)nn[2].done / secs, with);
+		q.ops_rate = (uint64_t)limit;
+		if (xio_admin_quota_set(e.a, "flood", &q))
+			bench_die("quota");
+		run_set(set, 3);
+		with = (double)(nn[0].done + nn[1].done) / secs;
+		v[F_NN_QUOTA][r] = 100 * with / solo;
+		v[F_NN_FLOOD][r] = 100 * (double)nn[2].done / secs / limit;
+		bench_info(
+			ctx,
+			", beside the flood held to %.0f/s (%.0f ops/s) %.0f ops/s\n",
+			limit, (double)nn[2].done / secs, with);
+	}
+	for (i = 0; i < 3; i++)
+		xio_client_detach(nn[i].t);
+	fenv_stop(&e);
+	for (i = 0; i < F_NR; i++)
+		bench_report(ctx, fair_metrics[i].metric, fair_metrics[i].unit,
+			     v[i], ctx->runs);
+	bench_table_header(
+		ctx,
+		"xio-bench fair: 4 KiB READs / NOPs, one xiod poller on CPU B, guests on CPU A");
+	for (i = 0; i < F_NR; i++)
+		bench_table_row(ctx, fair_metrics[i].label,
+				fair_metrics[i].metric);
+	return 0;
+}
