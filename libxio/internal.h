@@ -8,7 +8,8 @@
 #define XIO_COLD __attribute__((cold, noinline))
 #define XIO_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-void xio__log(enum xio_print_level level, const char *fmt, ...) XIO_PRINTF(2, 3);
+void xio__log(enum xio_print_level level, const char *fmt, ...)
+	XIO_PRINTF(2, 3);
 #define pr_warn(...) xio__log(XIO_WARN, __VA_ARGS__)
 #define pr_info(...) xio__log(XIO_INFO, __VA_ARGS__)
 #define pr_debug(...) xio__log(XIO_DEBUG, __VA_ARGS__)
@@ -36,26 +37,26 @@ struct xio_host_qp {
 	const struct xio_layout *layout;
 	uint32_t sq_mask, sq_entries;
 	uint32_t cq_mask, cq_entries;
-	uint32_t sq_head;	    /* next entry to take */
-	uint32_t sq_flags;	    /* last value stored to *sq_kflags */
-	uint32_t cq_tail;	    /* next CQE slot to write */
-	uint32_t cq_published;	    /* last tail stored to *cq_ktail */
-	uint32_t cq_head_cache;	    /* last validated guest CQ head */
-	uint32_t cq_reserved;	    /* slots promised to taken SQEs */
+	uint32_t sq_head;	/* next entry to take */
+	uint32_t sq_flags;	/* last value stored to *sq_kflags */
+	uint32_t cq_tail;	/* next CQE slot to write */
+	uint32_t cq_published;	/* last tail stored to *cq_ktail */
+	uint32_t cq_head_cache; /* last validated guest CQ head */
+	uint32_t cq_reserved;	/* slots promised to taken SQEs */
 	struct xio_host_qp_stats st;
 };
 
 struct xio_region {
 	void *base;
-	size_t map_len;	  /* bytes mapped (== file size or given length) */
-	int fd;		  /* owned memfd, or -1 */
-	bool owns_map;	  /* munmap on destroy */
+	size_t map_len; /* bytes mapped (== file size or given length) */
+	int fd;		/* owned memfd, or -1 */
+	bool owns_map;	/* munmap on destroy */
 	bool hugetlb;
 	struct xio_layout layout; /* private copy, validated */
 	char name[64];
 
-	struct xio_qp *qps;	    /* guest views, nr_qpairs */
-	struct xio_host_qp *hqps;   /* host views, nr_qpairs */
+	struct xio_qp *qps;	  /* guest views, nr_qpairs */
+	struct xio_host_qp *hqps; /* host views, nr_qpairs */
 
 	/* guest pool allocator: created on first use */
 	uint32_t *free_stack;
