@@ -445,10 +445,11 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	nr_tenants++;
 	t->p = least_loaded(m->numa_node);
 	t->p->nr_assigned++;
-	log_info("tenant %u '%s': VM tenant, file %s (%zu KiB, owner %u:%u), node %d, poller %u",
-		 t->id, t->name, m->path, xio_region_size(t->region) >> 10,
-		 (unsigned)m->uid, (unsigned)m->gid, (int)m->numa_node,
-		 t->p->idx);
+	log_info(
+		"tenant %u '%s': VM tenant, file %s (%zu KiB, owner %u:%u), node %d, poller %u",
+		t->id, t->name, m->path, xio_region_size(t->region) >> 10,
+		(unsigned)m->uid, (unsigned)m->gid, (int)m->numa_node,
+		t->p->idx);
 	poller_send(t->p, XIO_PCMD_ADD, t);
 	send_msg(c, &r, NULL, 0);
 	return 0;
@@ -503,11 +504,22 @@ static int tenant_for(struct conn *c, const char *sel, size_t len,
 		      struct tenant **out);
 
 /* The cumulative counters: what a reset rebases. */
-#define TSTATS_CUMULATIVE(X)                                                   \
-	X(taken)                                                               \
-	X(completed) X(errors) X(invalid) X(bytes_read) X(bytes_written)       \
-		X(bytes_sent) X(bytes_received) X(kicks) X(notifies)           \
-			X(wakeups) X(cpu_ns) X(throttled)
+/* clang-format off */
+#define TSTATS_CUMULATIVE(X) \
+	X(taken) \
+	X(completed) \
+	X(errors) \
+	X(invalid) \
+	X(bytes_read) \
+	X(bytes_written) \
+	X(bytes_sent) \
+	X(bytes_received) \
+	X(kicks) \
+	X(notifies) \
+	X(wakeups) \
+	X(cpu_ns) \
+	X(throttled)
+/* clang-format on */
 
 static uint64_t mono_ns(void)
 {
@@ -592,8 +604,9 @@ static void final_record(const struct tenant *t)
 		free(old);
 		nr_finals--;
 		if (!finals_dropped++ || log_ratelimit())
-			log_warn("more than %u final records unread: dropping the oldest (%llu so far)",
-				 MAX_FINALS, (unsigned long long)finals_dropped);
+			log_warn(
+				"more than %u final records unread: dropping the oldest (%llu so far)",
+				MAX_FINALS, (unsigned long long)finals_dropped);
 	}
 	*finals_tail = f;
 	finals_tail = &f->next;
@@ -637,9 +650,9 @@ static int do_stats(struct conn *c, const struct xio_msg_stats *m)
 	if ((m->flags & ~XIO_STATS_F_CONSUME) ||
 	    !xio__str_ok(m->tenant, sizeof(m->tenant)))
 		return -EINVAL;
-	if (!c->admin && (consume || (m->tenant[0] && !c->t) ||
-			  (m->tenant[0] &&
-			   !sel_match(m->tenant, c->t->id, c->t->name))))
+	if (!c->admin &&
+	    (consume || (m->tenant[0] && !c->t) ||
+	     (m->tenant[0] && !sel_match(m->tenant, c->t->id, c->t->name))))
 		return -EPERM; /* a guest reads its own tenant only */
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -739,18 +752,18 @@ static int do_quota(struct conn *c, const struct xio_msg_quota *m)
 	if (q->flags & XIO_QUOTA_WEIGHT)
 		__atomic_store_n(&t->q_weight, q->weight, __ATOMIC_RELAXED);
 	if (q->flags & XIO_QUOTA_OPS_RATE)
-		__atomic_store_n(&t->q_ops_rate, q->ops_rate,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&t->q_ops_rate, q->ops_rate, __ATOMIC_RELAXED);
 	if (q->flags & XIO_QUOTA_BYTES_RATE)
 		__atomic_store_n(&t->q_bytes_rate, q->bytes_rate,
 				 __ATOMIC_RELAXED);
 	if (q->flags & XIO_QUOTA_INFLIGHT)
 		__atomic_store_n(&t->q_inflight, (uint32_t)q->inflight_cap,
 				 __ATOMIC_RELAXED);
-	log_info("tenant %u '%s': quota weight %llu, ops/s %llu, bytes/s %llu, in flight %u",
-		 t->id, t->name, (unsigned long long)t->q_weight,
-		 (unsigned long long)t->q_ops_rate,
-		 (unsigned long long)t->q_bytes_rate, t->q_inflight);
+	log_info(
+		"tenant %u '%s': quota weight %llu, ops/s %llu, bytes/s %llu, in flight %u",
+		t->id, t->name, (unsigned long long)t->q_weight,
+		(unsigned long long)t->q_ops_rate,
+		(unsigned long long)t->q_bytes_rate, t->q_inflight);
 	reply_status(c, XIO_MSG_QUOTA | XIO_MSG_REPLY, m->hdr.seq, 0);
 	return 0;
 }
@@ -776,7 +789,9 @@ struct prom_metric {
 };
 
 #define PM(n, t, field, sc, h)                                                 \
-	{n, t, h, offsetof(struct xio_tenant_stats, field), sc}
+	{                                                                      \
+		n, t, h, offsetof(struct xio_tenant_stats, field), sc          \
+	}
 
 static const struct prom_metric prom_tenant[] = {
 	PM("xio_tenant_ops_total", "counter", taken, 1,
@@ -820,21 +835,23 @@ static const struct prom_metric prom_tenant[] = {
 };
 
 #define PPM(n, t, field, sc, h)                                                \
-	{n, t, h, offsetof(struct xio_poller_stats, field), sc}
+	{                                                                      \
+		n, t, h, offsetof(struct xio_poller_stats, field), sc          \
+	}
 
 static const struct prom_metric prom_poller[] = {
-	PPM("xio_poller_attributed_seconds_total", "counter", attributed_ns, 1e-9,
-	   "Poller time charged to tenants."),
+	PPM("xio_poller_attributed_seconds_total", "counter", attributed_ns,
+	    1e-9, "Poller time charged to tenants."),
 	PPM("xio_poller_idle_seconds_total", "counter", idle_ns, 1e-9,
-	   "Poller time spinning or visiting empty rings."),
+	    "Poller time spinning or visiting empty rings."),
 	PPM("xio_poller_overhead_seconds_total", "counter", overhead_ns, 1e-9,
-	   "Poller time in busy loops not charged to a tenant."),
-	PPM("xio_poller_thread_cpu_seconds_total", "counter", thread_cpu_ns, 1e-9,
-	   "CPU time of the poller thread."),
+	    "Poller time in busy loops not charged to a tenant."),
+	PPM("xio_poller_thread_cpu_seconds_total", "counter", thread_cpu_ns,
+	    1e-9, "CPU time of the poller thread."),
 	PPM("xio_poller_sleep_seconds_total", "counter", sleep_ns, 1e-9,
-	   "Wall time the poller slept."),
+	    "Wall time the poller slept."),
 	PPM("xio_poller_sleeps_total", "counter", sleeps, 1,
-	   "Times the poller slept."),
+	    "Times the poller slept."),
 };
 
 static void prom_value(FILE *f, uint64_t v, double scale)
@@ -941,8 +958,7 @@ static void pstats_fill(struct xio_poller_stats *w, struct poller *p)
 				   (uint64_t)ts.tv_nsec;
 }
 
-static int do_poller_stats(struct conn *c,
-			   const struct xio_msg_poller_stats *m)
+static int do_poller_stats(struct conn *c, const struct xio_msg_poller_stats *m)
 {
 	struct xio_msg_poller_stats_reply *r;
 	uint32_t i;
@@ -957,8 +973,7 @@ static int do_poller_stats(struct conn *c,
 	xio__msg_hdr_init(&r->hdr, XIO_MSG_POLLER_STATS | XIO_MSG_REPLY,
 			  m->hdr.seq);
 	r->total = cfg.nr_pollers;
-	for (i = m->start; i < cfg.nr_pollers && r->count < XIO_LIST_CHUNK;
-	     i++)
+	for (i = m->start; i < cfg.nr_pollers && r->count < XIO_LIST_CHUNK; i++)
 		pstats_fill(&r->p[r->count++], &pollers[i]);
 	send_msg(c, r, NULL, 0);
 	free(r);

@@ -1093,8 +1093,8 @@ static void *poller_main(void *arg)
 		end = acct_now();
 		p->w_attr += p->acct_iter;
 		if (end - mark >= p->acct_iter + p->acct_empty) {
-			uint64_t rest = end - mark - p->acct_iter -
-					p->acct_empty;
+			uint64_t rest =
+				end - mark - p->acct_iter - p->acct_empty;
 
 			if (work) {
 				p->w_idle += p->acct_empty;

@@ -196,12 +196,12 @@ struct tenant {
 	bool w_touched;	       /* [P] in poller->w_list */
 
 	struct poller *p;
-	enum tenant_state state;  /* [C] */
-	struct conn *conn;	  /* [C] the attaching connection, or NULL */
-	struct conn *waiter;	  /* [C] connection awaiting the DETACH reply */
-	uint32_t waiter_seq;	  /* [C] */
-	uint32_t waiter_type;	  /* [C] reply type for the waiter */
-	struct tenant_stats st;	  /* [A] written by the poller */
+	enum tenant_state state; /* [C] */
+	struct conn *conn;	 /* [C] the attaching connection, or NULL */
+	struct conn *waiter;	 /* [C] connection awaiting the DETACH reply */
+	uint32_t waiter_seq;	 /* [C] */
+	uint32_t waiter_type;	 /* [C] reply type for the waiter */
+	struct tenant_stats st;	 /* [A] written by the poller */
 	struct xio_tenant_stats base; /* [C] counters at the last reset */
 	uint64_t since_ns; /* [C] CLOCK_MONOTONIC of attach or last reset */
 	/* quota: [A] written by control, read by the poller each visit */
@@ -210,7 +210,7 @@ struct tenant {
 	/* token buckets [P] */
 	uint64_t tb_ops_rate, tb_bytes_rate; /* rates the buckets run at */
 	double tb_ops, tb_bytes;
-	uint64_t tb_last; /* acct_now() of the last refill */
+	uint64_t tb_last;	  /* acct_now() of the last refill */
 	struct tenant *next;	  /* [C] control's list, by id */
 	struct tenant *done_next; /* poller -> control hand-back */
 };
@@ -263,8 +263,8 @@ struct poller {
 	uint64_t timed_sleeps; /* [A] */
 	/* [A] time split in acct_now() units (docs/accounting.md) */
 	uint64_t cyc_attributed, cyc_idle, cyc_overhead, cyc_sleep;
-	uint64_t acct_iter;    /* [P] charged to tenants this loop iteration */
-	uint64_t acct_empty;   /* [P] empty visits this loop iteration */
+	uint64_t acct_iter;  /* [P] charged to tenants this loop iteration */
+	uint64_t acct_empty; /* [P] empty visits this loop iteration */
 	/* [P] the current accounting window (poller.c win_close()) */
 	uint64_t w_tsc0, w_cpu0; /* its start: acct_now(), thread CPU ns */
 	uint64_t w_attr, w_idle, w_over; /* acct_now() units split so far */

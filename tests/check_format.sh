@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Check that C sources agree with .clang-format, changing nothing.
-#   tests/check_format.sh                 include/ and libxio/
+#   tests/check_format.sh                 every C source and header of the tree
 #   tests/check_format.sh FILE...         just those files
 # Exit 0 clean, 1 if a file would be reformatted, 77 (skip) without
 # clang-format.  CLANG_FORMAT=/path/to/clang-format overrides the binary.
@@ -15,7 +15,8 @@ if ! command -v "$cf" >/dev/null 2>&1; then
 fi
 cd "$root"
 if [ $# -eq 0 ]; then
-	mapfile -t files < <(find include libxio -name '*.[ch]' | sort)
+	mapfile -t files < <(find include libxio daemon tools bpf examples tests \
+		-name '*.[ch]' | sort)
 else
 	files=("$@")
 fi

@@ -438,8 +438,8 @@ static void stats_json(const struct sample *s, const struct sample *prev)
 		printf("[");
 		for (i = 0; i < s->np; i++) {
 			const struct xio_poller_stats *p = &s->p[i];
-			uint64_t sum = p->attributed_ns + p->idle_ns +
-				       p->overhead_ns;
+			uint64_t sum =
+				p->attributed_ns + p->idle_ns + p->overhead_ns;
 
 			printf("%s{\"idx\":%u,\"cpu\":%d,\"tenants\":%u",
 			       i ? "," : "", p->idx, p->cpu, p->nr_tenants);
@@ -566,7 +566,8 @@ static int cmd_stats(int argc, char **argv)
 	if (count && !watch)
 		return 2;
 	if ((flags & XIO_STATS_F_CONSUME) && watch) {
-		fprintf(stderr, "xioctl: --consume with --watch would lose records\n");
+		fprintf(stderr,
+			"xioctl: --consume with --watch would lose records\n");
 		return 2;
 	}
 	if (open_admin(&a))
@@ -615,8 +616,8 @@ static int cmd_stats_reset(int argc, char **argv)
 	err = xio_admin_stats_reset(a, argc ? argv[0] : NULL);
 	xio_admin_close(a);
 	if (err) {
-		snprintf(what, sizeof(what), "stats reset%s%s",
-			 argc ? " " : "", argc ? argv[0] : "");
+		snprintf(what, sizeof(what), "stats reset%s%s", argc ? " " : "",
+			 argc ? argv[0] : "");
 		return die_err(what, err);
 	}
 	return 0;
@@ -628,8 +629,7 @@ static int cmd_stats_reset(int argc, char **argv)
  * A non-negative integer; with @suffix 1 a K/M/G/T suffix (powers of 1024)
  * and "unlimited" (0) are allowed too.  One-line message and false on error.
  */
-static bool parse_u64(const char *opt, const char *v, int suffix,
-		      uint64_t *out)
+static bool parse_u64(const char *opt, const char *v, int suffix, uint64_t *out)
 {
 	unsigned long long n;
 	char *end;
@@ -704,18 +704,21 @@ static int cmd_quota(int argc, char **argv)
 		return 2;
 	if ((q.flags & XIO_QUOTA_WEIGHT) &&
 	    (q.weight < 1 || q.weight > XIO_QUOTA_WEIGHT_MAX)) {
-		fprintf(stderr, "xioctl: --weight %llu: want 1..%u (100 is the default share)\n",
+		fprintf(stderr,
+			"xioctl: --weight %llu: want 1..%u (100 is the default share)\n",
 			(unsigned long long)q.weight, XIO_QUOTA_WEIGHT_MAX);
 		return 2;
 	}
 	if (q.ops_rate > XIO_QUOTA_OPS_RATE_MAX) {
-		fprintf(stderr, "xioctl: --ops-rate %llu: want 0 (unlimited)..%llu\n",
+		fprintf(stderr,
+			"xioctl: --ops-rate %llu: want 0 (unlimited)..%llu\n",
 			(unsigned long long)q.ops_rate,
 			(unsigned long long)XIO_QUOTA_OPS_RATE_MAX);
 		return 2;
 	}
 	if (q.bytes_rate > XIO_QUOTA_BYTES_RATE_MAX) {
-		fprintf(stderr, "xioctl: --bytes-rate %llu: want 0 (unlimited)..%llu (1T)\n",
+		fprintf(stderr,
+			"xioctl: --bytes-rate %llu: want 0 (unlimited)..%llu (1T)\n",
 			(unsigned long long)q.bytes_rate,
 			(unsigned long long)XIO_QUOTA_BYTES_RATE_MAX);
 		return 2;
@@ -731,7 +734,8 @@ static int cmd_quota(int argc, char **argv)
 		err = xio_admin_quota_set(a, tenant, &q);
 		if (err == -ERANGE &&
 		    xio_admin_stats(a, tenant, 0, &st, 1, NULL) == 1) {
-			fprintf(stderr, "xioctl: %s: --inflight %llu: want 1..%llu (the tenant's in-flight slots)\n",
+			fprintf(stderr,
+				"xioctl: %s: --inflight %llu: want 1..%llu (the tenant's in-flight slots)\n",
 				what, (unsigned long long)q.inflight_cap,
 				(unsigned long long)st.inflight_slots);
 			xio_admin_close(a);
@@ -748,7 +752,8 @@ static int cmd_quota(int argc, char **argv)
 		return die_err(what, err);
 	printf("tenant %u '%s': weight %llu, ops-rate %llu%s, bytes-rate %llu%s, inflight %llu of %llu\n",
 	       st.id, st.name, (unsigned long long)st.weight,
-	       (unsigned long long)st.ops_rate, st.ops_rate ? "/s" : " (unlimited)",
+	       (unsigned long long)st.ops_rate,
+	       st.ops_rate ? "/s" : " (unlimited)",
 	       (unsigned long long)st.bytes_rate,
 	       st.bytes_rate ? "/s" : " (unlimited)",
 	       (unsigned long long)st.inflight_cap,

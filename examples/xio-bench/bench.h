@@ -70,7 +70,7 @@ struct bench_ctx {
 	X(rtt, "NOP round trip through xiod beside the floor and eventfd")     \
 	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL")    \
 	X(tenants, "1..N tenant processes on one xiod poller: Jain, CPU")      \
-	X(idle, "xiod CPU with idle tenants, first op after a sleep")         \
+	X(idle, "xiod CPU with idle tenants, first op after a sleep")          \
 	X(fair, "xiod accounting shares 10/30/60, noisy neighbour + quota")
 
 #define X(name, summary)                                                       \

@@ -131,7 +131,8 @@ int main(void)
 	CHECK_EQ(st.errors, nerr);
 	CHECK_EQ(st.bytes_written, (uint64_t)nw * BLK);
 	CHECK_EQ(st.bytes_read, (uint64_t)nr * 1000);
-	CHECK_EQ(st.bytes_sent, (uint64_t)nsend * 100 + nsend * (nsend - 1) / 2);
+	CHECK_EQ(st.bytes_sent,
+		 (uint64_t)nsend * 100 + nsend * (nsend - 1) / 2);
 	CHECK_EQ(st.bytes_received,
 		 (uint64_t)nrecv * 10 + nrecv * (nrecv - 1) / 2);
 	CHECK_EQ(st.inflight, 0);
@@ -199,28 +200,29 @@ int main(void)
 	CHECK_EQ(xioctl(&d, out, sizeof(out), "stats acct --json"), 0);
 	CHECK(strstr(out, "\"ops\":5,"));
 	if (system("python3 -c 'import json' 2>/dev/null") == 0) {
-		snprintf(cmd, sizeof(cmd),
-			 "%s --socket %s stats --json | python3 -m json.tool > /dev/null && "
-			 "%s --socket %s stats --json --watch 0.05 --count 2 | python3 -c '"
-			 "import json, sys\n"
-			 "docs = [json.loads(l) for l in sys.stdin]\n"
-			 "assert len(docs) == 2, docs\n"
-			 "for d in docs:\n"
-			 "    assert d[\"schema\"] == \"xio-stats\" and d[\"version\"] == 1\n"
-			 "    for k in (\"timestamp\", \"interval_s\", \"tenants\", \"totals\", \"pollers\"): assert k in d, k\n"
-			 "    t = d[\"tenants\"][0]\n"
-			 "    for k in (\"id\", \"name\", \"state\", \"poller\", \"ops\", \"completions\", \"errors\", \"invalid\",\n"
-			 "              \"bytes_read\", \"bytes_written\", \"bytes_sent\", \"bytes_received\", \"kicks\",\n"
-			 "              \"notifies\", \"wakeups\", \"inflight\", \"inflight_max\", \"cpu_ns\", \"throttled\",\n"
-			 "              \"elapsed_ns\", \"rates\", \"quota\"): assert k in t, k\n"
-			 "    for k in (\"ops_per_s\", \"bytes_per_s\", \"cpu_percent\"): assert k in t[\"rates\"], k\n"
-			 "    for k in (\"weight\", \"ops_rate\", \"bytes_rate\", \"inflight_cap\"): assert k in t[\"quota\"], k\n"
-			 "    p = d[\"pollers\"][0]\n"
-			 "    for k in (\"idx\", \"cpu\", \"tenants\", \"attributed_ns\", \"idle_ns\", \"overhead_ns\",\n"
-			 "              \"thread_cpu_ns\", \"sleeps\", \"sleep_ns\", \"accounted_ratio\"): assert k in p, k\n"
-			 "assert docs[0][\"interval_s\"] is None and docs[1][\"interval_s\"] > 0\n"
-			 "'",
-			 XIOCTL_PATH, d.sock, XIOCTL_PATH, d.sock);
+		snprintf(
+			cmd, sizeof(cmd),
+			"%s --socket %s stats --json | python3 -m json.tool > /dev/null && "
+			"%s --socket %s stats --json --watch 0.05 --count 2 | python3 -c '"
+			"import json, sys\n"
+			"docs = [json.loads(l) for l in sys.stdin]\n"
+			"assert len(docs) == 2, docs\n"
+			"for d in docs:\n"
+			"    assert d[\"schema\"] == \"xio-stats\" and d[\"version\"] == 1\n"
+			"    for k in (\"timestamp\", \"interval_s\", \"tenants\", \"totals\", \"pollers\"): assert k in d, k\n"
+			"    t = d[\"tenants\"][0]\n"
+			"    for k in (\"id\", \"name\", \"state\", \"poller\", \"ops\", \"completions\", \"errors\", \"invalid\",\n"
+			"              \"bytes_read\", \"bytes_written\", \"bytes_sent\", \"bytes_received\", \"kicks\",\n"
+			"              \"notifies\", \"wakeups\", \"inflight\", \"inflight_max\", \"cpu_ns\", \"throttled\",\n"
+			"              \"elapsed_ns\", \"rates\", \"quota\"): assert k in t, k\n"
+			"    for k in (\"ops_per_s\", \"bytes_per_s\", \"cpu_percent\"): assert k in t[\"rates\"], k\n"
+			"    for k in (\"weight\", \"ops_rate\", \"bytes_rate\", \"inflight_cap\"): assert k in t[\"quota\"], k\n"
+			"    p = d[\"pollers\"][0]\n"
+			"    for k in (\"idx\", \"cpu\", \"tenants\", \"attributed_ns\", \"idle_ns\", \"overhead_ns\",\n"
+			"              \"thread_cpu_ns\", \"sleeps\", \"sleep_ns\", \"accounted_ratio\"): assert k in p, k\n"
+			"assert docs[0][\"interval_s\"] is None and docs[1][\"interval_s\"] > 0\n"
+			"'",
+			XIOCTL_PATH, d.sock, XIOCTL_PATH, d.sock);
 		CHECK_EQ(system(cmd), 0);
 	} else {
 		printf("python3 absent: JSON schema check skipped\n");

@@ -41,8 +41,7 @@ static int tcp_connect(int port)
 }
 
 /* Send @req raw; the response (to EOF) into @out. */
-static void http_raw(int port, const char *req, size_t len, char *out,
-		     size_t n)
+static void http_raw(int port, const char *req, size_t len, char *out, size_t n)
 {
 	int fd = tcp_connect(port);
 	size_t got = 0;
@@ -110,7 +109,8 @@ int main(void)
 			    d.dir, port, (int)strlen(line) - 1, line),
 			 0);
 		if (promtool)
-			CHECK_EQ(sh("promtool check metrics < %s/scrape.1", d.dir),
+			CHECK_EQ(sh("promtool check metrics < %s/scrape.1",
+				    d.dir),
 				 0);
 		else
 			printf("promtool absent: exposition lint skipped\n");

@@ -146,7 +146,8 @@ int main(void)
 	CHECK(strstr(out, "--weight"));
 	CHECK_EQ(xioctl(&d, out, sizeof(out), "quota flood --weight 0"), 2);
 	CHECK_EQ(xioctl(&d, out, sizeof(out), "quota flood --ops-rate abc"), 2);
-	CHECK_EQ(xioctl(&d, out, sizeof(out), "quota flood --ops-rate 1e99"), 2);
+	CHECK_EQ(xioctl(&d, out, sizeof(out), "quota flood --ops-rate 1e99"),
+		 2);
 	CHECK_EQ(xioctl(&d, out, sizeof(out),
 			"quota flood --bytes-rate 99999999999999999999"),
 		 2);
