@@ -80,5 +80,27 @@ def host_ring():
         op_tail(1) + op_take(1) + op_post(1) + PUBLISH + op_cqhead(1))
 
 
+# ---- fuzz_region_attach: mode byte, then template or raw (see the target) --
+def patch(off, data):
+    return struct.pack("<HB", off, len(data)) + data
+
+
+def region_attach():
+    t = "fuzz_region_attach"
+    put(t, "mem-intact", bytes([1, 0, 0]))
+    put(t, "fd-intact", bytes([3, 3, 0]))
+    put(t, "fd-sealed-required", bytes([1 | 2 | 4 | 8, 5, 0]))
+    put(t, "fd-unsealed-required", bytes([1 | 2 | 8, 1, 0]))
+    put(t, "mem-short", bytes([1, 2, 0xC0]))
+    put(t, "mem-long", bytes([1, 6, 0x40]))
+    # nr_qpairs = 0xffff, sq_entries = 3, region_size huge, abi version 9
+    put(t, "bad-qpairs", bytes([1, 0, 0]) + patch(28, struct.pack("<I", 0xFFFF)))
+    put(t, "bad-sq", bytes([3, 1, 0]) + patch(32, struct.pack("<I", 3)))
+    put(t, "bad-size", bytes([1, 7, 0]) + patch(16, struct.pack("<Q", 1 << 62)))
+    put(t, "bad-abi", bytes([1, 4, 0]) + patch(8, struct.pack("<I", 9)))
+    put(t, "raw-magic", bytes([0, 64, 0]) + struct.pack("<QII", 0x314E4745524F4958, 1, 4096))
+
+
 if __name__ == "__main__":
     host_ring()
+    region_attach()
