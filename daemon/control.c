@@ -89,6 +89,7 @@ static void tenant_free(struct tenant *t)
 	for (i = 0; i < t->nr_targets; i++)
 		close(t->targets[i].fd);
 	vm_tenant_forget(t);
+	steering_tenant_gone(t);
 	xio_region_destroy(t->region);
 	free(t->qps);
 	free(t->ops);
@@ -212,6 +213,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->pid = c->cred.pid;
 	t->uid = c->cred.uid;
 	t->id = next_id++;
+	t->numa_node = m->numa_node;
 	t->since_ns = mono_ns();
 	t->q_weight = XIO_QUOTA_WEIGHT_DEFAULT;
 	t->q_inflight = t->nr_ops;
@@ -518,7 +520,12 @@ static int tenant_for(struct conn *c, const char *sel, size_t len,
 	X(notifies) \
 	X(wakeups) \
 	X(cpu_ns) \
-	X(throttled)
+	X(throttled) \
+	X(steer_packets) \
+	X(steer_bytes) \
+	X(steer_drops) \
+	X(steer_passed) \
+	X(steer_wrong_node)
 /* clang-format on */
 
 static uint64_t mono_ns(void)
@@ -560,6 +567,8 @@ static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
 	w->inflight_cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
 	w->inflight_slots = t->nr_ops;
 	w->elapsed_ns = mono_ns() - t->since_ns;
+	if (t->steered)
+		steering_stats(w, t->id);
 }
 
 /* A tenant's counters since its last reset. */
@@ -820,6 +829,16 @@ static const struct prom_metric prom_tenant[] = {
 	   "Poller time attributed to the tenant."),
 	PM("xio_tenant_throttled_total", "counter", throttled, 1,
 	   "Visits cut short by the tenant's quota."),
+	PM("xio_tenant_steer_packets_total", "counter", steer_packets, 1,
+	   "Received frames the eBPF classifier steered to the tenant."),
+	PM("xio_tenant_steer_bytes_total", "counter", steer_bytes, 1,
+	   "Bytes of those frames."),
+	PM("xio_tenant_steer_drops_total", "counter", steer_drops, 1,
+	   "Steered frames dropped (target CPU without a redirect queue)."),
+	PM("xio_tenant_steer_passed_total", "counter", steer_passed, 1,
+	   "Steered frames passed to the kernel stack (tenant not placed)."),
+	PM("xio_tenant_steer_wrong_node_total", "counter", steer_wrong_node, 1,
+	   "Steered frames processed off the tenant's NUMA node (must be 0)."),
 	PM("xio_tenant_inflight", "gauge", inflight, 1,
 	   "Operations of the tenant in io_uring now."),
 	PM("xio_tenant_inflight_max", "gauge", inflight_max, 1,
@@ -1325,6 +1344,8 @@ static int parse(const struct xio_msg_hdr *h, long n, unsigned int nfds,
 	return 0;
 }
 
+static int do_steer(struct conn *c, const struct xio_msg_steer *m);
+
 #define RECV_FDS 4 /* room to see (and refuse) a few extra fds */
 
 static void conn_readable(struct conn *c)
@@ -1341,6 +1362,7 @@ static void conn_readable(struct conn *c)
 		struct xio_msg_poller_stats ps;
 		struct xio_msg_quota qu;
 		struct xio_msg_vm_tenant vm;
+		struct xio_msg_steer se;
 		char b[XIO_MSG_MAX_SIZE + 1];
 	} * m;
 	int fds[RECV_FDS];
@@ -1423,6 +1445,9 @@ static void conn_readable(struct conn *c)
 	case XIO_MSG_VM_TENANT:
 		err = do_vm_tenant(c, &m->vm);
 		break;
+	case XIO_MSG_STEER:
+		err = do_steer(c, &m->se);
+		break;
 	default:
 		err = -EOPNOTSUPP; /* not reached: parse() checked */
 		break;
@@ -1438,6 +1463,32 @@ static void conn_readable(struct conn *c)
 	}
 out:
 	free(m);
+}
+
+static int do_steer(struct conn *c, const struct xio_msg_steer *m)
+{
+	struct xio_msg_steer_reply *r;
+	struct tenant *t = NULL;
+	int err;
+
+	if (!c->admin)
+		return -EPERM;
+	if (m->op == XIO_STEER_OP_ADD || m->op == XIO_STEER_OP_DEL) {
+		err = tenant_for(c, m->tenant, sizeof(m->tenant), &t);
+		if (err)
+			return err;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	err = steering_request(m, t, r);
+	if (!err) {
+		xio__msg_hdr_init(&r->hdr, XIO_MSG_STEER | XIO_MSG_REPLY,
+				  m->hdr.seq);
+		send_msg(c, r, NULL, 0);
+	}
+	free(r);
+	return err;
 }
 
 static void accept_conns(void)
@@ -1548,6 +1599,7 @@ static void start_quit(void)
 	close(listen_fd);
 	listen_fd = -1;
 	unlink(cfg.socket_path);
+	steering_close(); /* interfaces back as they were, at once */
 	while (conns)
 		conn_close(conns);
 	for (t = tenants; t; t = t->next)
@@ -1693,6 +1745,7 @@ int control_run(void)
 	}
 	while (finals)
 		final_unlink(&finals);
+	steering_close();
 	metrics_close();
 	close(epfd);
 	close(done_fd);

@@ -196,6 +196,8 @@ struct tenant {
 	bool w_touched;	       /* [P] in poller->w_list */
 
 	struct poller *p;
+	int32_t numa_node;	 /* requested, or XIO_ATTACH_NUMA_AUTO */
+	bool steered;		 /* [C] has steering rules (steering.c) */
 	enum tenant_state state; /* [C] */
 	struct conn *conn;	 /* [C] the attaching connection, or NULL */
 	struct conn *waiter;	 /* [C] connection awaiting the DETACH reply */
@@ -289,6 +291,15 @@ void metrics_events(void);
 void metrics_close(void);
 /* control.c: the exposition text (malloc'ed, *len bytes) or NULL. */
 char *control_metrics_text(size_t *len);
+
+/* steering.c: xiod's eBPF steering program (control thread only). */
+int steering_request(const struct xio_msg_steer *m, struct tenant *t,
+		     struct xio_msg_steer_reply *r);
+int steering_node(const struct tenant *t); /* the tenant's node or -1 */
+void steering_tenant_gone(struct tenant *t);
+/* Fill @w's steer_* fields from tenant @id's counters (zero when none). */
+void steering_stats(struct xio_tenant_stats *w, uint32_t id);
+void steering_close(void); /* detach everything, unload */
 
 /* demo.c: fork the --demo driver (before any thread exists). */
 pid_t demo_start(const char *sock, const char *dir);

@@ -2,6 +2,7 @@
 /* Host administration client (include/xio/admin.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -406,4 +407,153 @@ int xio_admin_quota_set(struct xio_admin *a, const char *tenant,
 	req.q.sz = sizeof(req.q);
 	return xio__rpc(a->sock, &req, NULL, 0, &rep,
 			XIO_MSG_QUOTA | XIO_MSG_REPLY, NULL, 0, NULL);
+}
+
+/* ---- steering ------------------------------------------------------------ */
+
+static int steer_rpc(struct xio_admin *a, struct xio_msg_steer *req,
+		     struct xio_msg_steer_reply **out)
+{
+	struct xio_msg_steer_reply *rep = malloc(sizeof(*rep));
+	int err;
+
+	if (!rep)
+		return -ENOMEM;
+	xio__msg_hdr_init(&req->hdr, XIO_MSG_STEER, 0);
+	err = xio__rpc(a->sock, req, NULL, 0, rep,
+		       XIO_MSG_STEER | XIO_MSG_REPLY, NULL, 0, NULL);
+	if (err || !out) {
+		free(rep);
+		return err;
+	}
+	*out = rep;
+	return 0;
+}
+
+static int steer_ifname(char dst[XIO_STEER_IFNAME_MAX], const char *ifname)
+{
+	if (!ifname || !*ifname || strlen(ifname) >= XIO_STEER_IFNAME_MAX)
+		return -EINVAL;
+	strcpy(dst, ifname);
+	return 0;
+}
+
+int xio_admin_steer_attach(struct xio_admin *a, const char *ifname,
+			   uint32_t flags)
+{
+	struct xio_msg_steer req;
+	int err;
+
+	if (!a || (flags & ~XIO_ADMIN_STEER_GENERIC))
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	err = steer_ifname(req.ifname, ifname);
+	if (err)
+		return err;
+	req.op = XIO_STEER_OP_ATTACH;
+	req.flags = flags;
+	return steer_rpc(a, &req, NULL);
+}
+
+int xio_admin_steer_detach(struct xio_admin *a, const char *ifname)
+{
+	struct xio_msg_steer req;
+	int err;
+
+	if (!a)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	err = steer_ifname(req.ifname, ifname);
+	if (err)
+		return err;
+	req.op = XIO_STEER_OP_DETACH;
+	return steer_rpc(a, &req, NULL);
+}
+
+static int steer_rule(struct xio_admin *a, uint32_t op, const char *tenant,
+		      const uint8_t *mac, int family, const void *addr)
+{
+	struct xio_msg_steer req;
+	int err;
+
+	if (!a)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	err = set_tenant(req.tenant, tenant);
+	if (err)
+		return err;
+	req.op = op;
+	if (mac) {
+		req.flags |= XIO_STEER_F_MAC;
+		memcpy(req.mac, mac, 6);
+	}
+	if (addr) {
+		if (family == AF_INET)
+			memcpy(req.addr, addr, 4);
+		else if (family == AF_INET6)
+			memcpy(req.addr, addr, 16);
+		else
+			return -EAFNOSUPPORT;
+		req.flags |= XIO_STEER_F_IP;
+		req.family = family;
+	}
+	if (op == XIO_STEER_OP_ADD && !req.flags)
+		return -EINVAL;
+	return steer_rpc(a, &req, NULL);
+}
+
+int xio_admin_steer_add(struct xio_admin *a, const char *tenant,
+			const uint8_t *mac, int family, const void *addr)
+{
+	return steer_rule(a, XIO_STEER_OP_ADD, tenant, mac, family, addr);
+}
+
+int xio_admin_steer_del(struct xio_admin *a, const char *tenant,
+			const uint8_t *mac, int family, const void *addr)
+{
+	return steer_rule(a, XIO_STEER_OP_DEL, tenant, mac, family, addr);
+}
+
+int xio_admin_steer_show(struct xio_admin *a, struct xio_admin_steer_iface *ifs,
+			 uint32_t *nr_ifs, struct xio_admin_steer_rule *out,
+			 uint32_t max, uint32_t *total)
+{
+	struct xio_msg_steer_reply *rep;
+	struct xio_msg_steer req;
+	uint32_t filled = 0, start = 0, i;
+	int err;
+
+	if (!a || (!out && max))
+		return -EINVAL;
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		req.op = XIO_STEER_OP_SHOW;
+		req.start = start;
+		err = steer_rpc(a, &req, &rep);
+		if (err)
+			return err;
+		if (rep->count > XIO_STEER_CHUNK ||
+		    rep->nr_ifaces > XIO_ADMIN_STEER_IFACES_MAX) {
+			free(rep);
+			return -EPROTO;
+		}
+		if (!start) {
+			if (total)
+				*total = rep->total;
+			if (nr_ifs)
+				*nr_ifs = rep->nr_ifaces;
+			for (i = 0; ifs && i < rep->nr_ifaces; i++) {
+				ifs[i] = rep->ifaces[i];
+				ifs[i].name[XIO_STEER_IFNAME_MAX - 1] = '\0';
+			}
+		}
+		for (i = 0; i < rep->count && filled < max; i++)
+			out[filled++] = rep->r[i];
+		start += rep->count;
+		i = !rep->count || filled >= max || start >= rep->total;
+		free(rep);
+		if (i)
+			break;
+	}
+	return (int)filled;
 }

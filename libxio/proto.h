@@ -53,6 +53,8 @@
 #define XIO_MSG_STATS_RESET 17	/* admin: rebase counters, drop final records */
 #define XIO_MSG_POLLER_STATS 18 /* admin: per poller time split */
 #define XIO_MSG_QUOTA 19	/* admin: set a tenant's quota */
+/* Steering (issue 6; docs/steering.md): one type, the operation inside. */
+#define XIO_MSG_STEER 20 /* admin: attach/detach/add/del/show */
 #define XIO_MSG_REPLY 0x100U
 #define XIO_MSG_ERROR 0x1ffU /* reply to a message that could not be parsed */
 
@@ -152,6 +154,29 @@ struct xio_msg_quota {
 	struct xio_msg_hdr hdr;
 	char tenant[XIO_NAME_MAX];
 	struct xio_quota q;
+};
+
+/* xio_msg_steer.op */
+#define XIO_STEER_OP_ATTACH 1 /* ifname, flags XIO_ADMIN_STEER_GENERIC */
+#define XIO_STEER_OP_DETACH 2 /* ifname */
+#define XIO_STEER_OP_ADD 3    /* tenant, XIO_STEER_F_MAC/IP: mac, addr */
+#define XIO_STEER_OP_DEL 4    /* tenant, [mac] [addr]; neither: all */
+#define XIO_STEER_OP_SHOW 5   /* start: paging of the rules */
+#define XIO_STEER_F_MAC (1U << 0)
+#define XIO_STEER_F_IP (1U << 1)
+
+struct xio_msg_steer {
+	struct xio_msg_hdr hdr;
+	uint32_t op; /* XIO_STEER_OP_* */
+	uint32_t
+		flags; /* ATTACH: XIO_ADMIN_STEER_GENERIC; ADD/DEL: F_MAC|F_IP */
+	char ifname[XIO_STEER_IFNAME_MAX];
+	char tenant[XIO_NAME_MAX];
+	uint8_t mac[6];
+	uint8_t resv0[2];
+	int32_t family; /* with XIO_STEER_F_IP: AF_INET or AF_INET6 */
+	uint32_t start; /* SHOW */
+	uint8_t addr[16];
 };
 
 /* ---- replies ------------------------------------------------------------ */
@@ -276,6 +301,19 @@ struct xio_msg_poller_stats_reply {
 	struct xio_poller_stats p[XIO_LIST_CHUNK];
 };
 
+#define XIO_STEER_CHUNK 16
+
+/* Every STEER operation is answered with this (SHOW fills it). */
+struct xio_msg_steer_reply {
+	struct xio_msg_hdr hdr;
+	int32_t status;
+	uint32_t total; /* rules */
+	uint32_t count; /* rules in r[] */
+	uint32_t nr_ifaces;
+	struct xio_admin_steer_iface ifaces[XIO_ADMIN_STEER_IFACES_MAX];
+	struct xio_admin_steer_rule r[XIO_STEER_CHUNK];
+};
+
 /* Size of the request or reply struct of @type; 0 for an unknown type. */
 static inline size_t xio_msg_size(uint32_t type)
 {
@@ -303,6 +341,10 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_poller_stats);
 	case XIO_MSG_QUOTA:
 		return sizeof(struct xio_msg_quota);
+	case XIO_MSG_STEER:
+		return sizeof(struct xio_msg_steer);
+	case XIO_MSG_STEER | XIO_MSG_REPLY:
+		return sizeof(struct xio_msg_steer_reply);
 	case XIO_MSG_STATS | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_stats_reply);
 	case XIO_MSG_STATS_RESET | XIO_MSG_REPLY:
@@ -358,6 +400,12 @@ _Static_assert(sizeof(struct xio_msg_target_list_reply) >=
 			       sizeof(struct xio_msg_stats_reply) &&
 		       sizeof(struct xio_msg_target_list_reply) >=
 			       sizeof(struct xio_msg_poller_stats_reply),
+	       "max size");
+
+_Static_assert(sizeof(struct xio_msg_target_list_reply) >=
+			       sizeof(struct xio_msg_steer_reply) &&
+		       sizeof(struct xio_msg_target_list_reply) >=
+			       sizeof(struct xio_msg_steer),
 	       "max size");
 
 /* Helpers shared by both ends (proto.c). */

@@ -11,16 +11,23 @@
  *   xioctl [--socket PATH] stats reset [TENANT]
  *   xioctl [--socket PATH] quota TENANT [--weight W] [--ops-rate R]
  *                                [--bytes-rate B] [--inflight N]
+ *   xioctl [--socket PATH] steer attach IFACE [--mode native|generic]
+ *   xioctl [--socket PATH] steer detach IFACE
+ *   xioctl [--socket PATH] steer add TENANT --mac M [--ip A]
+ *   xioctl [--socket PATH] steer del TENANT [--mac M] [--ip A]
+ *   xioctl [--socket PATH] steer show
  *
  * Commands are rows of the table below: adding one is one function and one
  * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -364,6 +371,11 @@ static void json_counters(const struct xio_tenant_stats *t)
 	JU("inflight_max", t->inflight_max);
 	JU("cpu_ns", t->cpu_ns);
 	JU("throttled", t->throttled);
+	JU("steer_packets", t->steer_packets);
+	JU("steer_bytes", t->steer_bytes);
+	JU("steer_drops", t->steer_drops);
+	JU("steer_passed", t->steer_passed);
+	JU("steer_wrong_node", t->steer_wrong_node);
 }
 
 static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
@@ -390,6 +402,11 @@ static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
 			tot->inflight_max = t->inflight_max;
 		tot->cpu_ns += t->cpu_ns;
 		tot->throttled += t->throttled;
+		tot->steer_packets += t->steer_packets;
+		tot->steer_bytes += t->steer_bytes;
+		tot->steer_drops += t->steer_drops;
+		tot->steer_passed += t->steer_passed;
+		tot->steer_wrong_node += t->steer_wrong_node;
 	}
 }
 
@@ -502,6 +519,18 @@ static void stats_table(const struct sample *s, const struct sample *prev)
 	       (unsigned long long)tot.errors, (unsigned long long)tot.invalid,
 	       r, w, sn, rc, (unsigned long long)tot.inflight_max,
 	       (double)tot.cpu_ns / 1e6, tops, rate, tcpu);
+	for (i = 0; i < s->nt; i++) {
+		const struct xio_tenant_stats *t = &s->t[i];
+
+		if (!t->steer_packets)
+			continue;
+		human(r, sizeof(r), t->steer_bytes);
+		printf("steering %u '%s': %llu frames (%s), passed %llu, drops %llu, wrong node %llu\n",
+		       t->id, t->name, (unsigned long long)t->steer_packets, r,
+		       (unsigned long long)t->steer_passed,
+		       (unsigned long long)t->steer_drops,
+		       (unsigned long long)t->steer_wrong_node);
+	}
 	for (i = 0; i < s->np; i++) {
 		const struct xio_poller_stats *p = &s->p[i];
 		uint64_t sum = p->attributed_ns + p->idle_ns + p->overhead_ns;
@@ -761,6 +790,232 @@ static int cmd_quota(int argc, char **argv)
 	return 0;
 }
 
+/* ---- steering ------------------------------------------------------------ */
+
+static int cmd_steer_attach(int argc, char **argv)
+{
+	struct xio_admin *a;
+	uint32_t flags = 0;
+	int i, err;
+
+	if (argc < 1)
+		return 2;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "generic"))
+				flags = XIO_ADMIN_STEER_GENERIC;
+			else if (!strcmp(argv[i], "native"))
+				flags = 0;
+			else
+				return 2;
+		} else {
+			return 2;
+		}
+	}
+	if (open_admin(&a))
+		return 1;
+	err = xio_admin_steer_attach(a, argv[0], flags);
+	xio_admin_close(a);
+	if (err == -EBUSY) {
+		fprintf(stderr,
+			"xioctl: steer attach %s: an XDP program is already attached there (ip link show %s)\n",
+			argv[0], argv[0]);
+		return 1;
+	}
+	if (err == -EOPNOTSUPP) {
+		fprintf(stderr,
+			"xioctl: steer attach %s: no native XDP in this driver (try --mode generic)\n",
+			argv[0]);
+		return 1;
+	}
+	return err ? die_err("steer attach", err) : 0;
+}
+
+static int cmd_steer_detach(int argc, char **argv)
+{
+	struct xio_admin *a;
+	int err;
+
+	if (argc != 1)
+		return 2;
+	if (open_admin(&a))
+		return 1;
+	err = xio_admin_steer_detach(a, argv[0]);
+	xio_admin_close(a);
+	if (err == -ENOENT) {
+		fprintf(stderr,
+			"xioctl: steer detach %s: not attached by xiod\n",
+			argv[0]);
+		return 1;
+	}
+	return err ? die_err("steer detach", err) : 0;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6 ||
+	    strlen(s) != 17)
+		return false;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return true;
+}
+
+/* TENANT [--mac M] [--ip A]: 0 parsed, 2 usage. */
+static int parse_rule(int argc, char **argv, uint8_t mac[6], bool *has_mac,
+		      int *family, uint8_t addr[16], bool *has_ip)
+{
+	int i;
+
+	*has_mac = *has_ip = false;
+	if (argc < 1)
+		return 2;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--mac") && i + 1 < argc) {
+			if (!parse_mac(argv[++i], mac)) {
+				fprintf(stderr,
+					"xioctl: --mac %s: expected xx:xx:xx:xx:xx:xx\n",
+					argv[i]);
+				return 2;
+			}
+			*has_mac = true;
+		} else if (!strcmp(argv[i], "--ip") && i + 1 < argc) {
+			i++;
+			if (inet_pton(AF_INET, argv[i], addr) == 1) {
+				*family = AF_INET;
+			} else if (inet_pton(AF_INET6, argv[i], addr) == 1) {
+				*family = AF_INET6;
+			} else {
+				fprintf(stderr,
+					"xioctl: --ip %s: not an IPv4 or IPv6 address\n",
+					argv[i]);
+				return 2;
+			}
+			*has_ip = true;
+		} else {
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static int cmd_steer_add(int argc, char **argv)
+{
+	uint8_t mac[6], addr[16];
+	bool has_mac, has_ip;
+	struct xio_admin *a;
+	int family = 0, err;
+
+	if (parse_rule(argc, argv, mac, &has_mac, &family, addr, &has_ip) ||
+	    !has_mac)
+		return 2;
+	if (open_admin(&a))
+		return 1;
+	err = xio_admin_steer_add(a, argv[0], mac, family,
+				  has_ip ? addr : NULL);
+	xio_admin_close(a);
+	if (err == -ERANGE) {
+		fprintf(stderr,
+			"xioctl: steer add %s: tenant ids above 1023 cannot be steered\n",
+			argv[0]);
+		return 1;
+	}
+	if (err == -EINVAL) {
+		fprintf(stderr,
+			"xioctl: steer add %s: refused (a group or all-zero MAC?)\n",
+			argv[0]);
+		return 1;
+	}
+	return err ? die_err("steer add", err) : 0;
+}
+
+static int cmd_steer_del(int argc, char **argv)
+{
+	uint8_t mac[6], addr[16];
+	bool has_mac, has_ip;
+	struct xio_admin *a;
+	int family = 0, err;
+
+	if (parse_rule(argc, argv, mac, &has_mac, &family, addr, &has_ip))
+		return 2;
+	if (open_admin(&a))
+		return 1;
+	err = xio_admin_steer_del(a, argv[0], has_mac ? mac : NULL, family,
+				  has_ip ? addr : NULL);
+	xio_admin_close(a);
+	if (err == -ENOENT) {
+		fprintf(stderr,
+			"xioctl: steer del %s: no such tenant or rule (xioctl steer show)\n",
+			argv[0]);
+		return 1;
+	}
+	return err ? die_err("steer del", err) : 0;
+}
+
+#define STEER_RULES_SHOWN 4096
+
+static int cmd_steer_show(int argc, char **argv)
+{
+	struct xio_admin_steer_iface ifs[XIO_ADMIN_STEER_IFACES_MAX];
+	struct xio_admin_steer_rule *r;
+	uint32_t nr_ifs = 0, total = 0, i;
+	struct xio_admin *a;
+	char buf[INET6_ADDRSTRLEN];
+	int n;
+
+	(void)argv;
+	if (argc)
+		return 2;
+	r = calloc(STEER_RULES_SHOWN, sizeof(*r));
+	if (!r)
+		return die_err("steer show", -ENOMEM);
+	if (open_admin(&a)) {
+		free(r);
+		return 1;
+	}
+	n = xio_admin_steer_show(a, ifs, &nr_ifs, r, STEER_RULES_SHOWN, &total);
+	xio_admin_close(a);
+	if (n < 0) {
+		free(r);
+		return die_err("steer show", n);
+	}
+	printf("interfaces:");
+	for (i = 0; i < nr_ifs; i++)
+		printf(" %s (%s)", ifs[i].name,
+		       ifs[i].flags & XIO_ADMIN_STEER_GENERIC ? "generic" :
+								"native");
+	printf("%s\n", nr_ifs ? "" : " none");
+	printf("%-7s %-6s %-40s %5s %5s\n", "TENANT", "KIND", "ADDRESS", "NODE",
+	       "CPU");
+	for (i = 0; i < (uint32_t)n; i++) {
+		const uint8_t *m = r[i].addr;
+
+		if (r[i].family == AF_INET || r[i].family == AF_INET6) {
+			if (!inet_ntop(r[i].family, m, buf, sizeof(buf)))
+				snprintf(buf, sizeof(buf), "?");
+		} else {
+			snprintf(buf, sizeof(buf),
+				 "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+				 m[2], m[3], m[4], m[5]);
+		}
+		printf("%-7u %-6s %-40s %5d %5d\n", r[i].tenant,
+		       r[i].family == AF_INET  ? "ipv4" :
+		       r[i].family == AF_INET6 ? "ipv6" :
+						 "mac",
+		       buf, r[i].node, r[i].cpu);
+	}
+	if (total > (uint32_t)n)
+		printf("(%u more rules not shown)\n", total - (uint32_t)n);
+	free(r);
+	return 0;
+}
+
 struct command {
 	const char *words[2]; /* one or two words */
 	int (*fn)(int argc, char **argv);
@@ -780,6 +1035,15 @@ static const struct command commands[] = {
 	 cmd_quota,
 	 "quota TENANT [--weight W] [--ops-rate R] [--bytes-rate B[K|M|G|T]] "
 	 "[--inflight N]"},
+	{{"steer", "attach"},
+	 cmd_steer_attach,
+	 "steer attach IFACE [--mode native|generic]"},
+	{{"steer", "detach"}, cmd_steer_detach, "steer detach IFACE"},
+	{{"steer", "add"}, cmd_steer_add, "steer add TENANT --mac M [--ip A]"},
+	{{"steer", "del"},
+	 cmd_steer_del,
+	 "steer del TENANT [--mac M] [--ip A]"},
+	{{"steer", "show"}, cmd_steer_show, "steer show"},
 	{{"stats", NULL},
 	 cmd_stats,
 	 "stats [TENANT] [--json] [--watch SECONDS [--count N]] [--consume]"},

@@ -173,6 +173,13 @@ struct xio_tenant_stats {
 	uint64_t elapsed_ns;	 /* since attach or last reset (to detach) */
 	uint64_t inflight_slots; /* upper bound of inflight_cap */
 	uint64_t resv[4];
+	/* eBPF steering of received frames (docs/steering.md), summed over
+	 * CPUs; 0 while xiod has no steering program loaded. */
+	uint64_t steer_packets;	   /* frames classified to the tenant */
+	uint64_t steer_bytes;	   /* their bytes */
+	uint64_t steer_drops;	   /* dropped: target CPU without a queue */
+	uint64_t steer_passed;	   /* to the kernel stack: not placed */
+	uint64_t steer_wrong_node; /* processed off the tenant's node: 0 */
 };
 
 struct xio_poller_stats {
@@ -244,6 +251,60 @@ int xio_admin_quota_set(struct xio_admin *a, const char *tenant,
 /* Admin: the pollers' time split; same conventions as xio_admin_stats(). */
 int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
 			   uint32_t max, uint32_t *total);
+
+/* ---- steering (docs/steering.md) --------------------------------------- */
+
+/*
+ * xiod owns one eBPF steering program (loaded at the first request) and
+ * places each tenant's frames on its NUMA node.  All admin only; -EPERM
+ * otherwise.  Tenant ids above 1023 cannot be steered (-ERANGE).
+ */
+#define XIO_STEER_IFNAME_MAX 16		  /* IFNAMSIZ, with its NUL */
+#define XIO_ADMIN_STEER_GENERIC (1U << 0) /* skb XDP instead of native */
+#define XIO_ADMIN_STEER_IFACES_MAX 8
+
+/* Attach the classifier to @ifname (refused with -EBUSY when an XDP program
+ * is there already).  xiod detaches it when it exits. */
+int xio_admin_steer_attach(struct xio_admin *a, const char *ifname,
+			   uint32_t flags);
+/* Detach from @ifname, leaving it as it was.  0, -ENOENT. */
+int xio_admin_steer_detach(struct xio_admin *a, const char *ifname);
+/*
+ * Steer frames to destination MAC @mac (may be NULL) and/or destination
+ * address @addr (family AF_INET / AF_INET6, network byte order; NULL: none)
+ * to @tenant.  At least one of them.  An IP rule makes xiod look up the MAC
+ * first, then the IP.
+ */
+int xio_admin_steer_add(struct xio_admin *a, const char *tenant,
+			const uint8_t *mac, int family, const void *addr);
+/* Remove the given rules of @tenant; with neither @mac nor @addr, all of
+ * them.  0, -ENOENT (no such rule or tenant). */
+int xio_admin_steer_del(struct xio_admin *a, const char *tenant,
+			const uint8_t *mac, int family, const void *addr);
+
+struct xio_admin_steer_iface {
+	char name[XIO_STEER_IFNAME_MAX];
+	uint32_t flags; /* XIO_ADMIN_STEER_GENERIC */
+	uint32_t resv;
+};
+
+struct xio_admin_steer_rule {
+	uint32_t tenant;
+	int32_t family;	  /* AF_PACKET: MAC in addr[0..5]; AF_INET; AF_INET6 */
+	uint8_t addr[16]; /* network byte order */
+	int32_t node;	  /* the tenant's NUMA node, -1 none */
+	int32_t cpu;	  /* the node's target CPU, -1 none */
+};
+
+/*
+ * The interfaces attached (at most XIO_ADMIN_STEER_IFACES_MAX, into
+ * @ifs and @nr_ifs, each may be NULL) and the rules (at most @max into @out).
+ * Returns the number of rules filled or -errno; *total (may be NULL) gets
+ * how many exist.
+ */
+int xio_admin_steer_show(struct xio_admin *a, struct xio_admin_steer_iface *ifs,
+			 uint32_t *nr_ifs, struct xio_admin_steer_rule *out,
+			 uint32_t max, uint32_t *total);
 
 #ifdef __cplusplus
 }
