@@ -101,6 +101,52 @@ def region_attach():
     put(t, "raw-magic", bytes([0, 64, 0]) + struct.pack("<QII", 0x314E4745524F4958, 1, 4096))
 
 
+# ---- fuzz_proto: scenario, type/qpairs, max fds, then reply records ------
+PROTO_MAGIC, REPLY = 0x50434F58, 0x100
+
+
+def msg(mtype, body):
+    """A reply: header (the fuzzer fixes magic/seq/len with flag 1) + body."""
+    return struct.pack("<IHHII", PROTO_MAGIC, 1, mtype, 16 + len(body), 0) + body
+
+
+def rec(nfds, flags, m):
+    return struct.pack("<BBH", nfds, flags, len(m)) + m
+
+
+def tenant_list_reply(total, count, names):
+    body = struct.pack("<iIII", 0, total, count, 0)
+    for i, n in enumerate(names):
+        w = struct.pack("<II", i + 1, 1) + n.encode().ljust(64, b"\0")
+        body += w.ljust(232, b"\0")
+    return msg(3 | REPLY, body.ljust(3744 - 16, b"\0"))
+
+
+def attach_reply(nr_qpairs, nr_fds, status=0):
+    return msg(1 | REPLY, struct.pack("<iIQII", status, 1, 16384, nr_qpairs,
+                                      nr_fds))
+
+
+def proto():
+    t = "fuzz_proto"
+    put(t, "raw-status", bytes([0, 1, 0]) + rec(0, 1, msg(2 | REPLY, struct.pack("<i", 0))))
+    put(t, "raw-error", bytes([0, 10, 0]) + rec(0, 1, msg(0x1FF, struct.pack("<i", -22))))
+    put(t, "raw-wrong-type", bytes([0, 2, 0]) + rec(0, 1, msg(2 | REPLY, struct.pack("<i", 0))))
+    put(t, "raw-extra-fds", bytes([0, 0, 2]) + rec(5, 1, attach_reply(2, 5)))
+    put(t, "raw-split-fds", bytes([0, 0, 9]) + rec(7, 1 | 4, attach_reply(3, 7)))
+    put(t, "list-one", bytes([1, 0, 10]) + rec(0, 1, tenant_list_reply(1, 1, ["a"])))
+    put(t, "list-paged", bytes([1, 0, 40]) +
+        rec(0, 1, tenant_list_reply(20, 16, ["t%d" % i for i in range(16)])) +
+        rec(0, 1, tenant_list_reply(20, 4, ["u%d" % i for i in range(4)])))
+    put(t, "list-bad-count", bytes([1, 0, 40]) + rec(0, 1, tenant_list_reply(17, 17, [])))
+    put(t, "attach-ok", bytes([2, 0, 0]) + rec(3, 1 | 2, attach_reply(1, 3)))
+    put(t, "attach-split", bytes([2, 1, 0]) + rec(5, 1 | 2 | 4, attach_reply(2, 5)))
+    put(t, "attach-few-fds", bytes([2, 0, 0]) + rec(2, 1 | 2, attach_reply(1, 3)))
+    put(t, "attach-eventfd-region", bytes([2, 0, 0]) + rec(3, 1, attach_reply(1, 3)))
+    put(t, "attach-refused", bytes([2, 0, 0]) + rec(0, 1, attach_reply(0, 0, -17)))
+
+
 if __name__ == "__main__":
     host_ring()
     region_attach()
+    proto()
