@@ -146,7 +146,56 @@ def proto():
     put(t, "attach-refused", bytes([2, 0, 0]) + rec(0, 1, attach_reply(0, 0, -17)))
 
 
+# ---- fuzz_hook_xml: domain XML as libvirt hands it to the hook ----------
+def domain(body, name="vm1"):
+    return ("<domain type='kvm'>\n  <name>%s</name>\n%s</domain>\n" %
+            (name, body)).encode()
+
+
+SHM = "<shmem name='%s'><model type='%s'/><size unit='%s'>%s</size></shmem>"
+META = ('<metadata><xio:xio xmlns:xio="urn:xio:libvirt:1">%s</xio:xio>'
+        '</metadata>')
+TGT = '<xio:target shmem="%s" path="%s"%s/>'
+
+
+def hook_xml():
+    t = "fuzz_hook_xml"
+    put(t, "full", domain(
+        "<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+        "<cputune><vcpupin vcpu='0' cpuset='0'/><vcpupin vcpu='1' "
+        "cpuset='0-1'/></cputune>\n"
+        "<numatune><memory mode='strict' nodeset='0'/></numatune>\n" +
+        META % (TGT % ("xio-a", "/var/lib/a.img", "") +
+                TGT % ("xio-a", "/var/lib/ro.img", " readonly='yes'")) +
+        "\n<devices>" + SHM % ("xio-a", "ivshmem-plain", "M", "2") +
+        SHM % ("xio-b", "ivshmem-plain", "MiB", "1") +
+        SHM % ("other", "ivshmem-plain", "M", "1") + "</devices>\n"))
+    put(t, "vcpupin-only", domain(
+        "<cputune><vcpupin vcpu='0' cpuset='1'/></cputune><devices>" +
+        SHM % ("xio-c", "ivshmem-plain", "G", "1") + "</devices>"))
+    put(t, "default-size", domain("<devices><shmem name='xio-d'/></devices>"))
+    put(t, "bytes-unit", domain("<devices>" +
+                                SHM % ("xio-e", "ivshmem-plain", "bytes",
+                                       "1048576") + "</devices>"))
+    put(t, "bad-size", domain("<devices>" +
+                              SHM % ("xio-f", "ivshmem-plain", "M", "3") +
+                              "</devices>"))
+    put(t, "bad-model", domain("<devices>" +
+                               SHM % ("xio-g", "ivshmem-doorbell", "M", "1") +
+                               "</devices>"))
+    put(t, "orphan-target", domain(META % (TGT % ("xio-z", "/x", ""))))
+    put(t, "relative-target", domain(META % (TGT % ("xio-a", "x", "")) +
+                                     "<devices>" + SHM % ("xio-a",
+                                     "ivshmem-plain", "M", "1") +
+                                     "</devices>"))
+    put(t, "no-name", b"<domain><devices/></domain>")
+    put(t, "not-domain", b"<?xml version='1.0'?><network><name>n</name></network>")
+    put(t, "entities", b"<!DOCTYPE d [<!ENTITY e 'xio-q'>]><domain><name>&e;</name>"
+        b"<devices><shmem name='&e;'/></devices></domain>")
+
+
 if __name__ == "__main__":
     host_ring()
     region_attach()
     proto()
+    hook_xml()

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libvirt hook's domain XML parser (xio-libvirt-hook.c), in its own file
+ * so that the fuzzer (tests/fuzz/fuzz_hook_xml.c) runs the same code.
+ */
+#ifndef XIO_HOOK_PARSE_H
+#define XIO_HOOK_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xio/admin.h>
+
+#define PREFIX "xio-"
+#define XIO_NS "urn:xio:libvirt:1" /* <metadata><xio:xio xmlns:xio=...> */
+#define MAX_SHM 16
+#define MAX_TGT 64
+#define MAX_PIN 64
+#define MIB (1ULL << 20)
+
+struct shm {
+	char name[XIO_TENANT_NAME_MAX];
+	uint64_t size;
+};
+
+struct dom {
+	char name[256];
+	char uuid[64];
+	int node; /* -1: none */
+	const char *node_from;
+	struct {
+		unsigned int vcpu;
+		char cpuset[64];
+	} pin[MAX_PIN];
+	unsigned int nr_pin;
+	struct shm shm[MAX_SHM];
+	unsigned int nr_shm;
+	struct {
+		char shm[XIO_TENANT_NAME_MAX];
+		char path[4096];
+		bool ro;
+	} tgt[MAX_TGT];
+	unsigned int nr_tgt;
+};
+
+/*
+ * Parse the domain XML in @xml (@len bytes) into @d: its name, uuid, NUMA
+ * node, vCPU pins, xio shmem devices and xio:target metadata.  Refuses bad
+ * input through fail().
+ */
+void parse_domain(const char *xml, size_t len, struct dom *d);
+
+/* Print one line about the refusal and exit 1; defined by the program. */
+void __attribute__((format(printf, 1, 2), noreturn)) fail(const char *fmt, ...);
+
+#endif /* XIO_HOOK_PARSE_H */
