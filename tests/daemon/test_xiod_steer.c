@@ -82,6 +82,62 @@ static void wait_packets(const char *name, unsigned long long want)
 	CHECK_EQ(stat_of(name, "steer_packets"), want);
 }
 
+/* One raw STEER request on a fresh admin connection: its status. */
+static int raw_steer(const struct xio_msg_steer *m, size_t len)
+{
+	uint32_t type = 0;
+	int fd = dt_connect(d.sock), st;
+
+	CHECK(fd >= 0);
+	CHECK_EQ(raw_send(fd, m, len, NULL, 0), 0);
+	st = raw_reply(fd, &type);
+	if (st)
+		CHECK_EQ(type, XIO_MSG_ERROR);
+	else
+		CHECK_EQ(type, XIO_MSG_STEER | XIO_MSG_REPLY);
+	close(fd);
+	return st;
+}
+
+/* Hostile STEER messages are refused and change nothing. */
+static void hostile(void)
+{
+	struct xio_msg_steer m;
+
+	memset(&m, 0, sizeof(m));
+	xio__msg_hdr_init(&m.hdr, XIO_MSG_STEER, 7);
+	m.op = XIO_STEER_OP_SHOW;
+	CHECK_EQ(raw_steer(&m, sizeof(m)), 0);
+	CHECK(raw_steer(&m, sizeof(m) - 8) < 0); /* short */
+	m.op = 99;
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EINVAL);
+	m.op = XIO_STEER_OP_ATTACH;
+	memset(m.ifname, 'x', sizeof(m.ifname)); /* no NUL */
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EINVAL);
+	strcpy(m.ifname, "xs0");
+	m.flags = 0x80; /* unknown flag */
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EINVAL);
+	m.flags = 0;
+	m.resv0[1] = 1;
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EINVAL);
+	m.resv0[1] = 0;
+	m.op = XIO_STEER_OP_ADD;
+	strcpy(m.tenant, "sa");
+	m.flags = XIO_STEER_F_IP;
+	m.family = 12345;
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EAFNOSUPPORT);
+	memset(m.tenant, 'a', sizeof(m.tenant)); /* no NUL */
+	m.flags = XIO_STEER_F_MAC;
+	m.mac[0] = 2;
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EINVAL);
+	strcpy(m.tenant, "sa");
+	m.flags = 0; /* ADD of nothing */
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -EINVAL);
+	m.op = XIO_STEER_OP_DETACH;
+	strcpy(m.ifname, "nosuch0");
+	CHECK_EQ(raw_steer(&m, sizeof(m)), -ENOENT);
+}
+
 static bool has_xdp(const char *ifname)
 {
 	char cmd[128], out[4096];
@@ -132,6 +188,7 @@ int main(void)
 	CHECK(strstr(out, "xs0 (native)"));
 	CHECK(strstr(out, M_A) && strstr(out, M_B) && strstr(out, M_B2));
 	CHECK(strstr(out, "10.9.0.2"));
+	hostile();
 
 	/* A guest (not root, not xiod's uid) is refused. */
 	pid = fork();
