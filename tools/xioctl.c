@@ -1106,6 +1106,19 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: xioctl %s\n", cm->usage);
 		return rc;
 	}
+	/* A known first word ("steer", "target", ...): its forms only. */
+	for (i = 0, rc = 0; i < NR_COMMANDS; i++) {
+		if (!commands[i].words[1] ||
+		    strcmp(argv[0], commands[i].words[0]))
+			continue;
+		if (!rc++)
+			fprintf(stderr,
+				"xioctl: %s: unknown or missing subcommand\n",
+				argv[0]);
+		fprintf(stderr, "usage: xioctl %s\n", commands[i].usage);
+	}
+	if (rc)
+		return 2;
 	fprintf(stderr, "xioctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return 2;
