@@ -262,6 +262,18 @@ int main(void)
 	CHECK_EQ(xioctl("steer detach xs1"), 0);
 	CHECK(!has_xdp("xs1"));
 	CHECK(xioctl("steer detach xs1 2>/dev/null") != 0);
+	/* Someone else's XDP program on xs1: refused, left in place. */
+	{
+		struct xio_steer *other = NULL;
+
+		CHECK_EQ(xio_steer_open(NULL, &other), 0);
+		CHECK_EQ(xio_steer_attach(other, "xs1", XIO_STEER_NATIVE, 0),
+			 0);
+		CHECK(xioctl("steer attach xs1 2>/dev/null") != 0);
+		CHECK(has_xdp("xs1"));
+		xio_steer_close(other);
+		CHECK(!has_xdp("xs1"));
+	}
 
 	/* SIGTERM: xiod detaches what it attached. */
 	xio_client_detach(ta);
