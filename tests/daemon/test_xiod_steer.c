@@ -138,6 +138,8 @@ static void hostile(void)
 	CHECK_EQ(raw_steer(&m, sizeof(m)), -ENOENT);
 }
 
+static char big[1 << 16];
+
 static bool has_xdp(const char *ifname)
 {
 	char cmd[128], out[4096];
@@ -161,7 +163,9 @@ int main(void)
 	ns_enter_or_skip("xiodsteer", 50);
 	veth_create("xs0", "xs1");
 	/* One poller pinned to CPU 0: its node's frames go to CPU 0. */
-	xiod_start(&d, "--cpus", "0", NULL);
+	sh("ip link set lo up");
+	xiod_start(&d, "--cpus", "0", "--metrics-listen", "127.0.0.1:9797",
+		   NULL);
 	ta = attach(d.sock, "sa", 8, 8);
 	tb = attach(d.sock, "sb", 8, 8);
 
@@ -230,6 +234,26 @@ int main(void)
 	/* Placed (node of CPU 0, its target CPU 0): nothing passes. */
 	CHECK_EQ(stat_of("sa", "steer_passed"), 0);
 	CHECK_EQ(stat_of("sb", "steer_passed"), 0);
+	/* The same counters in the Prometheus exposition. */
+	if (system("curl --version >/dev/null 2>&1") == 0) {
+		capture("curl -sf http://127.0.0.1:9797/metrics", big,
+			sizeof(big));
+		snprintf(
+			cmd, sizeof(cmd),
+			"xio_tenant_steer_packets_total{tenant=\"sb\",id=\"2\"} %u\n",
+			2 * n);
+		CHECK(strstr(big, cmd));
+		snprintf(
+			cmd, sizeof(cmd),
+			"xio_tenant_steer_bytes_total{tenant=\"sa\",id=\"1\"} %u\n",
+			n * TF_LEN);
+		CHECK(strstr(big, cmd));
+		CHECK(strstr(
+			big,
+			"xio_tenant_steer_wrong_node_total{tenant=\"sa\",id=\"1\"} 0\n"));
+	} else {
+		printf("note: curl not found, Prometheus output not checked\n");
+	}
 
 	/* del takes effect at once: sa's frames are no longer counted; sb's
 	 * frames sent after them show they went through the classifier. */
