@@ -15,7 +15,7 @@
  *   xioctl [--socket PATH] steer detach IFACE
  *   xioctl [--socket PATH] steer add TENANT --mac M [--ip A]
  *   xioctl [--socket PATH] steer del TENANT [--mac M] [--ip A]
- *   xioctl [--socket PATH] steer show
+ *   xioctl [--socket PATH] steer show [--json]
  *
  * Commands are rows of the table below: adding one is one function and one
  * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage.
@@ -960,6 +960,55 @@ static int cmd_steer_del(int argc, char **argv)
 
 #define STEER_RULES_SHOWN 4096
 
+static void rule_addr(const struct xio_admin_steer_rule *r, char *buf, size_t n)
+{
+	const uint8_t *m = r->addr;
+
+	if (r->family == AF_INET || r->family == AF_INET6) {
+		if (!inet_ntop(r->family, m, buf, (socklen_t)n))
+			snprintf(buf, n, "?");
+	} else {
+		snprintf(buf, n, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+			 m[2], m[3], m[4], m[5]);
+	}
+}
+
+static const char *rule_kind(const struct xio_admin_steer_rule *r)
+{
+	return r->family == AF_INET  ? "ipv4" :
+	       r->family == AF_INET6 ? "ipv6" :
+				       "mac";
+}
+
+/* {"schema":"xio-steer","version":1,"interfaces":[{"name","mode"}],
+ *  "rules":[{"tenant","kind","address","node","cpu"}],"total":N} */
+static void steer_show_json(const struct xio_admin_steer_iface *ifs,
+			    uint32_t nr_ifs,
+			    const struct xio_admin_steer_rule *r, uint32_t n,
+			    uint32_t total)
+{
+	char buf[INET6_ADDRSTRLEN];
+	uint32_t i;
+
+	printf("{\"schema\":\"xio-steer\",\"version\":1,\"interfaces\":[");
+	for (i = 0; i < nr_ifs; i++) {
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(ifs[i].name);
+		printf(",\"mode\":\"%s\"}",
+		       ifs[i].flags & XIO_ADMIN_STEER_GENERIC ? "generic" :
+								"native");
+	}
+	printf("],\"rules\":[");
+	for (i = 0; i < n; i++) {
+		rule_addr(&r[i], buf, sizeof(buf));
+		printf("%s{\"tenant\":%u,\"kind\":\"%s\",\"address\":\"%s\","
+		       "\"node\":%d,\"cpu\":%d}",
+		       i ? "," : "", r[i].tenant, rule_kind(&r[i]), buf,
+		       r[i].node, r[i].cpu);
+	}
+	printf("],\"total\":%u}\n", total);
+}
+
 static int cmd_steer_show(int argc, char **argv)
 {
 	struct xio_admin_steer_iface ifs[XIO_ADMIN_STEER_IFACES_MAX];
@@ -967,10 +1016,12 @@ static int cmd_steer_show(int argc, char **argv)
 	uint32_t nr_ifs = 0, total = 0, i;
 	struct xio_admin *a;
 	char buf[INET6_ADDRSTRLEN];
+	bool json = false;
 	int n;
 
-	(void)argv;
-	if (argc)
+	if (argc == 1 && !strcmp(argv[0], "--json"))
+		json = true;
+	else if (argc)
 		return 2;
 	r = calloc(STEER_RULES_SHOWN, sizeof(*r));
 	if (!r)
@@ -985,6 +1036,11 @@ static int cmd_steer_show(int argc, char **argv)
 		free(r);
 		return die_err("steer show", n);
 	}
+	if (json) {
+		steer_show_json(ifs, nr_ifs, r, (uint32_t)n, total);
+		free(r);
+		return 0;
+	}
 	printf("interfaces:");
 	for (i = 0; i < nr_ifs; i++)
 		printf(" %s (%s)", ifs[i].name,
@@ -994,21 +1050,9 @@ static int cmd_steer_show(int argc, char **argv)
 	printf("%-7s %-6s %-40s %5s %5s\n", "TENANT", "KIND", "ADDRESS", "NODE",
 	       "CPU");
 	for (i = 0; i < (uint32_t)n; i++) {
-		const uint8_t *m = r[i].addr;
-
-		if (r[i].family == AF_INET || r[i].family == AF_INET6) {
-			if (!inet_ntop(r[i].family, m, buf, sizeof(buf)))
-				snprintf(buf, sizeof(buf), "?");
-		} else {
-			snprintf(buf, sizeof(buf),
-				 "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
-				 m[2], m[3], m[4], m[5]);
-		}
+		rule_addr(&r[i], buf, sizeof(buf));
 		printf("%-7u %-6s %-40s %5d %5d\n", r[i].tenant,
-		       r[i].family == AF_INET  ? "ipv4" :
-		       r[i].family == AF_INET6 ? "ipv6" :
-						 "mac",
-		       buf, r[i].node, r[i].cpu);
+		       rule_kind(&r[i]), buf, r[i].node, r[i].cpu);
 	}
 	if (total > (uint32_t)n)
 		printf("(%u more rules not shown)\n", total - (uint32_t)n);
@@ -1043,7 +1087,7 @@ static const struct command commands[] = {
 	{{"steer", "del"},
 	 cmd_steer_del,
 	 "steer del TENANT [--mac M] [--ip A]"},
-	{{"steer", "show"}, cmd_steer_show, "steer show"},
+	{{"steer", "show"}, cmd_steer_show, "steer show [--json]"},
 	{{"stats", NULL},
 	 cmd_stats,
 	 "stats [TENANT] [--json] [--watch SECONDS [--count N]] [--consume]"},

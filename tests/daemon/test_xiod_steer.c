@@ -192,6 +192,24 @@ int main(void)
 	CHECK(strstr(out, "xs0 (native)"));
 	CHECK(strstr(out, M_A) && strstr(out, M_B) && strstr(out, M_B2));
 	CHECK(strstr(out, "10.9.0.2"));
+	snprintf(cmd, sizeof(cmd), "%s --socket %s steer show --json",
+		 XIOCTL_PATH, d.sock);
+	capture(cmd, out, sizeof(out));
+	CHECK(strstr(
+		out,
+		"\"interfaces\":[{\"name\":\"xs0\",\"mode\":\"native\"}]"));
+	CHECK(strstr(out, "{\"tenant\":1,\"kind\":\"mac\",\"address\":"
+			  "\"02:78:69:00:01:01\",\"node\":0,\"cpu\":0}"));
+	CHECK(strstr(out, "{\"tenant\":2,\"kind\":\"ipv4\",\"address\":"
+			  "\"10.9.0.2\",\"node\":0,\"cpu\":0}"));
+	CHECK(strstr(out, "\"total\":4}"));
+	if (system("python3 -c 1 2>/dev/null") == 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "%s --socket %s steer show --json | python3 -c "
+			 "'import json,sys; json.load(sys.stdin)'",
+			 XIOCTL_PATH, d.sock);
+		CHECK_EQ(system(cmd), 0);
+	}
 	hostile();
 
 	/* A guest (not root, not xiod's uid) is refused. */
