@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Run every test, in three builds, warnings as errors:
+# Run every test, in three builds, warnings as errors, then the fuzzers:
 #   plain  build/       the build ./setup.sh made
 #   asan   build-asan/  -DXIO_SANITIZE=address (ASan + UBSan)
 #   tsan   build-tsan/  -DXIO_SANITIZE=thread  (TSan)
+#   fuzz   build-fuzz/  CC=clang -DXIO_FUZZ=ON, runs only `ctest -L fuzz`
+#                       (each libFuzzer target 20 s; skipped without clang;
+#                       docs/fuzzing.md)
 # Each build is configured (if needed) and built, then ctest runs the whole
 # suite there.  Exit status is non-zero if anything failed to configure, to
 # build, or to pass.
@@ -12,6 +15,7 @@
 #   ./test.sh                         everything
 #   ./test.sh -L unit                 arguments go to ctest (here: label unit)
 #   XIO_TEST_BUILDS="plain asan" ./test.sh    a subset of the builds
+#   XIO_TEST_BUILDS=fuzz ./test.sh            just the fuzzers
 #   XIO_TEST_JOBS=4 ./test.sh         ctest parallelism (default 2)
 #
 # Labels: unit integration bpf vm fuzz sanitizer bench lint (see README.md).
@@ -19,7 +23,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 
-builds=${XIO_TEST_BUILDS:-plain asan tsan}
+builds=${XIO_TEST_BUILDS:-plain asan tsan fuzz}
 test_jobs=${XIO_TEST_JOBS:-2}
 build_jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -37,13 +41,15 @@ total_skip=0
 status=0
 start=$(date +%s)
 
-# run_build NAME DIR SANITIZE
+# run_build NAME DIR SANITIZE [CMAKE ARGS...]
 run_build() {
 	local name=$1 dir=$2 san=$3 log rc t0 line pass fail skip
+	shift 3
 	t0=$(date +%s)
-	say "[$name] configure $dir (XIO_SANITIZE=${san:-none}, XIO_WERROR=ON)"
+	say "[$name] configure $dir (XIO_SANITIZE=${san:-none}, XIO_WERROR=ON $*)"
 	mkdir -p "$dir"
-	if ! cmake -S . -B "$dir" -DXIO_WERROR=ON -DXIO_SANITIZE="$san" >"$dir/configure.log" 2>&1; then
+	if ! cmake -S . -B "$dir" -DXIO_WERROR=ON -DXIO_SANITIZE="$san" "$@" \
+		>"$dir/configure.log" 2>&1; then
 		cat "$dir/configure.log"
 		result[$name]="FAILED to configure"
 		return 1
@@ -82,18 +88,30 @@ run_build() {
 	return 0
 }
 
-ctest_args=("$@")
+user_args=("$@")
 for b in $builds; do
+	extra=()
+	ctest_args=("${user_args[@]}")
 	case $b in
 	plain) dir=build san= ;;
 	asan) dir=build-asan san=address ;;
 	tsan) dir=build-tsan san=thread ;;
+	fuzz)
+		dir=build-fuzz san=
+		if ! command -v clang >/dev/null 2>&1; then
+			say "[fuzz] skipped: clang not found (apt-get install clang)"
+			result[$b]="skipped (no clang)"
+			continue
+		fi
+		extra=(-DCMAKE_C_COMPILER=clang -DXIO_FUZZ=ON)
+		ctest_args=(-L fuzz)
+		;;
 	*)
-		echo "test.sh: unknown build '$b' in XIO_TEST_BUILDS (plain, asan, tsan)" >&2
+		echo "test.sh: unknown build '$b' in XIO_TEST_BUILDS (plain, asan, tsan, fuzz)" >&2
 		exit 2
 		;;
 	esac
-	if ! run_build "$b" "$dir" "$san"; then
+	if ! run_build "$b" "$dir" "$san" "${extra[@]}"; then
 		status=1
 	fi
 done

@@ -2,6 +2,7 @@
 /* Error strings and the diagnostics callback. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@ const char *xio_strerror(int err)
 {
 	const char *s;
 
+	if (err == INT_MIN) /* from a peer: -INT_MIN does not exist */
+		return "Unknown error";
 	if (err < 0)
 		err = -err;
 	/* Meanings specific to xio first; the rest are plain errno. */

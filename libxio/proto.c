@@ -14,6 +14,9 @@
 #include "internal.h"
 #include "proto.h"
 
+/* A status from the peer below -4095 is no errno (the kernel's limit). */
+#define XIO_ERRNO_MAX 4095
+
 union cmsg_buf {
 	struct cmsghdr align;
 	char buf[CMSG_SPACE(sizeof(int) * XIO_MSG_MAX_FDS)];
@@ -198,7 +201,9 @@ int xio__rpc(int fd, void *req, const int *fds, unsigned int nfds, void *rep,
 	    in->h.len != (uint32_t)n || xio_msg_size(in->h.type) != (size_t)n)
 		goto bad;
 	if (in->h.type == XIO_MSG_ERROR) {
-		err = in->st.status < 0 ? in->st.status : -EPROTO;
+		err = in->st.status < 0 && in->st.status >= -XIO_ERRNO_MAX ?
+			      in->st.status :
+			      -EPROTO;
 		goto bad;
 	}
 	if (in->h.type != rep_type || got > max_rfds)
@@ -206,7 +211,7 @@ int xio__rpc(int fd, void *req, const int *fds, unsigned int nfds, void *rep,
 	memcpy(rep, in, (size_t)n);
 	/* Every reply starts with hdr + int32 status. */
 	err = ((struct xio_msg_status *)rep)->status;
-	if (err > 0)
+	if (err > 0 || err < -XIO_ERRNO_MAX) /* not an errno (e.g. INT_MIN) */
 		err = -EPROTO;
 	goto out;
 bad:

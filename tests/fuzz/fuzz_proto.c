@@ -16,7 +16,8 @@
  *
  * Checked: no crash or out-of-bounds access, no fd leaked or closed twice
  * (the lowest free fd is the same after every input, and every fd returned
- * to the caller is open), fd counts never exceed what the caller allows.
+ * to the caller is open), fd counts never exceed what the caller allows,
+ * every status returned is 0 or a -errno (>= -4095) whatever the reply said.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -244,8 +245,8 @@ static void raw_rpc(int sock, uint32_t rep_type, unsigned int max_rfds)
 	xio__msg_hdr_init(&req.hdr, XIO_MSG_STATS, 0);
 	err = xio__rpc(sock, &req, NULL, 0, rep, rep_type, rfds, max_rfds,
 		       &nrfds);
-	if (err > 0)
-		die("xio__rpc returned a positive status");
+	if (err > 0 || err < -4095)
+		die("xio__rpc returned a status that is no -errno");
 	if (nrfds > max_rfds)
 		die("more fds returned than the caller has room for");
 	for (i = 0; i < nrfds; i++)
@@ -260,8 +261,8 @@ static void tenant_list(int sock, uint32_t max)
 	int n;
 
 	n = xio__admin_tenants_fd(sock, 0, out, max, &total);
-	if (n > (int)max)
-		die("more tenants than asked for");
+	if (n > (int)max || n < -4095)
+		die("more tenants than asked for, or no -errno");
 	for (int i = 0; i < n; i++)
 		if (!memchr(out[i].name, 0, sizeof(out[i].name)))
 			die("tenant name not terminated");
@@ -280,6 +281,8 @@ static void attach(uint32_t nr_qpairs)
 	o.params.nr_bufs = 1;
 	o.timeout_ms = 5000;
 	err = xio_client_attach(sock_path, &o, &t);
+	if (err > 0 || err < -4095)
+		die("xio_client_attach returned no -errno");
 	if (err == 0) {
 		if (!t || !xio_tenant_region(t))
 			die("attach succeeded without a tenant");
