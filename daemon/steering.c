@@ -24,6 +24,12 @@ static struct xio_admin_steer_iface ifaces[XIO_ADMIN_STEER_IFACES_MAX];
 static uint32_t nr_ifaces;
 static bool ip_mode_set;
 
+/* Without libnuma, or with one node, every CPU and region is on node 0. */
+static bool one_node(void)
+{
+	return numa_available() < 0 || numa_num_configured_nodes() <= 1;
+}
+
 static int steering_open(void)
 {
 	unsigned int i;
@@ -40,18 +46,19 @@ static int steering_open(void)
 	}
 	for (i = 0; i < cfg.nr_pollers; i++) {
 		const struct poller *p = &pollers[i];
+		int node = p->node >= 0 ? p->node : one_node() ? 0 : -1;
 
-		if (p->cpu < 0 || p->node < 0 ||
-		    xio_steer_node_target(steer, p->node) != -ENOENT)
+		if (p->cpu < 0 || node < 0 ||
+		    xio_steer_node_target(steer, node) != -ENOENT)
 			continue;
-		err = xio_steer_set_node_target(steer, p->node, p->cpu);
+		err = xio_steer_set_node_target(steer, node, p->cpu);
 		if (err)
-			log_warn("steering: node %d -> CPU %d: %s", p->node,
+			log_warn("steering: node %d -> CPU %d: %s", node,
 				 p->cpu, strerror(-err));
 		else
 			log_info(
 				"steering: node %d's frames to CPU %d (poller %u)",
-				p->node, p->cpu, p->idx);
+				node, p->cpu, p->idx);
 	}
 	log_info("steering: XDP program loaded");
 	return 0;
@@ -63,8 +70,8 @@ int steering_node(const struct tenant *t)
 		return t->numa_node;
 	if (t->p && t->p->node >= 0)
 		return t->p->node;
-	if (numa_available() < 0 || numa_num_configured_nodes() <= 1)
-		return 0; /* one node: every region lives there */
+	if (one_node())
+		return 0; /* every region lives there */
 	return -1;
 }
 
