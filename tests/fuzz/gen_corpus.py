@@ -194,7 +194,42 @@ def hook_xml():
         b"<devices><shmem name='&e;'/></devices></domain>")
 
 
+# ---- fuzz_steer: IP mode byte (0 MAC only, 1 MAC then IP, 2 IP then MAC),
+# then an Ethernet frame; rules: tenant t has MAC 02:00:00:00:00:0(t+1),
+# 10.0.0.(t+1) and fd00::(t+1); tenants 0 and 1 are steered.
+def eth(t, proto, tags=()):
+    f = bytes([2, 0, 0, 0, 0, t + 1]) + bytes([2, 0, 0, 0, 0, 0x99])
+    for tp in tags:
+        f += struct.pack(">HH", tp, 7)
+    return f + struct.pack(">H", proto)
+
+
+def ip4(dst, ihl=5, ver=4):
+    h = bytes([ver << 4 | ihl, 0]) + struct.pack(">H", 20) + bytes(8)
+    h += bytes([10, 0, 0, 9]) + bytes(dst)
+    return h + bytes(max(0, ihl * 4 - 20))
+
+
+def ip6(last):
+    return bytes([0x60]) + bytes(7) + bytes(16) + bytes([0xFD]) + bytes(14) + bytes([last])
+
+
+def steer():
+    t = "fuzz_steer"
+    put(t, "mac-steered", bytes([0]) + eth(0, 0x88B5) + bytes(46))
+    put(t, "mac-passed", bytes([0]) + eth(2, 0x0806) + bytes(46))
+    put(t, "vlan-mac", bytes([0]) + eth(1, 0x88B5, (0x8100,)) + bytes(46))
+    put(t, "vlan-stacked", bytes([0]) + eth(1, 0x0800, (0x88A8, 0x8100)) + bytes(46))
+    put(t, "ip4-after-mac", bytes([1]) + eth(9, 0x0800) + ip4([10, 0, 0, 1]))
+    put(t, "ip4-bad-ihl", bytes([1]) + eth(9, 0x0800) + ip4([10, 0, 0, 1], ihl=4))
+    put(t, "ip4-first", bytes([2]) + eth(3, 0x0800) + ip4([10, 0, 0, 2], ihl=6))
+    put(t, "ip6-first", bytes([2]) + eth(9, 0x86DD) + ip6(2))
+    put(t, "ip6-short", bytes([2]) + eth(9, 0x86DD) + ip6(2)[:30])
+    put(t, "runt", bytes([0]) + eth(0, 0x0800)[:10])
+
+
 if __name__ == "__main__":
+    steer()
     host_ring()
     region_attach()
     proto()
