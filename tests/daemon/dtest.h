@@ -317,4 +317,32 @@ static inline int raw_reply(int fd, uint32_t *type)
 	return ((struct xio_msg_status *)buf)->status;
 }
 
+#ifdef XIOCTL_PATH
+/*
+ * Run xioctl with @args (a shell fragment) against @d: its stdout, and its
+ * stderr too when @with_stderr, into @out (NUL-terminated); returns its exit
+ * status.
+ */
+static inline int dt_xioctl(const struct xiod *d, char *out, size_t n,
+			    const char *args, bool with_stderr)
+{
+	char cmd[1024];
+	size_t got;
+	FILE *f;
+	int st;
+
+	CHECK((size_t)snprintf(cmd, sizeof(cmd), "%s --socket %s %s %s",
+			       XIOCTL_PATH, d->sock, args,
+			       with_stderr ? "2>&1" : "2>/dev/null") <
+	      sizeof(cmd));
+	f = popen(cmd, "r");
+	CHECK(f);
+	got = fread(out, 1, n - 1, f);
+	out[got] = '\0';
+	st = pclose(f);
+	CHECK(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+#endif
+
 #endif

@@ -7,20 +7,7 @@
 /* Run xioctl with @args; its stdout into @out; returns the exit status. */
 static int xioctl(const struct xiod *d, char *out, size_t n, const char *args)
 {
-	char cmd[512];
-	size_t got;
-	FILE *f;
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "%s --socket %s %s 2>/dev/null", XIOCTL_PATH,
-		 d->sock, args);
-	f = popen(cmd, "r");
-	CHECK(f);
-	got = fread(out, 1, n - 1, f);
-	out[got] = '\0';
-	st = pclose(f);
-	CHECK(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	return dt_xioctl(d, out, n, args, false);
 }
 
 int main(void)

@@ -29,20 +29,7 @@ static void stats_of(struct xio_admin *a, const char *name,
 
 static int xioctl(const struct xiod *d, char *out, size_t n, const char *args)
 {
-	char cmd[512];
-	size_t got;
-	FILE *f;
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "%s --socket %s %s 2>&1", XIOCTL_PATH,
-		 d->sock, args);
-	f = popen(cmd, "r");
-	CHECK(f);
-	got = fread(out, 1, n - 1, f);
-	out[got] = '\0';
-	st = pclose(f);
-	CHECK(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	return dt_xioctl(d, out, n, args, true);
 }
 
 /* Keep @qp's SQ full of @op (NOP or WRITE of 4 KiB); reap what completed. */
