@@ -11,8 +11,13 @@
 #ifndef XIO_DEMO_BLOCKFMT_H
 #define XIO_DEMO_BLOCKFMT_H
 
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BLK_MAGIC 0x31304b4c424f4958ULL /* "XIOBLK01" */
 #define BLK_MIN_SIZE 64U
@@ -128,6 +133,41 @@ static inline int blk_check(const void *b, uint32_t len, uint64_t index,
 			return BLK_BAD_DATA;
 	}
 	return BLK_OK;
+}
+
+/*
+ * Check @blocks blocks of @bs bytes in file @fd, as the host does after a
+ * run: the seed is taken from block 0, every block must verify.  The first
+ * ten failures are reported on stderr prefixed with @who.  Returns the
+ * number of bad blocks (all of them if no buffer could be allocated).
+ */
+static inline uint64_t blk_verify_file(int fd, uint64_t blocks, uint32_t bs,
+				       uint64_t *seedp, const char *who)
+{
+	unsigned char *b = malloc(bs ? bs : 1);
+	uint64_t i, bad = 0, seed = 0;
+	int e;
+
+	if (!b)
+		return blocks;
+	for (i = 0; i < blocks; i++) {
+		if (pread(fd, b, bs, (off_t)(i * bs)) != (ssize_t)bs) {
+			bad++;
+			continue;
+		}
+		if (i == 0)
+			memcpy(&seed, b + offsetof(struct blk_hdr, seed), 8);
+		e = blk_check(b, bs, i, &seed);
+		if (e) {
+			if (bad < 10)
+				fprintf(stderr, "%s: block %" PRIu64 ": %s\n",
+					who, i, blk_strerror(e));
+			bad++;
+		}
+	}
+	free(b);
+	*seedp = seed;
+	return bad;
 }
 
 #endif /* XIO_DEMO_BLOCKFMT_H */

@@ -18,10 +18,9 @@
 
 int main(int argc, char **argv)
 {
-	uint64_t blocks, i, bad = 0, seed = 0;
-	unsigned char *b;
+	uint64_t blocks, bad, seed = 0;
 	uint32_t bs;
-	int fd, e;
+	int fd;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: vm_verify FILE BLOCKS BS\n");
@@ -30,27 +29,11 @@ int main(int argc, char **argv)
 	blocks = strtoull(argv[2], NULL, 0);
 	bs = (uint32_t)strtoul(argv[3], NULL, 0);
 	fd = open(argv[1], O_RDONLY);
-	b = malloc(bs ? bs : 1);
-	if (fd < 0 || !b || bs < sizeof(struct blk_hdr)) {
+	if (fd < 0 || bs < sizeof(struct blk_hdr)) {
 		perror("vm_verify");
 		return 1;
 	}
-	for (i = 0; i < blocks; i++) {
-		if (pread(fd, b, bs, (off_t)(i * bs)) != (ssize_t)bs) {
-			bad++;
-			continue;
-		}
-		if (i == 0)
-			memcpy(&seed, b + offsetof(struct blk_hdr, seed), 8);
-		e = blk_check(b, bs, i, &seed);
-		if (e) {
-			if (bad < 10)
-				fprintf(stderr,
-					"vm_verify: block %" PRIu64 ": %s\n", i,
-					blk_strerror(e));
-			bad++;
-		}
-	}
+	bad = blk_verify_file(fd, blocks, bs, &seed, "vm_verify");
 	printf("XIO-HOST-VERIFY blocks=%" PRIu64 " mismatches=%" PRIu64
 	       " seed=0x%" PRIx64 "\n",
 	       blocks, bad, seed);

@@ -115,35 +115,6 @@ static int32_t execute(int fd, const struct xio_region *r,
 	return res;
 }
 
-static uint64_t verify(int fd, uint64_t blocks, uint32_t bs, uint64_t *seedp)
-{
-	unsigned char *b = malloc(bs);
-	uint64_t i, bad = 0, seed = 0;
-	int e;
-
-	if (!b)
-		return blocks;
-	for (i = 0; i < blocks; i++) {
-		if (pread(fd, b, bs, (off_t)(i * bs)) != (ssize_t)bs) {
-			bad++;
-			continue;
-		}
-		if (i == 0)
-			memcpy(&seed, b + offsetof(struct blk_hdr, seed), 8);
-		e = blk_check(b, bs, i, &seed);
-		if (e) {
-			if (bad < 10)
-				fprintf(stderr,
-					"vm_host: block %" PRIu64 ": %s\n", i,
-					blk_strerror(e));
-			bad++;
-		}
-	}
-	free(b);
-	*seedp = seed;
-	return bad;
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -307,7 +278,7 @@ int main(int argc, char **argv)
 	if (st.invalid || st.broken || cnt.io_errors)
 		rc = 1;
 	if (vblocks) {
-		bad = verify(fd, vblocks, bs, &seed);
+		bad = blk_verify_file(fd, vblocks, bs, &seed, "vm_host");
 		printf("XIO-HOST-VERIFY blocks=%" PRIu64 " mismatches=%" PRIu64
 		       " seed=0x%" PRIx64 "\n",
 		       vblocks, bad, seed);
