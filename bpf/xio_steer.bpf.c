@@ -292,6 +292,23 @@ int xio_steer(struct xdp_md *ctx)
 	node = (__u32)tc->node;
 
 	/*
+	 * Tell the receiver which tenant this is, so it need not classify
+	 * again: the second stage after a CPU hop, or xiod's poller reading
+	 * the AF_XDP socket (copy mode copies the metadata with the frame).
+	 * The poller delivers only to the tenant named here.  Drivers
+	 * without metadata support refuse; stage 2 then classifies itself
+	 * and xiod drops what carries no metadata.
+	 */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
+		data = (void *)(long)ctx->data;
+		meta = (void *)(long)ctx->data_meta;
+		if ((void *)(meta + 1) <= data) {
+			meta->magic = XIO_STEER_META_MAGIC;
+			meta->tenant = tenant;
+		}
+	}
+
+	/*
 	 * Fast path: the frame arrived on a receive queue whose AF_XDP socket
 	 * belongs to the poller of the tenant's node (NIC flow steering put
 	 * it there): hand it to that socket directly.  An AF_XDP socket only
@@ -321,20 +338,6 @@ int xio_steer(struct xdp_md *ctx)
 	tgt = bpf_map_lookup_elem(&node_target, &node);
 	if (!tgt || !(tgt->flags & XIO_STEER_TARGET_VALID))
 		goto pass;
-
-	/*
-	 * Tell the second stage which tenant this is, so it need not classify
-	 * again.  Drivers without metadata support refuse; stage 2 then
-	 * classifies itself.
-	 */
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
-		data = (void *)(long)ctx->data;
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= data) {
-			meta->magic = XIO_STEER_META_MAGIC;
-			meta->tenant = tenant;
-		}
-	}
 
 	act = bpf_redirect_map(&cpus, tgt->cpu, XDP_DROP);
 	if (act == XDP_REDIRECT) {

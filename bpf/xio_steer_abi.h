@@ -69,7 +69,8 @@ struct xio_steer_config {
 
 /*
  * Metadata the first stage puts in front of a redirected frame (data_meta),
- * read back by the second stage on the target CPU.
+ * read back by the second stage on the target CPU, or by the reader of the
+ * AF_XDP socket (xiod: 8 bytes in front of the frame in its UMEM).
  */
 #define XIO_STEER_META_MAGIC 0x78696f31U /* "xio1" */
 struct xio_steer_meta {

@@ -567,6 +567,8 @@ static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
 	w->inflight_cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
 	w->inflight_slots = t->nr_ops;
 	w->elapsed_ns = mono_ns() - t->since_ns;
+	/* Frames for it that found no posted buffer (pktio.c). */
+	w->steer_drops = ctr_get(&t->st.pkt_drops);
 	if (t->steered)
 		steering_stats(w, t->id);
 }

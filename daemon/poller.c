@@ -166,7 +166,7 @@ static uint64_t now_us(void)
 
 /* ---- in-flight slots ---------------------------------------------------- */
 
-static struct op *op_alloc(struct tenant *t)
+struct op *op_alloc(struct tenant *t)
 {
 	struct op *op;
 
@@ -179,7 +179,7 @@ static struct op *op_alloc(struct tenant *t)
 	return op;
 }
 
-static void op_free(struct tenant *t, struct op *op)
+void op_free(struct tenant *t, struct op *op)
 {
 	op->in_use = 0;
 	op->next_free = t->free_head;
@@ -276,7 +276,7 @@ static void mark_dirty(struct poller *p, struct xqp *q)
 	p->dirty[p->nr_dirty++] = q;
 }
 
-static void post(struct poller *p, struct xqp *q, uint64_t user_data, int res)
+void post(struct poller *p, struct xqp *q, uint64_t user_data, int res)
 {
 	/* Cannot fail: the SQE was taken with a reserved CQ slot. */
 	xio_host_cq_post(q->hq, user_data, res, 0);
@@ -347,6 +347,10 @@ static void count_bytes(struct tenant *t, uint8_t opcode, int res)
 		break;
 	case XIO_OP_RECV:
 		c = &t->st.bytes_received;
+		break;
+	case XIO_OP_PKT_SEND:
+		ctr_add(&t->st.pkt_sent, 1);
+		c = &t->st.bytes_sent;
 		break;
 	default:
 		return;
@@ -460,11 +464,24 @@ static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
 	uint32_t nt;
 	struct op *op;
 	void *buf = NULL;
-	int res;
+	int res, fd;
 
 	if (s->opcode == XIO_OP_NOP) {
 		post(p, q, s->user_data, 0);
 		return;
+	}
+	if (s->opcode == XIO_OP_PKT_RECV) {
+		pktio_rx_post(p, t, q, s); /* waits for a frame */
+		return;
+	}
+	if (s->opcode == XIO_OP_PKT_SEND) {
+		/* target: a steering port, not a target */
+		fd = pktio_tx_fd(s->target, s->len);
+		if (fd < 0) {
+			res = fd;
+			goto inline_done;
+		}
+		goto have_fd;
 	}
 	/* Pairs with the store-release in control.c target_install(). */
 	nt = __atomic_load_n(&t->nr_targets, __ATOMIC_ACQUIRE);
@@ -481,6 +498,8 @@ static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
 		res = -EROFS;
 		goto inline_done;
 	}
+	fd = tg->fd;
+have_fd:
 	if (s->opcode != XIO_OP_FSYNC) {
 		/* Validated by xio_host_sq_take(); bounds-checked again here. */
 		buf = xio_host_buf(t->region, s->buf_index, s->buf_off, s->len);
@@ -505,26 +524,27 @@ static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
 	switch (s->opcode) {
 	case XIO_OP_READ:
 		if (t->fixed_slot >= 0)
-			io_uring_prep_read_fixed(us, tg->fd, buf, s->len,
+			io_uring_prep_read_fixed(us, fd, buf, s->len,
 						 s->off, t->fixed_slot);
 		else
-			io_uring_prep_read(us, tg->fd, buf, s->len, s->off);
+			io_uring_prep_read(us, fd, buf, s->len, s->off);
 		break;
 	case XIO_OP_WRITE:
 		if (t->fixed_slot >= 0)
-			io_uring_prep_write_fixed(us, tg->fd, buf, s->len,
+			io_uring_prep_write_fixed(us, fd, buf, s->len,
 						  s->off, t->fixed_slot);
 		else
-			io_uring_prep_write(us, tg->fd, buf, s->len, s->off);
+			io_uring_prep_write(us, fd, buf, s->len, s->off);
 		break;
 	case XIO_OP_FSYNC:
-		io_uring_prep_fsync(us, tg->fd, 0);
+		io_uring_prep_fsync(us, fd, 0);
 		break;
 	case XIO_OP_SEND:
-		io_uring_prep_send(us, tg->fd, buf, s->len, MSG_NOSIGNAL);
+	case XIO_OP_PKT_SEND:
+		io_uring_prep_send(us, fd, buf, s->len, MSG_NOSIGNAL);
 		break;
 	default: /* XIO_OP_RECV: the validator admits nothing else */
-		io_uring_prep_recv(us, tg->fd, buf, s->len, 0);
+		io_uring_prep_recv(us, fd, buf, s->len, 0);
 		break;
 	}
 	io_uring_sqe_set_data64(us, (uint64_t)(uintptr_t)op | TAG_OP);
@@ -852,6 +872,7 @@ static void tenant_add(struct poller *p, struct tenant *t)
 		return;
 	}
 	fixed_register(p, t);
+	pktio_tenant_add(p, t);
 	t->parked = false;
 	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++)
@@ -875,6 +896,7 @@ static void tenant_del(struct poller *p, struct tenant *t)
 {
 	uint32_t i;
 
+	pktio_tenant_del(p, t); /* its posted RX buffers: not in io_uring */
 	if (t->parked) {
 		p->parked[t->pidx] = p->parked[--p->nr_parked];
 		p->parked[t->pidx]->pidx = t->pidx;
@@ -947,12 +969,19 @@ static void inbox_process(struct poller *p)
 		case XIO_PCMD_STOP:
 			p->stop = true;
 			break;
+		case XIO_PCMD_XSK_ADD:
+			pktio_xsk_add(p, c->arg);
+			break;
+		case XIO_PCMD_XSK_DEL:
+			pktio_xsk_del(p, c->arg);
+			break;
 		}
 		free(c);
 	}
 }
 
-void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t)
+static void pcmd_send(struct poller *p, enum pcmd_type type, struct tenant *t,
+		      void *arg)
 {
 	struct pcmd *c = calloc(1, sizeof(*c));
 	uint64_t one = 1;
@@ -964,6 +993,7 @@ void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t)
 	}
 	c->type = type;
 	c->t = t;
+	c->arg = arg;
 	pthread_mutex_lock(&p->lock);
 	*p->inbox_tail = c;
 	p->inbox_tail = &c->next;
@@ -971,6 +1001,16 @@ void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t)
 	pthread_mutex_unlock(&p->lock);
 	if (write(p->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("poller %u: wake: %s", p->idx, strerror(errno));
+}
+
+void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t)
+{
+	pcmd_send(p, type, t, NULL);
+}
+
+void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg)
+{
+	pcmd_send(p, type, NULL, arg);
 }
 
 /* ---- sleeping ----------------------------------------------------------- */
@@ -983,7 +1023,8 @@ void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t)
  */
 static void poller_sleep(struct poller *p)
 {
-	bool pending = false, timed = !p->wake_armed;
+	/* Frames arriving on AF_XDP sockets wake nobody: timed sleeps. */
+	bool pending = false, timed = !p->wake_armed || pktio_has_xsks(p);
 	uint32_t i, j;
 	int ret;
 
@@ -1080,6 +1121,8 @@ static void *poller_main(void *arg)
 		}
 		work |= reap(p);
 		work |= round_robin(p);
+		if (pktio_has_xsks(p))
+			work |= pktio_poll(p);
 		publish_dirty(p);
 		if (io_uring_sq_ready(&p->ring))
 			io_uring_submit(&p->ring);
@@ -1150,6 +1193,9 @@ int pollers_start(void)
 		p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->wake_fd < 0)
 			return -errno;
+		ret = pktio_init(p);
+		if (ret)
+			return ret;
 		memset(&up, 0, sizeof(up));
 		up.flags = IORING_SETUP_CQSIZE;
 		up.cq_entries = RING_CQ_ENTRIES;
@@ -1201,8 +1247,10 @@ void pollers_stop(void)
 		io_uring_queue_exit(&p->ring);
 		close(p->wake_fd);
 		free(p->dirty);
+		pktio_poller_fini(p);
 		pthread_mutex_destroy(&p->lock);
 	}
+	pktio_fini();
 	free(pollers);
 	pollers = NULL;
 }

@@ -11,9 +11,15 @@
 #include <errno.h>
 #include <net/if.h>
 #include <numa.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 
 #include <xio/steer.h>
 
@@ -23,6 +29,14 @@ static struct xio_steer *steer;
 static struct xio_admin_steer_iface ifaces[XIO_ADMIN_STEER_IFACES_MAX];
 static uint32_t nr_ifaces;
 static bool ip_mode_set;
+
+/* Packet I/O of an attached interface, in the order of ifaces[]. */
+#define IFACE_MAX_RXQS 16U
+struct iface_io {
+	struct xsk *xsk[IFACE_MAX_RXQS]; /* per receive queue, or NULL */
+	uint32_t nr_rxqs;
+};
+static struct iface_io io[XIO_ADMIN_STEER_IFACES_MAX];
 
 /* Without libnuma, or with one node, every CPU and region is on node 0. */
 static bool one_node(void)
@@ -85,6 +99,99 @@ static int find_iface(const char *name)
 	return -1;
 }
 
+/* Receive queues of @ifname (ethtool channels), 1 when it cannot say. */
+static uint32_t rx_queues(const char *ifname)
+{
+	struct ethtool_channels ch = {.cmd = ETHTOOL_GCHANNELS};
+	struct ifreq ifr;
+	uint32_t n = 1;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0) {
+		/* NICs count combined channels, veth rx ones (and both) */
+		n = ch.rx_count > ch.combined_count ? ch.rx_count :
+						      ch.combined_count;
+		if (!n)
+			n = 1;
+	}
+	close(fd);
+	return n < IFACE_MAX_RXQS ? n : IFACE_MAX_RXQS;
+}
+
+/*
+ * The pollers' AF_XDP sockets on every receive queue of interface @i, and
+ * its transmit port.  Queue q goes to poller q % nr_pollers, registered for
+ * that poller's node.  A queue whose socket fails keeps the CPU hop (its
+ * frames reach the kernel stack on the node); logged.
+ */
+static void iface_io_open(uint32_t i, bool copy)
+{
+	const char *name = ifaces[i].name;
+	int ifindex = (int)if_nametoindex(name), fd, err;
+	uint32_t q, nq = rx_queues(name);
+
+	memset(&io[i], 0, sizeof(io[i]));
+	err = pktio_port_open(ifaces[i].port, ifindex);
+	if (err)
+		log_warn("steering: %s: no transmit port: %s", name,
+			 strerror(-err));
+	for (q = 0; q < nq; q++) {
+		struct poller *p = &pollers[q % cfg.nr_pollers];
+		int node = p->node >= 0 ? p->node : one_node() ? 0 : -1;
+
+		if (node < 0)
+			continue; /* unpinned on a NUMA machine: no home */
+		err = pktio_xsk_open(ifindex, q, copy, p, &io[i].xsk[q], &fd);
+		if (!err) {
+			err = xio_steer_set_rxq(steer, name, q, node, fd);
+			if (err) {
+				pktio_xsk_close(io[i].xsk[q]);
+				io[i].xsk[q] = NULL;
+			}
+		}
+		if (err)
+			log_warn("steering: %s queue %u: no AF_XDP socket: %s",
+				 name, q, strerror(-err));
+		else
+			log_info("steering: %s queue %u -> AF_XDP socket of poller %u (node %d)",
+				 name, q, p->idx, node);
+	}
+	io[i].nr_rxqs = nq;
+}
+
+/* Sockets out of the XSKMAP first, then away; the port unbound. */
+static void iface_io_close(uint32_t i)
+{
+	uint32_t q;
+
+	for (q = 0; q < io[i].nr_rxqs; q++) {
+		if (!io[i].xsk[q])
+			continue;
+		xio_steer_clear_rxq(steer, ifaces[i].name, q);
+		pktio_xsk_close(io[i].xsk[q]);
+		io[i].xsk[q] = NULL;
+	}
+	pktio_port_close(ifaces[i].port);
+}
+
+/* The lowest port no attached interface uses. */
+static uint32_t free_port(void)
+{
+	uint32_t port, i;
+
+	for (port = 0;; port++) {
+		for (i = 0; i < nr_ifaces && ifaces[i].port != port; i++)
+			;
+		if (i == nr_ifaces)
+			return port;
+	}
+}
+
 static int op_attach(const struct xio_msg_steer *m)
 {
 	enum xio_steer_attach_mode mode = XIO_STEER_NATIVE;
@@ -107,6 +214,8 @@ static int op_attach(const struct xio_msg_steer *m)
 	memset(&ifaces[nr_ifaces], 0, sizeof(ifaces[0]));
 	strcpy(ifaces[nr_ifaces].name, m->ifname);
 	ifaces[nr_ifaces].flags = m->flags;
+	ifaces[nr_ifaces].port = free_port();
+	iface_io_open(nr_ifaces, mode == XIO_STEER_GENERIC);
 	nr_ifaces++;
 	log_info("steering: attached to %s (%s XDP)", m->ifname,
 		 mode == XIO_STEER_GENERIC ? "generic" : "native");
@@ -119,11 +228,13 @@ static int op_detach(const struct xio_msg_steer *m)
 
 	if (i < 0 || !steer)
 		return -ENOENT;
+	iface_io_close((uint32_t)i);
 	err = xio_steer_detach(steer, m->ifname);
 	if (err && err != -ENOENT)
 		return err;
 	memmove(&ifaces[i], &ifaces[i + 1],
 		(nr_ifaces - (uint32_t)i - 1) * sizeof(ifaces[0]));
+	memmove(&io[i], &io[i + 1], (nr_ifaces - (uint32_t)i - 1) * sizeof(io[0]));
 	nr_ifaces--;
 	log_info("steering: detached from %s", m->ifname);
 	return 0;
@@ -329,7 +440,7 @@ void steering_stats(struct xio_tenant_stats *w, uint32_t id)
 		return;
 	w->steer_packets = s.packets;
 	w->steer_bytes = s.bytes;
-	w->steer_drops = s.drops;
+	w->steer_drops += s.drops; /* the poller's no-buffer drops are in */
 	w->steer_passed = s.passed;
 	w->steer_wrong_node = s.wrong_node;
 }
@@ -340,8 +451,10 @@ void steering_close(void)
 
 	if (!steer)
 		return;
-	for (i = 0; i < nr_ifaces; i++)
+	for (i = 0; i < nr_ifaces; i++) {
 		log_info("steering: detaching from %s", ifaces[i].name);
+		iface_io_close(i);
+	}
 	xio_steer_close(steer); /* detaches, restoring what was there */
 	steer = NULL;
 	nr_ifaces = 0;

@@ -117,9 +117,11 @@ struct op {
 	struct tenant *t;
 	struct xqp *q;
 	uint64_t user_data;
-	uint32_t next_free;
+	uint32_t next_free; /* free list; pktio.c: posted RX buffers */
 	uint8_t opcode;
 	uint8_t in_use;
+	uint32_t len; /* XIO_OP_PKT_RECV: the posted buffer */
+	void *buf;
 };
 
 struct tenant_stats {
@@ -134,6 +136,9 @@ struct tenant_stats {
 	uint64_t inflight_max;
 	uint64_t cycles; /* poller TSC cycles attributed */
 	uint64_t throttled;
+	/* packet I/O (pktio.c) */
+	uint64_t pkt_received, pkt_sent;
+	uint64_t pkt_drops; /* frames for it without a posted buffer */
 };
 
 /* ---- time accounting ---------------------------------------------------- */
@@ -194,6 +199,9 @@ struct tenant {
 	uint64_t last_work_us; /* [P] last visit that took something */
 	uint64_t w_cycles;     /* [P] charged in the current window */
 	bool w_touched;	       /* [P] in poller->w_list */
+	/* [P] buffers posted with XIO_OP_PKT_RECV: a FIFO of ops[] chained
+	 * through next_free, oldest first (pktio.c) */
+	uint32_t rx_head, rx_tail, rx_nr;
 
 	struct poller *p;
 	int32_t numa_node;	 /* requested, or XIO_ATTACH_NUMA_AUTO */
@@ -222,12 +230,15 @@ struct tenant {
 enum pcmd_type {
 	XIO_PCMD_ADD,
 	XIO_PCMD_DEL,
-	XIO_PCMD_STOP
+	XIO_PCMD_STOP,
+	XIO_PCMD_XSK_ADD, /* arg: struct xsk * (pktio.c) */
+	XIO_PCMD_XSK_DEL
 };
 
 struct pcmd {
 	enum pcmd_type type;
 	struct tenant *t;
+	void *arg;
 	struct pcmd *next;
 };
 
@@ -272,6 +283,7 @@ struct poller {
 	uint64_t w_attr, w_idle, w_over; /* acct_now() units split so far */
 	uint32_t nr_w;
 	struct tenant *w_list[2 * XIOD_MAX_TENANTS_PER_POLLER]; /* charged */
+	struct pktio *pkt; /* [P] AF_XDP sockets, tenants by id (pktio.c) */
 };
 
 extern struct poller *pollers;
@@ -279,6 +291,32 @@ extern struct poller *pollers;
 int pollers_start(void);
 void pollers_stop(void);
 void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t);
+void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg);
+/* The completion path, for pktio.c (poller thread only). */
+struct op *op_alloc(struct tenant *t);
+void op_free(struct tenant *t, struct op *op);
+void post(struct poller *p, struct xqp *q, uint64_t user_data, int res);
+
+/* pktio.c: tenants' packet I/O (docs/steering.md). */
+struct xsk;
+int pktio_init(struct poller *p);
+void pktio_poller_fini(struct poller *p);
+bool pktio_has_xsks(const struct poller *p);
+void pktio_tenant_add(struct poller *p, struct tenant *t);
+void pktio_tenant_del(struct poller *p, struct tenant *t);
+void pktio_rx_post(struct poller *p, struct tenant *t, struct xqp *q,
+		   const struct xio_sqe *s);
+bool pktio_poll(struct poller *p);
+void pktio_xsk_add(struct poller *p, struct xsk *x);
+void pktio_xsk_del(struct poller *p, struct xsk *x);
+int pktio_tx_fd(uint32_t port, uint32_t len);
+/* control thread */
+int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
+		   struct xsk **out, int *fd_out);
+void pktio_xsk_close(struct xsk *x);
+int pktio_port_open(uint32_t port, int ifindex);
+void pktio_port_close(uint32_t port);
+void pktio_fini(void); /* after the pollers stopped */
 
 /* control.c: the poller hands a drained tenant back (any thread). */
 void control_tenant_drained(struct tenant *t);

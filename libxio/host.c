@@ -80,7 +80,8 @@ struct xio_host_qp *xio_region_host_qp(struct xio_region *r, uint32_t idx)
 static inline bool is_data_op(uint8_t op)
 {
 	return op == XIO_OP_READ || op == XIO_OP_WRITE || op == XIO_OP_SEND ||
-	       op == XIO_OP_RECV;
+	       op == XIO_OP_RECV || op == XIO_OP_PKT_RECV ||
+	       op == XIO_OP_PKT_SEND;
 }
 
 /*
@@ -109,7 +110,8 @@ static inline int sqe_check(const struct xio_layout *l, const struct xio_sqe *s)
 	if ((s->opcode == XIO_OP_READ || s->opcode == XIO_OP_WRITE) &&
 	    s->off > (uint64_t)INT64_MAX - s->len)
 		return -EINVAL;
-	if ((s->opcode == XIO_OP_SEND || s->opcode == XIO_OP_RECV) && s->off)
+	/* Sockets and packets have no offset. */
+	if (s->opcode != XIO_OP_READ && s->opcode != XIO_OP_WRITE && s->off)
 		return -EINVAL;
 	return 0;
 }

@@ -57,6 +57,7 @@ struct steer_attachment {
 	char ifname[IF_NAMESIZE];
 	uint32_t xdp_flags; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	uint32_t prev_id;   /* program we replaced, 0 if none */
+	int link_fd;	    /* bpf_link holding the attachment, or -1 */
 };
 
 struct steer_xsk_slot {
@@ -287,6 +288,7 @@ int xio_steer_attach(struct xio_steer *s, const char *ifname,
 			a = &s->att[i];
 	if (!a)
 		return -ENOSPC;
+	a->link_fd = -1;
 
 	xdp_flags = mode == XIO_STEER_NATIVE ? XDP_FLAGS_DRV_MODE :
 					       XDP_FLAGS_SKB_MODE;
@@ -317,9 +319,26 @@ int xio_steer_attach(struct xio_steer *s, const char *ifname,
 						 &aopts));
 		close(old_fd);
 	} else {
-		err = LIBBPF_CALL(bpf_xdp_attach(
-			ifindex, prog_fd,
-			xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL));
+		/*
+		 * Nothing to put back: a bpf_link, released with its fd, so
+		 * an xiod killed by SIGKILL leaves no program behind.  A
+		 * kernel without XDP links (before 5.9) gets the netlink
+		 * attachment, which outlives the process.
+		 */
+		LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = xdp_flags);
+
+		a->link_fd = LIBBPF_CALL(
+			bpf_link_create(prog_fd, ifindex, BPF_XDP, &lopts));
+		if (a->link_fd >= 0)
+			err = 0;
+		else if (a->link_fd == -EINVAL || a->link_fd == -EOPNOTSUPP)
+			err = LIBBPF_CALL(bpf_xdp_attach(
+				ifindex, prog_fd,
+				xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL));
+		else
+			err = a->link_fd;
+		if (a->link_fd < 0)
+			a->link_fd = -1;
 	}
 	if (err) {
 		err = neg_errno(err);
@@ -347,6 +366,15 @@ int xio_steer_detach(struct xio_steer *s, const char *ifname)
 	a = steer_find(s, ifname);
 	if (!a)
 		return -ENOENT;
+	if (a->link_fd >= 0) {
+		/* Detach even if a forked child inherited the fd. */
+		err = bpf_link_detach(a->link_fd);
+		close(a->link_fd);
+		a->link_fd = -1;
+		a->used = false;
+		err = neg_errno(err);
+		return err == -ENOLINK || err == -ENODEV ? 0 : err;
+	}
 	ifindex = (int)if_nametoindex(ifname);
 	if (ifindex != a->ifindex) {
 		/* The interface is gone (or is another one now): its XDP

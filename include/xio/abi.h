@@ -153,7 +153,17 @@ struct xio_cq_ctrl {
 #define XIO_OP_FSYNC 3U /* target file */
 #define XIO_OP_SEND 4U	/* pool buffer -> target socket */
 #define XIO_OP_RECV 5U	/* target socket -> pool buffer */
-#define XIO_OP_LAST 6U	/* first invalid opcode */
+/*
+ * Packets of the host's steered interfaces (docs/steering.md).  PKT_RECV
+ * posts a pool buffer for the next frame the steering classifier assigns to
+ * this tenant (target must be 0; the CQE res is the frame length, the frame
+ * starting with its Ethernet header); PKT_SEND sends one frame, Ethernet
+ * header included, out of port `target` (the interface's place in
+ * `xioctl steer show`).  Buffer rules as SEND/RECV; off must be 0.
+ */
+#define XIO_OP_PKT_RECV 6U /* steered frame -> pool buffer */
+#define XIO_OP_PKT_SEND 7U /* pool buffer -> frame out of a port */
+#define XIO_OP_LAST 8U	   /* first invalid opcode */
 
 /* Submission flags (xio_sqe.flags): none defined in v1, all must be zero. */
 #define XIO_SQE_FLAGS_MASK 0U
@@ -250,6 +260,11 @@ XIO_ABI_ASSERT(sizeof(struct xio_cqe) == XIO_CQE_SIZE, "CQE size");
 XIO_ABI_OFF(struct xio_cqe, user_data, 0);
 XIO_ABI_OFF(struct xio_cqe, res, 8);
 XIO_ABI_OFF(struct xio_cqe, flags, 12);
+
+XIO_ABI_ASSERT(XIO_OP_RECV == 5 && XIO_OP_PKT_RECV == 6 &&
+		       XIO_OP_PKT_SEND == 7 && XIO_OP_LAST == 8,
+	       "opcode values");
+XIO_ABI_ASSERT(XIO_OP_LAST <= 255, "opcodes fit xio_sqe.opcode");
 
 XIO_ABI_ASSERT((XIO_MAX_RING_ENTRIES & (XIO_MAX_RING_ENTRIES - 1)) == 0,
 	       "max ring entries is a power of two");

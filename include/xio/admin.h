@@ -285,7 +285,7 @@ int xio_admin_steer_del(struct xio_admin *a, const char *tenant,
 struct xio_admin_steer_iface {
 	char name[XIO_STEER_IFNAME_MAX];
 	uint32_t flags; /* XIO_ADMIN_STEER_GENERIC */
-	uint32_t resv;
+	uint32_t port;	/* XIO_OP_PKT_SEND target sending out of it */
 };
 
 struct xio_admin_steer_rule {

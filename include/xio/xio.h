@@ -422,6 +422,24 @@ static inline void xio_prep_fsync(struct xio_sqe *sqe, uint32_t target,
 	xio_prep_rw(sqe, XIO_OP_FSYNC, target, 0, 0, 0, 0, user_data);
 }
 
+/* Post [buf_off, buf_off + len) of slot @buf_index for one steered frame. */
+static inline void xio_prep_pkt_recv(struct xio_sqe *sqe, uint32_t buf_index,
+				     uint32_t buf_off, uint32_t len,
+				     uint64_t user_data)
+{
+	xio_prep_rw(sqe, XIO_OP_PKT_RECV, 0, buf_index, buf_off, len, 0,
+		    user_data);
+}
+
+/* Send the frame in [buf_off, buf_off + len) out of steering port @port. */
+static inline void xio_prep_pkt_send(struct xio_sqe *sqe, uint32_t port,
+				     uint32_t buf_index, uint32_t buf_off,
+				     uint32_t len, uint64_t user_data)
+{
+	xio_prep_rw(sqe, XIO_OP_PKT_SEND, port, buf_index, buf_off, len, 0,
+		    user_data);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Host face (xiod): consume SQEs, post CQEs.                               */
 
