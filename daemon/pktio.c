@@ -46,10 +46,10 @@
 #endif
 
 #define XSK_FRAME_SIZE 2048U /* UMEM chunk: a 1500-byte MTU frame + headroom */
-#define XSK_NR_FRAMES 2048U  /* = ring size: every frame fits in the fill ring */
-#define XSK_RING 2048U	     /* RX and fill ring entries (power of two) */
-#define XSK_RX_BATCH 64U     /* frames per socket per poller iteration */
-#define PKT_MAX_XSKS 64U     /* per poller */
+#define XSK_NR_FRAMES 2048U /* = ring size: every frame fits in the fill ring */
+#define XSK_RING 2048U	    /* RX and fill ring entries (power of two) */
+#define XSK_RX_BATCH 64U    /* frames per socket per poller iteration */
+#define PKT_MAX_XSKS 64U    /* per poller */
 
 _Static_assert((XSK_RING & (XSK_RING - 1)) == 0, "ring size power of two");
 _Static_assert(XSK_NR_FRAMES <= XSK_RING, "a refill never overflows fill");
@@ -89,7 +89,7 @@ struct pktio {
 
 /* Transmit ports: a packet socket per attached interface slot. */
 struct port {
-	bool open;	  /* [C] fd created (closed by pktio_fini() only) */
+	bool open; /* [C] fd created (closed by pktio_fini() only) */
 	int fd;
 	uint32_t max_len; /* store-release; 0: no interface bound */
 	int ifindex;	  /* [C] */
@@ -153,9 +153,9 @@ void pktio_rx_post(struct poller *p, struct tenant *t, struct xqp *q,
 	void *buf;
 
 	/* target: reserved (every steered interface fills the same buffers) */
-	buf = s->target ? NULL :
-			  xio_host_buf(t->region, s->buf_index, s->buf_off,
-				       s->len);
+	buf = s->target ?
+		      NULL :
+		      xio_host_buf(t->region, s->buf_index, s->buf_off, s->len);
 	op = buf ? op_alloc(t) : NULL;
 	if (!op) {
 		post(p, q, s->user_data, buf ? -EAGAIN : -EINVAL);
@@ -361,9 +361,9 @@ static int xsk_setup(struct xsk *x, bool copy)
 	if (err)
 		return err;
 	x->comp_map_len = off.cr.desc + XSK_RING * sizeof(uint64_t);
-	x->comp_map = mmap(NULL, x->comp_map_len, PROT_READ | PROT_WRITE,
-			   MAP_SHARED, x->fd,
-			   (off_t)XDP_UMEM_PGOFF_COMPLETION_RING);
+	x->comp_map =
+		mmap(NULL, x->comp_map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     x->fd, (off_t)XDP_UMEM_PGOFF_COMPLETION_RING);
 	if (x->comp_map == MAP_FAILED) {
 		x->comp_map = NULL;
 		return -errno;

@@ -524,15 +524,15 @@ have_fd:
 	switch (s->opcode) {
 	case XIO_OP_READ:
 		if (t->fixed_slot >= 0)
-			io_uring_prep_read_fixed(us, fd, buf, s->len,
-						 s->off, t->fixed_slot);
+			io_uring_prep_read_fixed(us, fd, buf, s->len, s->off,
+						 t->fixed_slot);
 		else
 			io_uring_prep_read(us, fd, buf, s->len, s->off);
 		break;
 	case XIO_OP_WRITE:
 		if (t->fixed_slot >= 0)
-			io_uring_prep_write_fixed(us, fd, buf, s->len,
-						  s->off, t->fixed_slot);
+			io_uring_prep_write_fixed(us, fd, buf, s->len, s->off,
+						  t->fixed_slot);
 		else
 			io_uring_prep_write(us, fd, buf, s->len, s->off);
 		break;

@@ -158,8 +158,9 @@ static void iface_io_open(uint32_t i, bool copy)
 			log_warn("steering: %s queue %u: no AF_XDP socket: %s",
 				 name, q, strerror(-err));
 		else
-			log_info("steering: %s queue %u -> AF_XDP socket of poller %u (node %d)",
-				 name, q, p->idx, node);
+			log_info(
+				"steering: %s queue %u -> AF_XDP socket of poller %u (node %d)",
+				name, q, p->idx, node);
 	}
 	io[i].nr_rxqs = nq;
 }
@@ -234,7 +235,8 @@ static int op_detach(const struct xio_msg_steer *m)
 		return err;
 	memmove(&ifaces[i], &ifaces[i + 1],
 		(nr_ifaces - (uint32_t)i - 1) * sizeof(ifaces[0]));
-	memmove(&io[i], &io[i + 1], (nr_ifaces - (uint32_t)i - 1) * sizeof(io[0]));
+	memmove(&io[i], &io[i + 1],
+		(nr_ifaces - (uint32_t)i - 1) * sizeof(io[0]));
 	nr_ifaces--;
 	log_info("steering: detached from %s", m->ifname);
 	return 0;

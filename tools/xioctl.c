@@ -994,9 +994,10 @@ static void steer_show_json(const struct xio_admin_steer_iface *ifs,
 	for (i = 0; i < nr_ifs; i++) {
 		printf("%s{\"name\":", i ? "," : "");
 		json_str(ifs[i].name);
-		printf(",\"mode\":\"%s\"}",
+		printf(",\"mode\":\"%s\",\"port\":%u}",
 		       ifs[i].flags & XIO_ADMIN_STEER_GENERIC ? "generic" :
-								"native");
+								"native",
+		       ifs[i].port);
 	}
 	printf("],\"rules\":[");
 	for (i = 0; i < n; i++) {
@@ -1043,9 +1044,10 @@ static int cmd_steer_show(int argc, char **argv)
 	}
 	printf("interfaces:");
 	for (i = 0; i < nr_ifs; i++)
-		printf(" %s (%s)", ifs[i].name,
+		printf(" %s (%s, port %u)", ifs[i].name,
 		       ifs[i].flags & XIO_ADMIN_STEER_GENERIC ? "generic" :
-								"native");
+								"native",
+		       ifs[i].port);
 	printf("%s\n", nr_ifs ? "" : " none");
 	printf("%-7s %-6s %-40s %5s %5s\n", "TENANT", "KIND", "ADDRESS", "NODE",
 	       "CPU");

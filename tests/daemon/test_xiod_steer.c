@@ -196,15 +196,15 @@ int main(void)
 		 d.sock);
 	capture(cmd, out, sizeof(out));
 	printf("%s", out);
-	CHECK(strstr(out, "xs0 (native)"));
+	CHECK(strstr(out, "xs0 (native, port 0)"));
 	CHECK(strstr(out, M_A) && strstr(out, M_B) && strstr(out, M_B2));
 	CHECK(strstr(out, "10.9.0.2"));
 	snprintf(cmd, sizeof(cmd), "%s --socket %s steer show --json",
 		 XIOCTL_PATH, d.sock);
 	capture(cmd, out, sizeof(out));
-	CHECK(strstr(
-		out,
-		"\"interfaces\":[{\"name\":\"xs0\",\"mode\":\"native\"}]"));
+	CHECK(strstr(out,
+		     "\"interfaces\":[{\"name\":\"xs0\",\"mode\":\"native\","
+		     "\"port\":0}]"));
 	CHECK(strstr(out, "{\"tenant\":1,\"kind\":\"mac\",\"address\":"
 			  "\"02:78:69:00:01:01\",\"node\":0,\"cpu\":0}"));
 	CHECK(strstr(out, "{\"tenant\":2,\"kind\":\"ipv4\",\"address\":"
