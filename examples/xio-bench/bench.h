@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,7 +72,8 @@ struct bench_ctx {
 	X(throughput, "NOP and 4 KiB I/O ops/s through xiod beside SQPOLL")    \
 	X(tenants, "1..N tenant processes on one xiod poller: Jain, CPU")      \
 	X(idle, "xiod CPU with idle tenants, first op after a sleep")          \
-	X(fair, "xiod accounting shares 10/30/60, noisy neighbour + quota")
+	X(fair, "xiod accounting shares 10/30/60, noisy neighbour + quota")    \
+	X(steer, "frames/s into tenants' RX rings: xio steering vs a bridge")
 
 #define X(name, summary)                                                       \
 	int bench_##name(struct bench_ctx *ctx, int argc, char **argv);
@@ -204,5 +206,13 @@ void bench_cacheline_rtt(struct bench_ctx *ctx, uint64_t iters,
  */
 void bench_eventfd_rtt(struct bench_ctx *ctx, uint64_t iters,
 		       struct bench_lat *lat);
+
+/* ---- a private xiod (xiod.c) ----------------------------------------- */
+
+/*
+ * Fork and exec xiod with @argv (@xiod, else next to this binary, else
+ * $PATH; it gets SIGTERM if we die) and wait until @sock accepts (10 s).
+ */
+pid_t bench_xiod_spawn(const char *xiod, char *const argv[], const char *sock);
 
 #endif /* XIO_BENCH_H */

@@ -135,14 +135,14 @@ static bool can_connect(const char *path)
 	return ok;
 }
 
-static void exec_xiod(const struct xopts *o, char *const argv[])
+static void exec_xiod(const char *xiod, char *const argv[])
 {
 	char self[PATH_MAX], cand[PATH_MAX + 32];
 	ssize_t n;
 
-	if (o->xiod) {
-		execv(o->xiod, argv);
-		bench_die("exec %s: %s", o->xiod, strerror(errno));
+	if (xiod) {
+		execv(xiod, argv);
+		bench_die("exec %s: %s", xiod, strerror(errno));
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
@@ -158,12 +158,35 @@ static void exec_xiod(const struct xopts *o, char *const argv[])
 		"xiod not found: give --xiod PATH or --socket PATH of a running one");
 }
 
+pid_t bench_xiod_spawn(const char *xiod, char *const argv[], const char *sock)
+{
+	uint64_t deadline;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		exec_xiod(xiod, argv);
+	}
+	deadline = bench_mono_ns() + 10000000000ULL;
+	while (!can_connect(sock)) {
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			bench_die("xiod exited during start-up");
+		if (bench_mono_ns() > deadline)
+			bench_die("xiod did not start within 10 s");
+		usleep(10000);
+	}
+	return pid;
+}
+
 static void xenv_start(struct bench_ctx *ctx, const struct xopts *o,
 		       struct xenv *e, const char *name, uint32_t sq,
 		       uint32_t nr_bufs)
 {
 	struct xio_client_opts co = {.sz = sizeof(co)};
-	uint64_t deadline;
 	int err;
 
 	memset(e, 0, sizeof(*e));
@@ -187,23 +210,7 @@ static void xenv_start(struct bench_ctx *ctx, const struct xopts *o,
 			bench_die("mkdtemp: %s", strerror(errno));
 		snprintf(e->sock, sizeof(e->sock), "%s/xiod.sock", e->dir);
 		snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
-		e->pid = fork();
-		if (e->pid < 0)
-			bench_die("fork: %s", strerror(errno));
-		if (e->pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			exec_xiod(o, argv);
-		}
-		deadline = bench_mono_ns() + 10000000000ULL;
-		while (!can_connect(e->sock)) {
-			int st;
-
-			if (waitpid(e->pid, &st, WNOHANG) == e->pid)
-				bench_die("xiod exited during start-up");
-			if (bench_mono_ns() > deadline)
-				bench_die("xiod did not start within 10 s");
-			usleep(10000);
-		}
+		e->pid = bench_xiod_spawn(o->xiod, argv, e->sock);
 	}
 	co.name = name;
 	co.params.sq_entries = sq;

@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xio-bench steer: frames per second delivered into tenants' receive rings
+ * through xio steering, beside the kernel path a host would otherwise use,
+ * in the same run, on the same CPUs (issue 6, docs/steering.md).
+ *
+ * In a private network namespace (root only; exit 77 otherwise):
+ *
+ *   xio:    sender --veth--> xb0 [XDP xio_steer -> AF_XDP socket of xiod's
+ *           poller] -> copied into the RX buffer a tenant posted
+ *           (XIO_OP_PKT_RECV); the tenants' CQEs are reaped and the buffers
+ *           posted again by one thread.
+ *   kernel: sender --veth--> kb0 [Linux bridge br0, a static FDB entry per
+ *           tenant MAC] -> veth kt<i>a -> kt<i>b, read by a packet socket
+ *           per tenant with recvmmsg(2) by one thread (epoll).
+ *
+ * The sender (a packet socket with PACKET_QDISC_BYPASS, sendmmsg of 64
+ * frames of 60 bytes, the tenants' MACs in turn) runs on CPU A, where the
+ * veth receive softirq then runs too (XDP, or the bridge); xiod's poller
+ * and the tenants' reaper, or the recvmmsg reader, on CPU B.  Metric:
+ * frames delivered per second to tenants (after a warm-up), frames sent per
+ * second, and the ratio xio / kernel.  Every delivered frame's flow number
+ * is checked against its tenant (misdelivered must be 0).
+ *
+ * usage: xio-bench [options] steer [--xiod PATH] [--tenants N] [--secs S]
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+
+#include <xio/admin.h>
+#include <xio/client.h>
+#include <xio/xio.h>
+
+#define ST_MAX_TENANTS 8
+#define ST_BUFS 256U /* RX buffers each tenant keeps posted */
+#define ST_BUF_SIZE 2048U
+#define ST_BATCH 64U
+#define ST_FRAME 60U
+#define ST_ETHERTYPE 0x88b5
+
+struct st {
+	struct bench_ctx *ctx;
+	unsigned int nt;
+	uint8_t mac[ST_MAX_TENANTS][6];
+	struct xio_tenant *t[ST_MAX_TENANTS];
+	int ks[ST_MAX_TENANTS]; /* kernel path: packet socket per tenant */
+	const char *tx_if;	/* sender's interface this phase */
+	int stop;		/* atomic */
+	uint64_t sent;		/* atomic, sender */
+	uint64_t delivered;	/* atomic, reaper */
+	uint64_t misdelivered;	/* atomic, reaper */
+};
+
+__attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		bench_die("setup failed: %s", cmd);
+}
+
+static void ctr_set(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t ctr_read(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static bool stopped(struct st *s)
+{
+	return __atomic_load_n(&s->stop, __ATOMIC_RELAXED);
+}
+
+/* The flow (tenant index) a frame carries, or -1. */
+static int frame_flow(const uint8_t *f, size_t len)
+{
+	uint32_t w;
+
+	if (len < 18 || f[12] != (ST_ETHERTYPE >> 8) ||
+	    f[13] != (ST_ETHERTYPE & 0xff))
+		return -1;
+	memcpy(&w, f + 14, 4);
+	return (int)ntohl(w);
+}
+
+/* ---- sender (CPU A) ----------------------------------------------------- */
+
+static void *sender(void *arg)
+{
+	struct st *s = arg;
+	static uint8_t frames[ST_BATCH][ST_FRAME];
+	struct mmsghdr msg[ST_BATCH];
+	struct iovec iov[ST_BATCH];
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
+	uint64_t sent = 0;
+	int fd, one = 1, i;
+
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		bench_die("packet socket: %s", strerror(errno));
+	sll.sll_ifindex = (int)if_nametoindex(s->tx_if);
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
+		bench_die("bind %s: %s", s->tx_if, strerror(errno));
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	memset(msg, 0, sizeof(msg));
+	for (i = 0; i < (int)ST_BATCH; i++) {
+		uint8_t *f = frames[i];
+		uint32_t flow = htonl((uint32_t)i % s->nt);
+
+		memset(f, 0, ST_FRAME);
+		memcpy(f, s->mac[(uint32_t)i % s->nt], 6);
+		memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6);
+		f[12] = ST_ETHERTYPE >> 8;
+		f[13] = ST_ETHERTYPE & 0xff;
+		memcpy(f + 14, &flow, 4);
+		iov[i].iov_base = f;
+		iov[i].iov_len = ST_FRAME;
+		msg[i].msg_hdr.msg_iov = &iov[i];
+		msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (!stopped(s)) {
+		int n = sendmmsg(fd, msg, ST_BATCH, 0);
+
+		if (n > 0) {
+			sent += (uint64_t)n;
+			ctr_set(&s->sent, sent);
+		} else if (errno != ENOBUFS && errno != EAGAIN &&
+			   errno != EINTR) {
+			bench_die("sendmmsg: %s", strerror(errno));
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+/* ---- xio: the tenants' reaper (CPU B) ----------------------------------- */
+
+static void post_rx(struct xio_qp *qp, uint32_t slot)
+{
+	struct xio_sqe *q = xio_get_sqe(qp);
+
+	if (!q)
+		bench_die("internal: SQ full");
+	xio_prep_pkt_recv(q, slot, 0, ST_BUF_SIZE, slot);
+}
+
+static void *xio_reaper(void *arg)
+{
+	struct st *s = arg;
+	uint64_t got = 0, bad = 0;
+	unsigned int k;
+
+	while (!stopped(s)) {
+		bool any = false;
+
+		for (k = 0; k < s->nt; k++) {
+			struct xio_qp *qp = xio_tenant_qp(s->t[k], 0);
+			struct xio_region *r = xio_tenant_region(s->t[k]);
+			struct xio_cqe *c[ST_BATCH];
+			uint32_t n = xio_peek_batch_cqe(qp, c, ST_BATCH), i;
+
+			for (i = 0; i < n; i++) {
+				uint32_t slot = (uint32_t)c[i]->user_data;
+
+				if (c[i]->res > 0 &&
+				    frame_flow(xio_buf_ptr(r, slot),
+					       (size_t)c[i]->res) != (int)k)
+					bad++;
+				got += c[i]->res > 0;
+				post_rx(qp, slot);
+			}
+			if (n) {
+				xio_cq_advance(qp, n);
+				xio_submit(qp);
+				any = true;
+			}
+		}
+		if (any) {
+			ctr_set(&s->delivered, got);
+			ctr_set(&s->misdelivered, bad);
+		} else {
+			sched_yield(); /* the poller shares this CPU */
+		}
+	}
+	return NULL;
+}
+
+/* ---- kernel: recvmmsg on the bridge's endpoints (CPU B) ----------------- */
+
+static void *kernel_reader(void *arg)
+{
+	struct st *s = arg;
+	static uint8_t bufs[ST_BATCH][2048];
+	struct mmsghdr msg[ST_BATCH];
+	struct iovec iov[ST_BATCH];
+	struct epoll_event ev[ST_MAX_TENANTS];
+	uint64_t got = 0, bad = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC), i, n, k;
+
+	if (ep < 0)
+		bench_die("epoll: %s", strerror(errno));
+	for (k = 0; k < (int)s->nt; k++) {
+		struct epoll_event e = {.events = EPOLLIN,
+					.data.u32 = (uint32_t)k};
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, s->ks[k], &e);
+	}
+	memset(msg, 0, sizeof(msg));
+	for (i = 0; i < (int)ST_BATCH; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = sizeof(bufs[i]);
+		msg[i].msg_hdr.msg_iov = &iov[i];
+		msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (!stopped(s)) {
+		int ne = epoll_wait(ep, ev, ST_MAX_TENANTS, 10);
+
+		for (i = 0; i < ne; i++) {
+			k = (int)ev[i].data.u32;
+			while ((n = recvmmsg(s->ks[k], msg, ST_BATCH,
+					     MSG_DONTWAIT, NULL)) > 0) {
+				for (int j = 0; j < n; j++)
+					bad += frame_flow(bufs[j],
+							  msg[j].msg_len) != k;
+				got += (uint64_t)n;
+			}
+		}
+		ctr_set(&s->delivered, got);
+		ctr_set(&s->misdelivered, bad);
+	}
+	close(ep);
+	return NULL;
+}
+
+/* ---- one measured phase ------------------------------------------------- */
+
+struct phase {
+	double delivered_pps, sent_pps;
+	uint64_t misdelivered;
+};
+
+static void run_phase(struct st *s, const char *tx_if, void *(*reader)(void *),
+		      double secs, struct phase *out)
+{
+	pthread_t ts, tr;
+	uint64_t d0, s0, t0, d1, s1, t1;
+
+	s->tx_if = tx_if;
+	__atomic_store_n(&s->stop, 0, __ATOMIC_RELAXED);
+	ctr_set(&s->sent, 0);
+	ctr_set(&s->delivered, 0);
+	ctr_set(&s->misdelivered, 0);
+	bench_thread_start(s->ctx, &tr, s->ctx->cpu_b, reader, s);
+	bench_thread_start(s->ctx, &ts, s->ctx->cpu_a, sender, s);
+	usleep((useconds_t)(secs * 200000)); /* warm-up: a fifth */
+	d0 = ctr_read(&s->delivered);
+	s0 = ctr_read(&s->sent);
+	t0 = bench_mono_ns();
+	usleep((useconds_t)(secs * 1e6));
+	d1 = ctr_read(&s->delivered);
+	s1 = ctr_read(&s->sent);
+	t1 = bench_mono_ns();
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
+	bench_thread_join(ts);
+	bench_thread_join(tr);
+	out->delivered_pps = (double)(d1 - d0) * 1e9 / (double)(t1 - t0);
+	out->sent_pps = (double)(s1 - s0) * 1e9 / (double)(t1 - t0);
+	out->misdelivered = ctr_read(&s->misdelivered);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int kernel_socket(const char *ifname)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			htons(ETH_P_ALL));
+	int rcvbuf = 4 << 20;
+
+	if (fd < 0)
+		bench_die("packet socket: %s", strerror(errno));
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
+		bench_die("bind %s: %s", ifname, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+	return fd;
+}
+
+static void veth(const char *a, const char *b)
+{
+	sh("ip link add %s type veth peer name %s", a, b);
+	sh("ip link set %s up && ip link set %s up", a, b);
+}
+
+static void topology(struct st *s)
+{
+	unsigned int k;
+
+	sh("ip link set lo up");
+	sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 "
+	   "net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true");
+	veth("xb0", "xb1");
+	veth("kb0", "kb1");
+	sh("ip link add br0 type bridge && ip link set br0 up");
+	sh("ip link set kb0 master br0");
+	for (k = 0; k < s->nt; k++) {
+		char m[18];
+
+		snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 s->mac[k][0], s->mac[k][1], s->mac[k][2], s->mac[k][3],
+			 s->mac[k][4], s->mac[k][5]);
+		sh("ip link add kt%ua type veth peer name kt%ub", k, k);
+		sh("ip link set kt%ub address %s", k, m);
+		sh("ip link set kt%ua master br0 && ip link set kt%ua up && "
+		   "ip link set kt%ub up",
+		   k, k, k);
+		sh("bridge fdb add %s dev kt%ua master static", m, k);
+	}
+}
+
+static void xio_setup(struct st *s, const char *sock)
+{
+	struct xio_admin *a;
+	unsigned int k, i;
+	int err;
+
+	for (k = 0; k < s->nt; k++) {
+		struct xio_client_opts co = {.sz = sizeof(co)};
+		struct xio_qp *qp;
+		char name[32];
+
+		snprintf(name, sizeof(name), "steer%u", k);
+		co.name = name;
+		co.params.sq_entries = ST_BUFS;
+		co.params.nr_bufs = ST_BUFS;
+		co.params.buf_size = ST_BUF_SIZE;
+		err = xio_client_attach(sock, &co, &s->t[k]);
+		if (err)
+			bench_die("tenant %u: %s", k, xio_strerror(err));
+		qp = xio_tenant_qp(s->t[k], 0);
+		for (i = 0; i < ST_BUFS; i++)
+			post_rx(qp, i);
+		xio_submit(qp);
+	}
+	err = xio_admin_open(sock, &a);
+	if (!err)
+		err = xio_admin_steer_attach(a, "xb0", 0);
+	if (err)
+		bench_die("steer attach xb0: %s", xio_strerror(err));
+	for (k = 0; k < s->nt; k++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "steer%u", k);
+		err = xio_admin_steer_add(a, name, s->mac[k], 0, NULL);
+		if (err)
+			bench_die("steer add %s: %s", name, xio_strerror(err));
+	}
+	xio_admin_close(a);
+}
+
+enum {
+	S_XIO,
+	S_KERNEL,
+	S_XIO_SENT,
+	S_KERNEL_SENT,
+	S_RATIO,
+	S_NR
+};
+
+static const struct {
+	const char *metric, *unit, *label;
+} steer_metrics[S_NR] = {
+	{"steer.xio_rx", "frames/s", "xio: delivered into RX rings"},
+	{"steer.kernel_rx", "frames/s", "bridge + veth + recvmmsg: delivered"},
+	{"steer.xio_sent", "frames/s", "xio phase: sent by the sender"},
+	{"steer.kernel_sent", "frames/s", "kernel phase: sent by the sender"},
+	{"steer.ratio", "x", "xio / kernel, delivered"},
+};
+
+int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"xiod", required_argument, NULL, 'x'},
+		{"tenants", required_argument, NULL, 'n'},
+		{"secs", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	static double v[S_NR][BENCH_MAX_RUNS];
+	static struct st s;
+	const char *xiod = NULL;
+	char dir[64], sock[108], cpu[16];
+	double secs = 0;
+	uint64_t bad = 0;
+	unsigned int k;
+	pid_t pid;
+	int opt, r, m, st;
+
+	memset(&s, 0, sizeof(s));
+	s.ctx = ctx;
+	s.nt = 4;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'x':
+			xiod = optarg;
+			break;
+		case 'n':
+			s.nt = (unsigned int)atoi(optarg);
+			if (s.nt < 1 || s.nt > ST_MAX_TENANTS)
+				bench_die("--tenants: 1..%d", ST_MAX_TENANTS);
+			break;
+		case 's':
+			secs = atof(optarg);
+			if (secs <= 0 || secs > 60)
+				bench_die("--secs: (0, 60]");
+			break;
+		default:
+			fprintf(stderr,
+				"usage: xio-bench [options] steer "
+				"[--xiod PATH] [--tenants N] [--secs S]\n");
+			return 2;
+		}
+	}
+	if (!secs)
+		secs = ctx->quick ? 0.2 : 2;
+	if (geteuid() != 0) {
+		printf("SKIP: steer needs root (XDP, AF_XDP, a network namespace)\n");
+		return 77;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		printf("SKIP: no network namespace: %s\n", strerror(errno));
+		return 77;
+	}
+	for (k = 0; k < s.nt; k++) {
+		uint8_t mk[6] = {0x02, 0x78, 0x69, 0x00, (uint8_t)(k + 1),
+				 0x01};
+
+		memcpy(s.mac[k], mk, 6);
+	}
+	topology(&s);
+	for (k = 0; k < s.nt; k++) {
+		char ifn[16];
+
+		snprintf(ifn, sizeof(ifn), "kt%ub", k);
+		s.ks[k] = kernel_socket(ifn);
+	}
+	/* A private xiod in this namespace, its poller on CPU B. */
+	snprintf(dir, sizeof(dir), "/tmp/xio-bench-XXXXXX");
+	if (!mkdtemp(dir))
+		bench_die("mkdtemp: %s", strerror(errno));
+	snprintf(sock, sizeof(sock), "%s/xiod.sock", dir);
+	snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
+	{
+		char *xargv[] = {"xiod",	"--foreground",
+				 "--socket",	sock,
+				 "--cpus",	cpu,
+				 "--idle-us",	"2000",
+				 "--log-level", "warning",
+				 NULL};
+
+		pid = bench_xiod_spawn(xiod, xargv, sock);
+	}
+	xio_setup(&s, sock);
+	for (r = 0; r < ctx->runs; r++) {
+		struct phase x, kp;
+
+		run_phase(&s, "xb1", xio_reaper, secs, &x);
+		run_phase(&s, "kb1", kernel_reader, secs, &kp);
+		v[S_XIO][r] = x.delivered_pps;
+		v[S_KERNEL][r] = kp.delivered_pps;
+		v[S_XIO_SENT][r] = x.sent_pps;
+		v[S_KERNEL_SENT][r] = kp.sent_pps;
+		v[S_RATIO][r] = kp.delivered_pps > 0 ?
+					x.delivered_pps / kp.delivered_pps :
+					0;
+		bad += x.misdelivered + kp.misdelivered;
+		bench_info(ctx,
+			   "run %d/%d: xio %.0f/s delivered (%.0f/s sent), "
+			   "kernel %.0f/s delivered (%.0f/s sent)\n",
+			   r + 1, ctx->runs, x.delivered_pps, x.sent_pps,
+			   kp.delivered_pps, kp.sent_pps);
+	}
+	for (k = 0; k < s.nt; k++) {
+		xio_client_detach(s.t[k]);
+		close(s.ks[k]);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	unlink(sock);
+	rmdir(dir);
+	for (m = 0; m < S_NR; m++)
+		bench_report(ctx, steer_metrics[m].metric,
+			     steer_metrics[m].unit, v[m], ctx->runs);
+	bench_table_header(ctx,
+			   "xio-bench steer: sender + softirq on CPU A, "
+			   "receivers (poller + reaper / recvmmsg) on CPU B");
+	for (m = 0; m < S_NR; m++)
+		bench_table_row(ctx, steer_metrics[m].label,
+				steer_metrics[m].metric);
+	if (bad) {
+		fprintf(stderr, "xio-bench steer: %llu frames misdelivered\n",
+			(unsigned long long)bad);
+		return 1;
+	}
+	return 0;
+}
