@@ -208,6 +208,19 @@ void bench_table_row(const struct bench_ctx *ctx, const char *label,
 	       r->unit);
 }
 
+void bench_report_table(struct bench_ctx *ctx, const char *title,
+			const struct bench_metric *m, int n,
+			double (*v)[BENCH_MAX_RUNS])
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		bench_report(ctx, m[i].metric, m[i].unit, v[i], ctx->runs);
+	bench_table_header(ctx, title);
+	for (i = 0; i < n; i++)
+		bench_table_row(ctx, m[i].label, m[i].metric);
+}
+
 void bench_json(const struct bench_ctx *ctx, FILE *f)
 {
 	int i;

@@ -175,6 +175,19 @@ void bench_table_header(const struct bench_ctx *ctx, const char *title);
 void bench_table_row(const struct bench_ctx *ctx, const char *label,
 		     const char *metric);
 
+/* A metric of a subcommand: its name, unit and label in the table. */
+struct bench_metric {
+	const char *metric, *unit, *label;
+};
+
+/*
+ * bench_report() each of the @n metrics @m, metric i having its values in
+ * @v[i][0..ctx->runs), then the table titled @title with a row each.
+ */
+void bench_report_table(struct bench_ctx *ctx, const char *title,
+			const struct bench_metric *m, int n,
+			double (*v)[BENCH_MAX_RUNS]);
+
 /* The JSON document of every stored result (--json). */
 void bench_json(const struct bench_ctx *ctx, FILE *f);
 

@@ -391,9 +391,7 @@ enum {
 	S_NR
 };
 
-static const struct {
-	const char *metric, *unit, *label;
-} steer_metrics[S_NR] = {
+static const struct bench_metric steer_metrics[S_NR] = {
 	{"steer.xio_rx", "frames/s", "xio: delivered into RX rings"},
 	{"steer.kernel_rx", "frames/s", "bridge + veth + recvmmsg: delivered"},
 	{"steer.xio_sent", "frames/s", "xio phase: sent by the sender"},
@@ -417,7 +415,7 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 	uint64_t bad = 0;
 	unsigned int k;
 	pid_t pid;
-	int opt, r, m, st;
+	int opt, r, st;
 
 	memset(&s, 0, sizeof(s));
 	s.ctx = ctx;
@@ -512,15 +510,10 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 	waitpid(pid, &st, 0);
 	unlink(sock);
 	rmdir(dir);
-	for (m = 0; m < S_NR; m++)
-		bench_report(ctx, steer_metrics[m].metric,
-			     steer_metrics[m].unit, v[m], ctx->runs);
-	bench_table_header(ctx,
+	bench_report_table(ctx,
 			   "xio-bench steer: sender + softirq on CPU A, "
-			   "receivers (poller + reaper / recvmmsg) on CPU B");
-	for (m = 0; m < S_NR; m++)
-		bench_table_row(ctx, steer_metrics[m].label,
-				steer_metrics[m].metric);
+			   "receivers (poller + reaper / recvmmsg) on CPU B",
+			   steer_metrics, S_NR, v);
 	if (bad) {
 		fprintf(stderr, "xio-bench steer: %llu frames misdelivered\n",
 			(unsigned long long)bad);

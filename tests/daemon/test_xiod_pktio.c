@@ -18,70 +18,15 @@
  *
  * Root only; SKIP without XDP or network namespaces.
  */
-#include "dtest.h"
-#include "../bpf/steer_util.h"
+#include "steer_dtest.h"
 
 #define NT 3	    /* tenants */
 #define NBUF 64	    /* pool slots (and RX buffers posted) per tenant */
 #define BUFSZ 2048U /* pool slot size */
 
-static struct xiod d;
 static struct xio_tenant *tn[NT];
 static uint8_t mac[NT][6];
 static const uint8_t SRC[6] = {0x02, 0, 0, 0, 0, 0x01};
-
-/* Run xioctl with @args on our xiod; its exit status. */
-static int xioctl(const char *args)
-{
-	char cmd[512];
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "%s --socket %s %s", XIOCTL_PATH, d.sock,
-		 args);
-	st = system(cmd);
-	CHECK(st != -1 && WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
-/* @field of tenant @name in `xioctl stats --json`. */
-static unsigned long long stat_of(const char *name, const char *field)
-{
-	static char buf[1 << 16];
-	char cmd[512], key[96];
-	const char *p, *f;
-	FILE *pf;
-	size_t len;
-
-	snprintf(cmd, sizeof(cmd), "%s --socket %s stats --json", XIOCTL_PATH,
-		 d.sock);
-	pf = popen(cmd, "r");
-	CHECK(pf);
-	len = fread(buf, 1, sizeof(buf) - 1, pf);
-	buf[len] = 0;
-	CHECK_EQ(pclose(pf), 0);
-	snprintf(key, sizeof(key), "\"name\":\"%s\"", name);
-	p = strstr(buf, key);
-	CHECK(p);
-	snprintf(key, sizeof(key), "\"%s\":", field);
-	f = strstr(p, key);
-	CHECK(f);
-	return strtoull(f + strlen(key), NULL, 10);
-}
-
-static bool has_xdp(const char *ifname)
-{
-	char cmd[128], out[4096];
-	FILE *f;
-	size_t len;
-
-	snprintf(cmd, sizeof(cmd), "ip link show %s", ifname);
-	f = popen(cmd, "r");
-	CHECK(f);
-	len = fread(out, 1, sizeof(out) - 1, f);
-	out[len] = 0;
-	pclose(f);
-	return strstr(out, " xdp") != NULL;
-}
 
 /*
  * Frame (flow, seq): dst, SRC, TF ethertype, TF words, then bytes derived
@@ -155,18 +100,6 @@ static void check_rx(int k, uint32_t seq0, uint32_t n)
 		/* recycle the buffer for the next round */
 		post_rx(qp, (uint32_t)c.user_data, BUFSZ, c.user_data);
 	}
-}
-
-static void wait_stat(const char *name, const char *field,
-		      unsigned long long want)
-{
-	uint64_t deadline = dt_now_ms() + 10000;
-
-	while (stat_of(name, field) < want) {
-		CHECK(dt_now_ms() < deadline);
-		usleep(20000);
-	}
-	CHECK_EQ(stat_of(name, field), want);
 }
 
 /* The peer's raw socket sees frames (flow, seq0..seq0+n-1), byte-exact. */
