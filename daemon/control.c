@@ -415,7 +415,7 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	if (quitting)
 		return -ESHUTDOWN;
 	if (!xio__str_ok(m->name, sizeof(m->name)) || !name_ok(m->name) ||
-	    m->numa_node < XIO_ATTACH_NUMA_AUTO || m->flags)
+	    m->numa_node < XIO_ATTACH_NUMA_AUTO || (m->flags & ~XIO_VM_F_MASK))
 		return -EINVAL;
 	memset(&a, 0, sizeof(a));
 	memcpy(a.name, m->name, sizeof(a.name));
@@ -448,10 +448,10 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	t->p = least_loaded(m->numa_node);
 	t->p->nr_assigned++;
 	log_info(
-		"tenant %u '%s': VM tenant, file %s (%zu KiB, owner %u:%u), node %d, poller %u",
+		"tenant %u '%s': VM tenant, file %s (%zu KiB, %s), node %d, poller %u",
 		t->id, t->name, m->path, xio_region_size(t->region) >> 10,
-		(unsigned)m->uid, (unsigned)m->gid, (int)m->numa_node,
-		t->p->idx);
+		(m->flags & XIO_VM_F_ADOPT) ? "adopted" : "created",
+		(int)m->numa_node, t->p->idx);
 	poller_send(t->p, XIO_PCMD_ADD, t);
 	send_msg(c, &r, NULL, 0);
 	return 0;
@@ -497,7 +497,8 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 	w->max_visit_bytes = ctr_get(&t->st.max_visit_bytes);
 	w->parks = ctr_get(&t->st.parks);
 	w->attach_flags = (t->persist ? XIO_ATTACH_F_PERSIST : 0) |
-			  (t->no_doorbell ? XIO_ATTACH_F_NO_DOORBELL : 0);
+			  (t->no_doorbell ? XIO_ATTACH_F_NO_DOORBELL : 0) |
+			  (vm_tenant_is(t) ? XIO_TENANT_F_VM : 0);
 }
 
 /* ---- accounting --------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libvirt.h"
 #include "xiod.h"
 
 int control_listen(void);
@@ -122,6 +123,8 @@ static void usage(FILE *f)
 		"      --max-region-mb N   largest tenant region (default 256)\n"
 		"      --no-fixed-buffers  do not register tenant pools with io_uring\n"
 		"      --metrics-listen ADDR:PORT  serve Prometheus metrics (HTTP, /metrics)\n"
+		"      --libvirt-sync[=URI]  at start-up, re-adopt the VM tenants of running\n"
+		"                          libvirt domains, drop the others (default qemu:///system)\n"
 		"  -f, --foreground        do not detach from the terminal\n"
 		"      --demo              run a self-contained demo on a temporary socket:\n"
 		"                          two tenants with file targets, a checksummed workload\n"
@@ -215,7 +218,11 @@ enum {
 	OPT_NO_FIXED,
 	OPT_DEMO,
 	OPT_METRICS,
+	OPT_LIBVIRT_SYNC,
 };
+
+static bool lv_sync;
+static const char *lv_uri;
 
 static int parse_args(int argc, char **argv)
 {
@@ -237,6 +244,7 @@ static int parse_args(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"demo", no_argument, NULL, OPT_DEMO},
 		{"metrics-listen", required_argument, NULL, OPT_METRICS},
+		{"libvirt-sync", optional_argument, NULL, OPT_LIBVIRT_SYNC},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -327,6 +335,15 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_METRICS:
 			cfg.metrics_listen = optarg;
+			break;
+		case OPT_LIBVIRT_SYNC:
+			if (!libvirt_sync_available()) {
+				fprintf(stderr,
+					"xiod: --libvirt-sync: built without libvirt\n");
+				return -1;
+			}
+			lv_sync = true;
+			lv_uri = optarg && *optarg ? optarg : NULL;
 			break;
 		case 'l':
 			lvl = parse_level(optarg);
@@ -419,6 +436,9 @@ int main(int argc, char **argv)
 		log_err("daemon: %s", strerror(errno));
 		return 1;
 	}
+	/* Before any thread: the sync runs in a child (libvirt.c). */
+	if (lv_sync && (err = libvirt_sync_start(cfg.socket_path, lv_uri)))
+		log_warn("libvirt sync not started: %s", strerror(-err));
 	err = pollers_start();
 	if (err) {
 		log_err("starting pollers: %s", strerror(-err));
@@ -426,6 +446,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = control_run();
+	libvirt_sync_stop();
 	pollers_stop();
 	log_info("exiting%s", err ? " on error" : "");
 	if (demo_pid > 0) {

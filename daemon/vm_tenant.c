@@ -23,6 +23,13 @@
  *
  * The file is unlinked when the tenant is freed, only if the path still
  * names our file (same device and inode).
+ *
+ * XIO_VM_F_ADOPT (xioctl libvirt sync after an xiod restart): the file
+ * exists and QEMU maps it; it is opened (no symlink, regular, exactly the
+ * size libvirt's XML says, not world-accessible), its header validated
+ * like guest input (xio_region_attach_fd) and it is then guarded and
+ * served like a file xiod created.  The slot keeps that fd for the size
+ * checks (an attached region does not own one).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +54,7 @@ struct vm_slot {
 	int faulted; /* atomic, set by the handler */
 	/* control thread only */
 	struct tenant *t;
+	int fd; /* adopted files: ours for the size checks; else -1 */
 	dev_t dev;
 	ino_t ino;
 	uint64_t next_check_ms; /* file checks at most every VM_TICK_MS */
@@ -102,26 +110,15 @@ static struct vm_slot *slot_of(const struct tenant *t)
 	return NULL;
 }
 
-int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
-		     struct xio_region **r)
+/* The new file of a fresh VM tenant, geometry and size as @m says. */
+static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
+		       struct stat *st)
 {
 	struct xio_region_opts ro = {.sz = sizeof(ro)};
-	struct vm_slot *s = NULL;
 	struct xio_layout l;
-	struct stat st;
 	uint64_t sz;
-	unsigned int i;
 	int err, fd;
 
-	if (!xio__str_ok(m->path, sizeof(m->path)) || m->path[0] != '/' ||
-	    m->flags || (m->mode & ~0777U) || (m->mode & 0007))
-		return -EINVAL; /* never world-accessible */
-	for (i = 0; i < VM_MAX && !s; i++)
-		if (!slots[i].t &&
-		    !__atomic_load_n(&slots[i].base, __ATOMIC_RELAXED))
-			s = &slots[i];
-	if (!s)
-		return -EUSERS;
 	ro.params.nr_qpairs = m->nr_qpairs;
 	ro.params.sq_entries = m->sq_entries;
 	ro.params.cq_entries = m->cq_entries;
@@ -144,14 +141,70 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	if (err)
 		return err;
 	fd = xio_region_fd(*r);
-	if (fchown(fd, m->uid, m->gid) < 0 || fstat(fd, &st) < 0) {
+	if (fchown(fd, m->uid, m->gid) < 0 || fstat(fd, st) < 0) {
 		err = -errno;
 		unlink(m->path);
 		xio_region_destroy(*r);
 		*r = NULL;
 		return err;
 	}
+	return 0;
+}
+
+/* The existing file of a VM tenant xiod lost; returns the fd kept. */
+static int adopt_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
+		      struct stat *st)
+{
+	int err, fd;
+
+	fd = open(m->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EINVAL : -errno;
+	if (fstat(fd, st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = -EINVAL;
+	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != m->size ||
+	    (st->st_mode & 0007))
+		goto fail;
+	err = xio_region_attach_fd(fd, 0, r);
+	if (err)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return err;
+}
+
+int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
+		     struct xio_region **r)
+{
+	struct vm_slot *s = NULL;
+	struct stat st;
+	unsigned int i;
+	int err, fd = -1;
+
+	if (!xio__str_ok(m->path, sizeof(m->path)) || m->path[0] != '/' ||
+	    (m->flags & ~XIO_VM_F_MASK) || (m->mode & ~0777U) ||
+	    (m->mode & 0007))
+		return -EINVAL; /* never world-accessible */
+	for (i = 0; i < VM_MAX && !s; i++)
+		if (!slots[i].t &&
+		    !__atomic_load_n(&slots[i].base, __ATOMIC_RELAXED))
+			s = &slots[i];
+	if (!s)
+		return -EUSERS;
+	if (m->flags & XIO_VM_F_ADOPT) {
+		fd = adopt_file(m, r, &st);
+		err = fd < 0 ? fd : 0;
+	} else {
+		err = create_file(m, r, &st);
+	}
+	if (err)
+		return err;
 	s->t = t;
+	s->fd = fd;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	memcpy(s->path, m->path, sizeof(s->path));
@@ -162,6 +215,11 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 			 __ATOMIC_RELEASE);
 	nr_vm++;
 	return 0;
+}
+
+bool vm_tenant_is(const struct tenant *t)
+{
+	return nr_vm && slot_of(t);
 }
 
 void vm_tenant_forget(struct tenant *t)
@@ -176,6 +234,9 @@ void vm_tenant_forget(struct tenant *t)
 	    st.st_ino == s->ino && unlink(s->path) < 0)
 		log_warn("tenant %u '%s': unlink %s: %s", t->id, t->name,
 			 s->path, strerror(errno));
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
 	__atomic_store_n(&s->base, 0, __ATOMIC_RELEASE);
 	s->len = 0;
 	s->t = NULL;
@@ -210,7 +271,9 @@ bool vm_tenant_bad(struct tenant *t, const char **why)
 	if (now < s->next_check_ms)
 		return false;
 	s->next_check_ms = now + VM_TICK_MS;
-	if (xio_region_file_check(t->region)) {
+	if (s->fd >= 0 ?
+		    fstat(s->fd, &st) < 0 || (uint64_t)st.st_size < s->len :
+		    xio_region_file_check(t->region) != 0) {
 		*why = "region file shrank";
 		return true;
 	}

@@ -183,7 +183,8 @@ int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant)
 			XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY, NULL, 0, NULL);
 }
 
-int xio_admin_vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o)
+static int vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o,
+		     uint32_t flags)
 {
 	struct xio_msg_vm_tenant req;
 	struct xio_msg_attach_reply rep;
@@ -208,9 +209,21 @@ int xio_admin_vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o)
 	req.uid = o->uid;
 	req.gid = o->gid;
 	req.mode = o->mode;
+	req.flags = flags;
 	err = xio__rpc(a->sock, &req, NULL, 0, &rep,
 		       XIO_MSG_VM_TENANT | XIO_MSG_REPLY, NULL, 0, NULL);
 	return err ? err : (int)rep.tenant_id;
+}
+
+int xio_admin_vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o)
+{
+	return vm_tenant(a, o, 0);
+}
+
+int xio_admin_vm_tenant_adopt(struct xio_admin *a,
+			      const struct xio_vm_tenant_opts *o)
+{
+	return vm_tenant(a, o, XIO_VM_F_ADOPT);
 }
 
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,

@@ -200,8 +200,12 @@ struct xio_msg_vm_tenant {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t mode;	/* 0: 0600 */
-	uint32_t flags; /* none: 0 */
+	uint32_t flags; /* XIO_VM_F_* */
 };
+/* Adopt the existing file at path (its header gives the geometry; size must
+ * match it; uid/gid/mode are left as they are). */
+#define XIO_VM_F_ADOPT (1U << 0)
+#define XIO_VM_F_MASK XIO_VM_F_ADOPT
 
 struct xio_msg_status {
 	struct xio_msg_hdr hdr;

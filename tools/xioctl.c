@@ -16,9 +16,12 @@
  *   xioctl [--socket PATH] steer add TENANT --mac M [--ip A]
  *   xioctl [--socket PATH] steer del TENANT [--mac M] [--ip A]
  *   xioctl [--socket PATH] steer show [--json]
+ *   xioctl [--socket PATH] libvirt sync [--uri URI] [--dry-run]
+ *                                [--timeout SECONDS] [--shm-dir DIR]
  *
  * Commands are rows of the table below: adding one is one function and one
- * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage.
+ * row.  Exit status: 0 done, 1 the daemon (or the system) refused, 2 usage
+ * (libvirt sync: also 3, libvirt unreachable).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +37,10 @@
 #include <xio/admin.h>
 #include <xio/client.h>
 #include <xio/xio.h>
+
+#ifdef XIO_HAVE_LIBVIRT
+#include "libvirt_sync.h"
+#endif
 
 #define XIO_MAX_POLLERS_SHOWN 256
 
@@ -110,7 +117,7 @@ static int cmd_tenants(int argc, char **argv)
 		char reg[16];
 
 		human(reg, sizeof(reg), ti[i].region_size);
-		printf("%-5u %-20s %7d %5u %3u %7s %4u %12llu %12llu %8llu %10llu %10llu %s%s%s%s\n",
+		printf("%-5u %-20s %7d %5u %3u %7s %4u %12llu %12llu %8llu %10llu %10llu %s%s%s%s%s\n",
 		       ti[i].id, ti[i].name, ti[i].pid, ti[i].uid,
 		       ti[i].nr_qpairs, reg, ti[i].nr_targets,
 		       (unsigned long long)ti[i].taken,
@@ -125,7 +132,8 @@ static int cmd_tenants(int argc, char **argv)
 			       "",
 		       (ti[i].attach_flags & XIO_CLIENT_NO_DOORBELL) ?
 			       ",no-doorbell" :
-			       "");
+			       "",
+		       (ti[i].attach_flags & XIO_TENANT_F_VM) ? ",vm" : "");
 	}
 	free(ti);
 out:
@@ -1062,6 +1070,41 @@ static int cmd_steer_show(int argc, char **argv)
 	return 0;
 }
 
+/* ---- libvirt ------------------------------------------------------------ */
+
+static int cmd_libvirt_sync(int argc, char **argv)
+{
+#ifdef XIO_HAVE_LIBVIRT
+	struct lv_sync_opts o = {.socket = sock_path, .prefix = ""};
+	uint64_t secs;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--uri") && i + 1 < argc) {
+			o.uri = argv[++i];
+		} else if (!strcmp(argv[i], "--shm-dir") && i + 1 < argc) {
+			o.shm_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (!parse_u64("--timeout", argv[++i], 0, &secs) ||
+			    !secs || secs > 3600)
+				return 2;
+			o.timeout_s = (unsigned int)secs;
+		} else if (!strcmp(argv[i], "--dry-run")) {
+			o.dry_run = true;
+		} else {
+			return 2;
+		}
+	}
+	return lv_sync_run(&o);
+#else
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"xioctl: libvirt sync: built without libvirt (install libvirt-dev and libxml2-dev, rebuild)\n");
+	return 1;
+#endif
+}
+
 struct command {
 	const char *words[2]; /* one or two words */
 	int (*fn)(int argc, char **argv);
@@ -1090,6 +1133,9 @@ static const struct command commands[] = {
 	 cmd_steer_del,
 	 "steer del TENANT [--mac M] [--ip A]"},
 	{{"steer", "show"}, cmd_steer_show, "steer show [--json]"},
+	{{"libvirt", "sync"},
+	 cmd_libvirt_sync,
+	 "libvirt sync [--uri URI] [--dry-run] [--timeout SECONDS] [--shm-dir DIR]"},
 	{{"stats", NULL},
 	 cmd_stats,
 	 "stats [TENANT] [--json] [--watch SECONDS [--count N]] [--consume]"},

@@ -55,9 +55,13 @@ struct xio_tenant_info {
 	uint64_t max_visit_entries; /* most SQEs taken in one visit */
 	uint64_t max_visit_bytes;   /* most I/O bytes started in one visit */
 	uint64_t parks; /* times it was parked (idle: served on kicks only) */
-	uint64_t attach_flags; /* XIO_CLIENT_PERSIST, XIO_CLIENT_NO_DOORBELL */
+	uint64_t attach_flags; /* XIO_CLIENT_PERSIST, XIO_CLIENT_NO_DOORBELL,
+				  XIO_TENANT_F_VM */
 	uint64_t resv[4];
 };
+
+/* xio_tenant_info.attach_flags: a file-backed VM tenant (reported only). */
+#define XIO_TENANT_F_VM (1ULL << 16)
 
 /*
  * Fill up to @max entries of @out with the tenants (all of them for an
@@ -123,6 +127,20 @@ struct xio_vm_tenant_opts {
 };
 int xio_admin_vm_tenant(struct xio_admin *a,
 			const struct xio_vm_tenant_opts *o);
+
+/*
+ * Re-adopt the region file of a VM tenant that xiod lost (xiod restarted
+ * while QEMU kept the file mapped): xiod opens the existing regular file
+ * @o->path (no symlink, not world-accessible, exactly @o->size bytes),
+ * validates its header like guest input and serves it as
+ * xio_admin_vm_tenant() would, resuming from the ring indices in it.
+ * @o->name, ->path, ->size and ->numa_node are used; the geometry comes
+ * from the header, owner and mode stay as they are.  Returns the tenant id
+ * or -errno: -EPERM, -EEXIST (name taken), -ENOENT (no file), -EINVAL (not
+ * a regular file, size mismatch, world-accessible), -EPROTO (no xio header).
+ */
+int xio_admin_vm_tenant_adopt(struct xio_admin *a,
+			      const struct xio_vm_tenant_opts *o);
 
 /* Like xio_admin_tenants() for the targets of @tenant. */
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,

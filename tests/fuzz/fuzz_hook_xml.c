@@ -1,20 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the libvirt hook's domain XML parser
- * (tools/xio-libvirt-hook/hook_parse.c, the code the hook runs) on the
- * fuzzer's bytes.  A refusal (the hook's fail(), which exits there) returns
- * here through longjmp.  Checked: no crash, no out-of-bounds access, and an
+ * (tools/xio-libvirt-hook/hook_parse.c, the code the hook and xioctl
+ * libvirt sync run) on the fuzzer's bytes.  Checked: no crash, no
+ * out-of-bounds access, a refusal comes with its one-line reason, and an
  * accepted domain is consistent: a name, counts within their arrays,
  * terminated strings, xio shmem names with the prefix and power-of-two sizes
  * of at least 1 MiB, every target naming one of the domain's xio shmems by
  * an absolute path.
  *
- * A refusal abandons libxml2's document and strings (the hook leaves them to
- * exit()): libxml2 allocates through xmlMemSetup() hooks here that keep every
- * block of the current input on a list, and whatever is left of it after a
- * refusal is freed, so leak detection stays on.
+ * xioctl libvirt sync parses many domains in one process, so a refusal must
+ * not leave libxml2's document or strings behind: libxml2 allocates through
+ * xmlMemSetup() hooks here that keep every block of the current input on a
+ * list, which must be empty after every input, accepted or refused.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,6 @@
 #include <libxml/parser.h>
 
 #include "hook_parse.h"
-
-static jmp_buf refused;
 
 /* libxml2's allocations: a header links every live block of this input. */
 struct blk {
@@ -100,24 +97,6 @@ static char *x_strdup(const char *s)
 	return d;
 }
 
-/* Free what a refused input left behind. */
-static void free_leftovers(void)
-{
-	xmlResetLastError();
-	while (live.next != &live) {
-		struct blk *b = live.next;
-
-		blk_del(b);
-		free(b);
-	}
-}
-
-void fail(const char *fmt, ...)
-{
-	(void)fmt;
-	longjmp(refused, 1);
-}
-
 static void die(const char *what)
 {
 	fprintf(stderr, "fuzz_hook_xml: %s\n", what);
@@ -142,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dom d;
 	unsigned int i, j;
+	int rc;
 
 	static int ready;
 
@@ -155,16 +135,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > (1U << 20))
 		return 0;
 	in_input = 1;
-	if (setjmp(refused)) {
-		free_leftovers();
-		in_input = 0;
-		return 0;
-	}
-	parse_domain((const char *)data, size, &d);
+	rc = parse_domain((const char *)data, size, &d);
 	in_input = 0;
 	xmlResetLastError();
 	if (live.next != &live)
-		die("libxml2 blocks left after an accepted domain");
+		die(rc ? "libxml2 blocks left after a refusal" :
+			 "libxml2 blocks left after an accepted domain");
+	if (rc) {
+		terminated(d.err, sizeof(d.err));
+		if (!d.err[0])
+			die("refused without a reason");
+		return 0;
+	}
 	if (!d.name[0])
 		die("accepted a domain without a name");
 	terminated(d.name, sizeof(d.name));

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The libvirt hook's domain XML parser (see hook_parse.h): everything in the
- * XML is checked before the hook acts on it; bad input ends in fail().
+ * XML is checked before the hook (or xioctl libvirt sync) acts on it; bad
+ * input is refused with one line in dom.err, and everything libxml2
+ * allocated is freed on every path.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,17 @@
 #include <numa.h>
 
 #include "hook_parse.h"
+
+static int __attribute__((format(printf, 2, 3)))
+refuse(struct dom *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 static bool is(const xmlNode *n, const char *name)
 {
@@ -48,22 +62,25 @@ static uint64_t unit_scale(const char *u)
 	return 0;
 }
 
-static void parse_shmem(struct dom *d, xmlNode *sh)
+static int parse_shmem(struct dom *d, xmlNode *sh)
 {
 	xmlChar *name = xmlGetProp(sh, (const xmlChar *)"name");
-	const char *model = NULL;
+	const char *model = NULL, *n = (const char *)name;
 	uint64_t size = 0, scale;
 	struct shm *s;
 	xmlNode *c;
 	char *end;
+	int rc = -1;
 
-	if (!name || strncmp((const char *)name, PREFIX, strlen(PREFIX))) {
+	if (!name || strncmp(n, PREFIX, strlen(PREFIX))) {
 		xmlFree(name); /* not ours */
-		return;
+		return 0;
 	}
-	if (strlen((const char *)name) >= XIO_TENANT_NAME_MAX)
-		fail("shmem '%s': name longer than %d bytes", name,
-		     XIO_TENANT_NAME_MAX - 1);
+	if (strlen(n) >= XIO_TENANT_NAME_MAX) {
+		refuse(d, "shmem '%.80s...': name longer than %d bytes", n,
+		       XIO_TENANT_NAME_MAX - 1);
+		goto out;
+	}
 	for (c = sh->children; c; c = c->next) {
 		if (is(c, "model")) {
 			xmlChar *t = xmlGetProp(c, (const xmlChar *)"type");
@@ -82,25 +99,37 @@ static void parse_shmem(struct dom *d, xmlNode *sh)
 			errno = 0;
 			size = strtoull(txt, &end, 10);
 			if (!scale || errno || end == txt || *end ||
-			    size > (1ULL << 40) / scale)
-				fail("shmem '%s': bad <size>", name);
+			    size > (1ULL << 40) / scale) {
+				refuse(d, "shmem '%s': bad <size>", n);
+				goto out;
+			}
 			size *= scale;
 		}
 	}
 	/* libvirt's default model is ivshmem-plain. */
-	if (model && strcmp(model, "ivshmem-plain"))
-		fail("shmem '%s': xio needs model ivshmem-plain", name);
+	if (model && strcmp(model, "ivshmem-plain")) {
+		refuse(d, "shmem '%s': xio needs model ivshmem-plain", n);
+		goto out;
+	}
 	if (!size)
 		size = 4 * MIB; /* libvirt's default <size> */
-	if (size < MIB || (size & (size - 1)))
-		fail("shmem '%s': size %llu is not a power of two >= 1 MiB",
-		     name, (unsigned long long)size);
-	if (d->nr_shm == MAX_SHM)
-		fail("more than %d xio shmem devices", MAX_SHM);
+	if (size < MIB || (size & (size - 1))) {
+		refuse(d,
+		       "shmem '%s': size %llu is not a power of two >= 1 MiB",
+		       n, (unsigned long long)size);
+		goto out;
+	}
+	if (d->nr_shm == MAX_SHM) {
+		refuse(d, "more than %d xio shmem devices", MAX_SHM);
+		goto out;
+	}
 	s = &d->shm[d->nr_shm++];
-	snprintf(s->name, sizeof(s->name), "%s", (const char *)name);
+	snprintf(s->name, sizeof(s->name), "%s", n);
 	s->size = size;
+	rc = 0;
+out:
 	xmlFree(name);
+	return rc;
 }
 
 static bool ns_is(const xmlNode *n, const char *name)
@@ -114,7 +143,7 @@ static bool ns_is(const xmlNode *n, const char *name)
  *   <xio:target shmem="xio-NAME" path="/abs/file" [readonly="yes"]/>
  * </xio:xio></metadata>: targets xiod opens for the tenant at prepare.
  */
-static void parse_metadata(struct dom *d, xmlNode *md)
+static int parse_metadata(struct dom *d, xmlNode *md)
 {
 	xmlNode *x, *t;
 
@@ -123,31 +152,42 @@ static void parse_metadata(struct dom *d, xmlNode *md)
 			continue;
 		for (t = x->children; t; t = t->next) {
 			xmlChar *sh, *path, *ro;
+			bool bad;
 
 			if (!ns_is(t, "target"))
 				continue;
 			if (d->nr_tgt == MAX_TGT)
-				fail("more than %d xio targets", MAX_TGT);
+				return refuse(d, "more than %d xio targets",
+					      MAX_TGT);
 			sh = xmlGetProp(t, (const xmlChar *)"shmem");
 			path = xmlGetProp(t, (const xmlChar *)"path");
 			ro = xmlGetProp(t, (const xmlChar *)"readonly");
-			if (!sh || !path || path[0] != '/' ||
-			    strlen((const char *)sh) >= XIO_TENANT_NAME_MAX ||
-			    strlen((const char *)path) >= 4096)
-				fail("xio:target needs shmem='xio-...' and an absolute path");
-			snprintf(d->tgt[d->nr_tgt].shm, sizeof(d->tgt[0].shm),
-				 "%s", (const char *)sh);
-			snprintf(d->tgt[d->nr_tgt].path, sizeof(d->tgt[0].path),
-				 "%s", (const char *)path);
-			d->tgt[d->nr_tgt].ro =
-				ro && (!strcmp((const char *)ro, "yes") ||
-				       !strcmp((const char *)ro, "on"));
-			d->nr_tgt++;
+			bad = !sh || !path || path[0] != '/' ||
+			      strlen((const char *)sh) >= XIO_TENANT_NAME_MAX ||
+			      strlen((const char *)path) >= 4096;
+			if (!bad) {
+				snprintf(d->tgt[d->nr_tgt].shm,
+					 sizeof(d->tgt[0].shm), "%s",
+					 (const char *)sh);
+				snprintf(d->tgt[d->nr_tgt].path,
+					 sizeof(d->tgt[0].path), "%s",
+					 (const char *)path);
+				d->tgt[d->nr_tgt].ro =
+					ro &&
+					(!strcmp((const char *)ro, "yes") ||
+					 !strcmp((const char *)ro, "on"));
+				d->nr_tgt++;
+			}
 			xmlFree(sh);
 			xmlFree(path);
 			xmlFree(ro);
+			if (bad)
+				return refuse(
+					d,
+					"xio:target needs shmem='xio-...' and an absolute path");
 		}
 	}
+	return 0;
 }
 
 static int first_number(const char *set)
@@ -162,26 +202,11 @@ static int first_number(const char *set)
 	return (int)v;
 }
 
-void parse_domain(const char *xml, size_t len, struct dom *d)
+/* The document's top-level elements; 0 or -1 (d->err says why). */
+static int parse_root(struct dom *d, xmlNode *root)
 {
-	xmlDoc *doc;
-	xmlNode *root, *n, *c;
+	xmlNode *n, *c;
 
-	memset(d, 0, sizeof(*d));
-	d->node = -1;
-	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR |
-				    XML_PARSE_NOWARNING);
-	if (!doc) {
-		const xmlError *e = xmlGetLastError();
-
-		fail("malformed domain XML on stdin: %s",
-		     e && e->message ? strtok(e->message, "\n") :
-				       "parse error");
-	}
-	root = xmlDocGetRootElement(doc);
-	if (!root || !is(root, "domain"))
-		fail("stdin is not a <domain> XML document");
 	for (n = root->children; n; n = n->next) {
 		if (is(n, "name")) {
 			copy_text(n, d->name, sizeof(d->name));
@@ -190,6 +215,7 @@ void parse_domain(const char *xml, size_t len, struct dom *d)
 		} else if (is(n, "numatune")) {
 			for (c = n->children; c; c = c->next) {
 				xmlChar *ns;
+				bool bad = false;
 
 				if (!is(c, "memory"))
 					continue;
@@ -197,12 +223,16 @@ void parse_domain(const char *xml, size_t len, struct dom *d)
 				if (ns) {
 					d->node =
 						first_number((const char *)ns);
-					if (d->node < 0)
-						fail("bad numatune nodeset '%s'",
-						     ns);
 					d->node_from = "numatune";
+					bad = d->node < 0;
+					if (bad)
+						refuse(d,
+						       "bad numatune nodeset '%.64s'",
+						       ns);
 				}
 				xmlFree(ns);
+				if (bad)
+					return -1;
 			}
 		} else if (is(n, "cputune")) {
 			for (c = n->children; c; c = c->next) {
@@ -224,16 +254,49 @@ void parse_domain(const char *xml, size_t len, struct dom *d)
 				xmlFree(cs);
 			}
 		} else if (is(n, "metadata")) {
-			parse_metadata(d, n);
+			if (parse_metadata(d, n))
+				return -1;
 		} else if (is(n, "devices")) {
 			for (c = n->children; c; c = c->next)
-				if (is(c, "shmem"))
-					parse_shmem(d, c);
+				if (is(c, "shmem") && parse_shmem(d, c))
+					return -1;
 		}
 	}
+	return 0;
+}
+
+int parse_domain(const char *xml, size_t len, struct dom *d)
+{
+	xmlDoc *doc;
+	xmlNode *root;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->node = -1;
+	if (len > INT32_MAX)
+		return refuse(d, "domain XML larger than 2 GiB");
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR |
+				    XML_PARSE_NOWARNING);
+	if (!doc) {
+		const xmlError *e = xmlGetLastError();
+
+		refuse(d, "malformed domain XML: %s",
+		       e && e->message ? strtok(e->message, "\n") :
+					 "parse error");
+		xmlResetLastError();
+		return -1;
+	}
+	root = xmlDocGetRootElement(doc);
+	if (!root || !is(root, "domain"))
+		rc = refuse(d, "not a <domain> XML document");
+	else
+		rc = parse_root(d, root);
 	xmlFreeDoc(doc);
+	if (rc)
+		return rc;
 	if (!d->name[0])
-		fail("domain XML without <name>");
+		return refuse(d, "domain XML without <name>");
 	for (unsigned int i = 0; i < d->nr_tgt; i++) {
 		unsigned int j;
 
@@ -241,8 +304,10 @@ void parse_domain(const char *xml, size_t len, struct dom *d)
 			if (!strcmp(d->tgt[i].shm, d->shm[j].name))
 				break;
 		if (j == d->nr_shm)
-			fail("xio:target names shmem '%s', which is not an xio shmem device of the domain",
-			     d->tgt[i].shm);
+			return refuse(
+				d,
+				"xio:target names shmem '%s', which is not an xio shmem device of the domain",
+				d->tgt[i].shm);
 	}
 	/* No numatune: the node of the first pinned vCPU's first CPU. */
 	if (d->node < 0 && d->nr_pin) {
@@ -253,4 +318,5 @@ void parse_domain(const char *xml, size_t len, struct dom *d)
 			d->node_from = "vcpupin";
 		}
 	}
+	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The libvirt hook's domain XML parser (xio-libvirt-hook.c), in its own file
- * so that the fuzzer (tests/fuzz/fuzz_hook_xml.c) runs the same code.
+ * so that xioctl libvirt sync (libvirt_sync.c) and the fuzzer
+ * (tests/fuzz/fuzz_hook_xml.c) run the same code.
  */
 #ifndef XIO_HOOK_PARSE_H
 #define XIO_HOOK_PARSE_H
@@ -42,16 +43,14 @@ struct dom {
 		bool ro;
 	} tgt[MAX_TGT];
 	unsigned int nr_tgt;
+	char err[256]; /* why parse_domain() refused */
 };
 
 /*
  * Parse the domain XML in @xml (@len bytes) into @d: its name, uuid, NUMA
- * node, vCPU pins, xio shmem devices and xio:target metadata.  Refuses bad
- * input through fail().
+ * node, vCPU pins, xio shmem devices and xio:target metadata.  Returns 0, or
+ * -1 with one line in d->err for bad input (nothing is left allocated).
  */
-void parse_domain(const char *xml, size_t len, struct dom *d);
-
-/* Print one line about the refusal and exit 1; defined by the program. */
-void __attribute__((format(printf, 1, 2), noreturn)) fail(const char *fmt, ...);
+int parse_domain(const char *xml, size_t len, struct dom *d);
 
 #endif /* XIO_HOOK_PARSE_H */

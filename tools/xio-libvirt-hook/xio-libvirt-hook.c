@@ -46,7 +46,8 @@
 
 static const char *dom_arg = "?";
 
-void fail(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2), noreturn))
+fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -323,7 +324,8 @@ int main(int argc, char **argv)
 	alarm(secs ? secs : 30);
 	xio_set_print(quiet); /* one line of our own on failure */
 	xml = slurp_stdin(&len);
-	parse_domain(xml, len, &d);
+	if (parse_domain(xml, len, &d))
+		fail("%s", d.err);
 	free(xml);
 	(void)sub;
 	if (!strcmp(op, "prepare"))
