@@ -57,7 +57,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
 	echo "FAIL: $*"
-	for f in calls.log hook-err.log xiod.log serial.log; do
+	for f in calls.log hook-err.log sync.log xiod.log serial.log; do
 		echo "--- $f"; tr -d '\r' <"$dir/$f" 2>/dev/null | grep -av '^\s*$' | tail -n 40
 	done
 	exit 1
@@ -133,6 +133,16 @@ grep -q "^$dom prepare begin" "$dir/calls.log" || fail "prepare hook did not fir
 grep -q "^libvirt-qemu 600 1048576" "$dir/calls.log" || fail "region file not as expected at prepare"
 "$xioctl" --socket "$sock" tenants | grep -q "^[0-9]* *$shm .*running,persistent,no-doorbell" ||
 	fail "no running tenant"
+# xioctl libvirt sync against this libvirtd (read-only): the running
+# domain's tenant is kept (unless the short guest run has already ended).
+if "$xioctl" --socket "$sock" libvirt sync --uri qemu:///system --timeout 20 \
+	>"$dir/sync.log" 2>&1; then
+	grep -q "^keep $shm (domain $dom): tenant" "$dir/sync.log" ||
+		[ "$(virsh -c qemu:///system domstate "$dom" 2>/dev/null)" != running ] ||
+		fail "libvirt sync: $(cat "$dir/sync.log")"
+elif ! grep -q "built without libvirt" "$dir/sync.log"; then
+	fail "libvirt sync: $(cat "$dir/sync.log")"
+fi
 
 for _ in $(seq 1200); do
 	tr -d '\r' <"$dir/serial.log" 2>/dev/null | grep -aq 'XIO-GUEST-EXIT' && break
@@ -156,4 +166,5 @@ v=$("$verify" "$dir/target.img" 256 4096) || fail "target: $v"
 [ "${v##*seed=}" = "$(printf '%s\n' "$res" | sed -n 's/.*seed=\([^ ]*\).*/\1/p')" ] || fail "seed: $v / $res"
 echo "$res"
 echo "$v"
+cat "$dir/sync.log"
 echo "ok: libvirt started the domain, the hook fired (prepare, stopped, release), xiod served $ops ops"
