@@ -291,7 +291,7 @@ static int do_reconnect(const struct dom *d)
 				break;
 		if (j == n) {
 			fprintf(stderr,
-				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted?): the guest's xio device is dead until the domain restarts\n",
+				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted?): run 'xioctl libvirt sync' to adopt it again\n",
 				d->name, d->shm[i].name);
 		}
 	}
