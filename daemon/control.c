@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "xiod.h"
 #include "vm_tenant.h"
 
@@ -199,8 +200,12 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		 * only through io_uring, one write in flight at a time (see
 		 * notify_guest()); non-blocking for the guest's reads.
 		 */
-		q->kick_fd = eventfd(0, EFD_CLOEXEC);
-		q->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->kick_fd = XIO_FAULT_SYSCALL(XIO_FAULT_EVENTFD,
+					       eventfd(0, EFD_CLOEXEC));
+		if (q->kick_fd >= 0)
+			q->notify_fd = XIO_FAULT_SYSCALL(
+				XIO_FAULT_EVENTFD,
+				eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 		if (q->kick_fd < 0 || q->notify_fd < 0) {
 			err = -errno;
 			goto fail;

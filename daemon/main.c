@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "libvirt.h"
 #include "xiod.h"
 
@@ -448,6 +449,15 @@ int main(int argc, char **argv)
 	err = control_run();
 	libvirt_sync_stop();
 	pollers_stop();
+#ifdef XIO_FAULT_INJECT
+	/* What was injected, for a test to account for (docs/security.md). */
+	if (getenv("XIO_FAULTS_REPORT")) {
+		int ferr = xio__fault_report(getenv("XIO_FAULTS_REPORT"));
+
+		if (ferr)
+			log_warn("fault report: %s", strerror(-ferr));
+	}
+#endif
 	log_info("exiting%s", err ? " on error" : "");
 	if (demo_pid > 0) {
 		if (demo_dir[0])

@@ -31,6 +31,7 @@
 
 #include <numa.h>
 
+#include "fault.h"
 #include "xiod.h"
 
 struct poller *pollers;
@@ -47,6 +48,7 @@ struct poller *pollers;
 #define SQ_RESERVE 8U /* io_uring SQEs kept for notifies and cancels */
 #define RING_ENTRIES 1024U
 #define RING_CQ_ENTRIES 8192U
+#define RING_TINY 16U /* SQ and CQ size under fault cq_overflow */
 #define TIMED_SLEEP_NS 1000000L
 
 static const uint64_t one_kick = 1; /* source buffer of notify writes */
@@ -371,8 +373,10 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 	case TAG_OP:
 		op = ptr;
 		t = op->t;
-		if (!t->draining)
+		if (!t->draining) {
+			res = xio__fault_cqe_res(res); /* fault builds only */
 			post(p, op->q, op->user_data, res);
+		}
 		count_bytes(t, op->opcode, res);
 		op_free(t, op);
 		t->uring_refs--;
@@ -432,8 +436,13 @@ static bool reap(struct poller *p)
 	struct tenant *t;
 
 	/* Overflowed CQEs are only flushed by entering the kernel. */
-	if (IO_URING_READ_ONCE(*p->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+	if (IO_URING_READ_ONCE(*p->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW) {
+		if (xio__fault_enabled(XIO_FAULT_CQ_OVERFLOW)) {
+			xio__fault_count(XIO_FAULT_CQ_OVERFLOW);
+			xio__fault_retried(XIO_FAULT_CQ_OVERFLOW);
+		}
 		io_uring_get_events(&p->ring);
+	}
 	io_uring_for_each_cqe(&p->ring, head, cqe)
 	{
 		t = handle_cqe(p, cqe->user_data, cqe->res, cqe->flags);
@@ -1125,7 +1134,7 @@ static void *poller_main(void *arg)
 			work |= pktio_poll(p);
 		publish_dirty(p);
 		if (io_uring_sq_ready(&p->ring))
-			io_uring_submit(&p->ring);
+			xio__fault_submit(&p->ring); /* fault builds: retried */
 		if (p->nr_draining)
 			drain_check(p);
 		/*
@@ -1199,7 +1208,12 @@ int pollers_start(void)
 		memset(&up, 0, sizeof(up));
 		up.flags = IORING_SETUP_CQSIZE;
 		up.cq_entries = RING_CQ_ENTRIES;
-		ret = io_uring_queue_init_params(RING_ENTRIES, &p->ring, &up);
+		/* Fault builds: a CQ far smaller than what is in flight. */
+		if (xio__fault_enabled(XIO_FAULT_CQ_OVERFLOW))
+			up.cq_entries = RING_TINY;
+		ret = io_uring_queue_init_params(
+			up.cq_entries == RING_TINY ? RING_TINY : RING_ENTRIES,
+			&p->ring, &up);
 		if (ret < 0) {
 			log_err("poller %u: io_uring setup: %s", i,
 				strerror(-ret));

@@ -17,6 +17,7 @@
 
 #include <xio/ivshmem.h>
 
+#include "fault.h"
 #include "internal.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -121,10 +122,11 @@ static int memfd_make(const char *name, size_t size, bool huge, int *fdp)
 
 	if (huge)
 		mflags |= MFD_HUGETLB;
-	fd = memfd_create(name, mflags);
+	fd = XIO_FAULT_SYSCALL(XIO_FAULT_MEMFD, memfd_create(name, mflags));
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
+	if (XIO_FAULT_SYSCALL(XIO_FAULT_FTRUNCATE, ftruncate(fd, (off_t)size)) <
+	    0) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -144,7 +146,8 @@ static int map_and_populate(int fd, size_t size,
 	void *base;
 	int err;
 
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	base = XIO_FAULT_MMAP_CALL(
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
 	if (base == MAP_FAILED)
 		return -errno;
 	if (o->flags & XIO_REGION_NUMA_BIND) {
