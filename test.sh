@@ -3,7 +3,8 @@
 #
 # Run every test, in three builds, warnings as errors, then the fuzzers:
 #   plain  build/       the build ./setup.sh made
-#   asan   build-asan/  -DXIO_SANITIZE=address (ASan + UBSan)
+#   asan   build-asan/  -DXIO_SANITIZE=address (ASan + UBSan) and
+#                       -DXIO_FAULT_INJECT=ON (the fault tests run only here)
 #   tsan   build-tsan/  -DXIO_SANITIZE=thread  (TSan)
 #   fuzz   build-fuzz/  CC=clang -DXIO_FUZZ=ON, runs only `ctest -L fuzz`
 #                       (each libFuzzer target 20 s; skipped without clang;
@@ -18,7 +19,7 @@
 #   XIO_TEST_BUILDS=fuzz ./test.sh            just the fuzzers
 #   XIO_TEST_JOBS=4 ./test.sh         ctest parallelism (default 2)
 #
-# Labels: unit integration bpf vm fuzz sanitizer bench lint (see README.md).
+# Labels: unit integration bpf vm fuzz fault sanitizer bench lint (see README.md).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -94,7 +95,11 @@ for b in $builds; do
 	ctest_args=("${user_args[@]}")
 	case $b in
 	plain) dir=build san= ;;
-	asan) dir=build-asan san=address ;;
+	asan)
+		# Fault injection runs here, under ASan+UBSan (label fault).
+		dir=build-asan san=address
+		extra=(-DXIO_FAULT_INJECT=ON)
+		;;
 	tsan) dir=build-tsan san=thread ;;
 	fuzz)
 		dir=build-fuzz san=

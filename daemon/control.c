@@ -1384,16 +1384,18 @@ static void conn_readable(struct conn *c)
 	n = xio__msg_recv(c->fd, m, sizeof(*m), fds, RECV_FDS, &nfds, &flags);
 	if (n == -EAGAIN || n == -EINTR)
 		goto out;
-	if (n <= 0) {
-		c->dead = true;
-		goto out;
-	}
-	err = parse(&m->h, n, nfds, flags);
+	/* 0 bytes is a hang-up or an empty message, which may carry fds. */
+	err = n <= 0 ? -ECONNRESET : parse(&m->h, n, nfds, flags);
 	if (err) {
-		uint32_t seq = (size_t)n >= sizeof(m->h) ? m->h.seq : 0;
+		uint32_t seq;
 
 		for (i = 0; i < nfds && i < RECV_FDS; i++)
 			close(fds[i]);
+		if (n <= 0) {
+			c->dead = true;
+			goto out;
+		}
+		seq = (size_t)n >= sizeof(m->h) ? m->h.seq : 0;
 		if (log_ratelimit())
 			log_warn(
 				"conn pid %d uid %u: refused message (%ld bytes, %u fds): %s",
@@ -1593,6 +1595,41 @@ static void reap_drained(void)
 	}
 	listen_resume();
 }
+
+#ifdef XIOD_FUZZ
+/*
+ * tests/fuzz/fuzz_control.c: the request handling without the loop.  Serve
+ * @nmsgs messages waiting on @fd (a non-blocking socket) as from a peer of
+ * uid @uid, reaping what a detach drained after each (the fuzzer's
+ * poller_send() drains at once), then hang up and tear down everything the
+ * messages made, persistent tenants included.
+ */
+void control_fuzz_session(int fd, uid_t uid, unsigned int nmsgs)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	struct tenant *t;
+
+	if (done_fd < 0)
+		done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!c || done_fd < 0)
+		abort();
+	c->fd = fd;
+	c->cred.pid = getpid();
+	c->cred.uid = uid;
+	c->admin = uid == 0 || uid == geteuid();
+	c->next = conns;
+	conns = c;
+	while (nmsgs-- && !c->dead) {
+		conn_readable(c);
+		reap_drained();
+	}
+	c->dead = true;
+	close_dead();
+	for (t = tenants; t; t = t->next)
+		tenant_detach(t, NULL, 0, 0);
+	reap_drained();
+}
+#endif
 
 static void start_quit(void)
 {

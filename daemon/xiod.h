@@ -322,6 +322,10 @@ void pktio_fini(void); /* after the pollers stopped */
 void control_tenant_drained(struct tenant *t);
 int control_run(void);
 
+#ifdef XIOD_FUZZ
+void control_fuzz_session(int fd, uid_t uid, unsigned int nmsgs);
+#endif
+
 /* metrics.c: --metrics-listen (control thread only). */
 int metrics_listen(const char *spec);
 int metrics_fd(void); /* an epoll fd to watch, or -1 */

@@ -28,6 +28,7 @@
 
 #include "proto.h"
 #include "xtest.h"
+#include "xtest_proc.h"
 
 #ifdef XIO_TEST_SANITIZED
 #define SCALE(n) ((n) / 10 ? (n) / 10 : 1)
@@ -156,18 +157,9 @@ static inline void xiod_stop(struct xiod *d)
 
 static inline int fd_count(pid_t pid)
 {
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *dir;
+	int n = proc_fd_count(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	dir = opendir(path);
-	CHECK(dir);
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
+	CHECK(n >= 0);
 	return n;
 }
 
@@ -194,17 +186,8 @@ static inline unsigned long long cpu_ticks(pid_t pid)
 /* Resident set of @pid in KiB (VmRSS). */
 static inline long rss_kib(pid_t pid)
 {
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
+	long kib = proc_status_kib(pid, "VmRSS");
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	CHECK(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
 	CHECK(kib >= 0);
 	return kib;
 }

@@ -228,9 +228,44 @@ def steer():
     put(t, "runt", bytes([0]) + eth(0, 0x0800)[:10])
 
 
+# ---- fuzz_control: admin bit, then request records (see the target) ------
+def req(mtype, size, body=b""):
+    """A request of the exact size of its type: header + body, zero-padded."""
+    return msg(mtype, body.ljust(size - 16, b"\0"))
+
+
+def name(n):
+    return n.encode().ljust(64, b"\0")
+
+
+def control():
+    t = "fuzz_control"
+    attach = req(1, 112, name("fz") + struct.pack("<IIIIIiII", 1, 8, 16, 4096, 4, -1, 0, 0))
+    persist = req(1, 112, name("vm") + struct.pack("<IIIIIiII", 2, 8, 16, 4096, 4, -1, 2, 0))
+    # TARGET_ADD: path[0] picks one of the target's harmless paths (5: a file).
+    target = req(4, 1112, name("fz") + b"\x05".ljust(1024, b"\0") + struct.pack("<II", 0, 0))
+    target_fd = req(5, 1112, name("fz") + bytes(1024) + struct.pack("<II", 0, 0))
+    put(t, "guest-attach-detach", bytes([0]) + rec(0, 1, attach) + rec(0, 1, req(2, 16)))
+    put(t, "guest-admin-requests", bytes([0]) + rec(0, 1, attach) + rec(0, 1, req(3, 24))
+        + rec(0, 1, target) + rec(0, 1, req(16, 88, name("fz"))))
+    put(t, "admin-targets", bytes([1]) + rec(0, 1, attach) + rec(0, 1, target)
+        + rec(1, 1, target_fd) + rec(0, 1, req(6, 88, name("fz")))
+        + rec(0, 1, req(16, 88)) + rec(0, 1, req(19, 120, name("fz"))))
+    put(t, "admin-persist", bytes([1]) + rec(0, 1, persist) + rec(0, 1, req(3, 24))
+        + rec(0, 1, req(7, 88, name("vm"))) + rec(0, 1, req(17, 88)))
+    put(t, "admin-misc", bytes([1]) + rec(0, 1, req(18, 24)) + rec(0, 1, req(20, 136))
+        + rec(0, 1, req(8, 1152, name("vm1"))))
+    put(t, "bad-framing", bytes([1]) + rec(2 | 3 << 3, 1, req(3, 24)) + rec(0, 0, b"\0" * 20)
+        + rec(0, 1, req(1, 111)) + rec(0, 1, req(0x7777, 24)))
+    # A zero-length message with fds: xiod took it for a hang-up and leaked
+    # the fds (found by fuzz_control).
+    put(t, "regress-zero-length-fds", bytes([1]) + rec(2, 0, b""))
+
+
 if __name__ == "__main__":
     steer()
     host_ring()
     region_attach()
     proto()
+    control()
     hook_xml()

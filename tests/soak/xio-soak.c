@@ -18,7 +18,6 @@
  * and "Soak".
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -39,6 +38,8 @@
 #include <xio/admin.h>
 #include <xio/client.h>
 #include <xio/xio.h>
+
+#include "xtest_proc.h"
 
 #define BLK 4096U
 #define BATCH 32U
@@ -118,40 +119,6 @@ static void block_fill(uint8_t *p, int t, uint32_t b, uint32_t v)
 
 /* ---- xiod's vital signs ------------------------------------------------- */
 
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static bool xiod_alive(void)
 {
 	int st;
@@ -190,9 +157,11 @@ static int xiod_start(void)
 	}
 	/* Answered once every thread and fd is set up: then the baseline is
 	 * what xiod holds without this connection. */
-	n = xio_admin_tenants(a, NULL, 0, NULL) >= 0 ? fd_count(xiod_pid) : -1;
+	n = xio_admin_tenants(a, NULL, 0, NULL) >= 0 ? proc_fd_count(xiod_pid) :
+						       -1;
 	xio_admin_close(a);
-	while (n >= 0 && fd_count(xiod_pid) != n - 1 && now_ms() < deadline)
+	while (n >= 0 && proc_fd_count(xiod_pid) != n - 1 &&
+	       now_ms() < deadline)
 		usleep(5000);
 	return n >= 0 ? 0 : -EPROTO;
 }
@@ -415,7 +384,7 @@ static void report(const char *what, uint64_t t0)
 	       (unsigned long long)s.attach_other,
 	       (unsigned long long)s.cqe_faults,
 	       (unsigned long long)s.nop_errors, (unsigned long long)s.hangs,
-	       rss_kib(xiod_pid), fd_count(xiod_pid),
+	       proc_status_kib(xiod_pid, "VmRSS"), proc_fd_count(xiod_pid),
 	       xiod_alive() ? "" : " XIOD DEAD");
 	fflush(stdout);
 }
@@ -580,8 +549,8 @@ int main(int argc, char **argv)
 			opt.xiod);
 		return 1;
 	}
-	fds0 = fd_count(xiod_pid);
-	rss0 = rss_kib(xiod_pid);
+	fds0 = proc_fd_count(xiod_pid);
+	rss0 = proc_status_kib(xiod_pid, "VmRSS");
 	rss1 = -1;
 	printf("xio-soak: xiod pid %d, %u tenants, %u s, faults '%s'; baseline rss %ld KiB, fds %d\n",
 	       (int)xiod_pid, opt.tenants, opt.duration,
@@ -617,7 +586,7 @@ int main(int argc, char **argv)
 		if (now_ms() >= next) {
 			report("running", t0);
 			if (rss1 < 0)
-				rss1 = rss_kib(xiod_pid);
+				rss1 = proc_status_kib(xiod_pid, "VmRSS");
 			next += (uint64_t)opt.report_every * 1000;
 		}
 	}
@@ -631,11 +600,11 @@ int main(int argc, char **argv)
 	}
 	/* Everything detached: fds back to the baseline (bounded wait). */
 	for (end = now_ms() + 10000; now_ms() < end; usleep(10000)) {
-		fds_end = fd_count(xiod_pid);
+		fds_end = proc_fd_count(xiod_pid);
 		if (fds_end == fds0)
 			break;
 	}
-	rss_end = rss_kib(xiod_pid);
+	rss_end = proc_status_kib(xiod_pid, "VmRSS");
 	report("done", t0);
 	{
 		/* Still serving after all that: one more clean cycle. */
