@@ -53,8 +53,8 @@ struct xiod_config cfg = {
 	.inflight_cap = 64,
 	.max_tenants = 4,
 	.max_guest_tenants = 2,
-	.max_region_bytes = 1
-			    << 20, /* regions are populated: keep them cheap */
+	/* Regions are populated when made: keep them cheap. */
+	.max_region_bytes = 1 << 20,
 };
 int xiod_log_level = LOG_ERR_;
 static struct poller the_poller;
