@@ -150,14 +150,6 @@ static void die(const char *what)
 	abort();
 }
 
-static int quiet(enum xio_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 static void cleanup(void)
 {
 	unlink(file_path);
@@ -167,7 +159,7 @@ static void setup(void)
 {
 	int fd, sv[2];
 
-	xio_set_print(quiet);
+	xio_set_print(NULL); /* silent */
 	snprintf(file_path, sizeof(file_path), "/tmp/xio-fuzz-control-%d.img",
 		 (int)getpid());
 	fd = open(file_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
