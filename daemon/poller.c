@@ -240,8 +240,14 @@ static void notify_guest(struct poller *p, struct xqp *q)
 	struct io_uring_sqe *s;
 
 	q->notify_owed = false;
-	if (q->notify_inflight)
+	if (q->notify_inflight) {
+		/*
+		 * Its write may have landed already and been consumed by a
+		 * guest now asleep again: one more once its CQE is reaped.
+		 */
+		q->notify_again = true;
 		return;
+	}
 	s = get_sqe(p);
 	if (!s) {
 		q->notify_owed = true; /* retried: publish_dirty, sleep */
@@ -418,6 +424,10 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 		q = ptr;
 		q->notify_inflight = false;
 		q->t->uring_refs--;
+		if (q->notify_again && !q->t->draining) {
+			q->notify_again = false;
+			notify_guest(p, q);
+		}
 		if (res < 0 && res != -ECANCELED)
 			log_debug("tenant %u: notify write: %s", q->t->id,
 				  strerror(-res));

@@ -110,6 +110,7 @@ struct xqp {
 	bool cq_blocked;      /* [P] SQ pending but CQ full */
 	bool notify_inflight; /* [P] an eventfd write to notify_fd pending */
 	bool notify_owed;     /* [P] a notification could not be queued */
+	bool notify_again;    /* [P] one was asked for while one was pending */
 };
 
 /* One io_uring operation of a tenant (its in-flight slot). */

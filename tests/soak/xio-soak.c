@@ -54,6 +54,7 @@ struct tstats {
 	uint64_t attach_fails; /* refused attaches (setup faults) */
 	uint64_t attach_other; /* attach errors a fault cannot explain */
 	uint64_t attaches, hangs;
+	uint64_t max_wait_ms; /* the longest wait for one CQE */
 };
 
 struct worker {
@@ -181,6 +182,27 @@ static bool setup_fault(int err)
 			      err == -ENOSPC || err == -ENFILE);
 }
 
+/*
+ * One CQE.  A wait of more than HANG_MS counts as a hang even if the CQE
+ * came in the end: a lost wake-up shows as a guest asleep until its
+ * timeout, which then finds its CQEs.
+ */
+#define HANG_MS 5000
+static bool wait_cqe(struct worker *w, struct xio_qp *qp, struct xio_cqe **c)
+{
+	uint64_t t0 = now_ms(), dt;
+	int err = xio_wait_cqe(qp, c, 2 * HANG_MS);
+
+	dt = now_ms() - t0;
+	if (dt > GET(w->st.max_wait_ms))
+		__atomic_store_n(&w->st.max_wait_ms, dt, __ATOMIC_RELAXED);
+	if (err || dt > HANG_MS) {
+		ADD(w->st.hangs, 1);
+		return false;
+	}
+	return true;
+}
+
 /* Wait for @n CQEs; @check judges each.  false: the ring hung or broke. */
 static bool wait_n(struct worker *w, struct xio_qp *qp, uint32_t n,
 		   void (*check)(struct worker *, const struct xio_cqe *))
@@ -188,10 +210,8 @@ static bool wait_n(struct worker *w, struct xio_qp *qp, uint32_t n,
 	while (n--) {
 		struct xio_cqe *c;
 
-		if (xio_wait_cqe(qp, &c, 10000)) {
-			ADD(w->st.hangs, 1);
+		if (!wait_cqe(w, qp, &c))
 			return false;
-		}
 		check(w, c);
 		xio_cqe_seen(qp, c);
 	}
@@ -250,10 +270,8 @@ static bool round_run(struct worker *w, struct xio_region *reg,
 	for (i = 0; i < BATCH; i++) {
 		struct xio_cqe *c;
 
-		if (xio_wait_cqe(qp, &c, 10000)) {
-			ADD(w->st.hangs, 1);
+		if (!wait_cqe(w, qp, &c))
 			return false;
-		}
 		check_read(w, c);
 		ok[c->user_data % BATCH] = c->res == (int32_t)BLK;
 		xio_cqe_seen(qp, c);
@@ -366,6 +384,8 @@ static void sum(struct tstats *s)
 		s->attach_other += GET(t->attach_other);
 		s->attaches += GET(t->attaches);
 		s->hangs += GET(t->hangs);
+		if (GET(t->max_wait_ms) > s->max_wait_ms)
+			s->max_wait_ms = GET(t->max_wait_ms);
 	}
 }
 
@@ -374,7 +394,7 @@ static void report(const char *what, uint64_t t0)
 	struct tstats s;
 
 	sum(&s);
-	printf("[%6.0f s] %s: ops %llu (W %llu R %llu NOP %llu) verified %llu mismatches %llu | attaches %llu refused %llu other %llu | error CQEs %llu nop errors %llu hangs %llu | xiod rss %ld KiB fds %d%s\n",
+	printf("[%6.0f s] %s: ops %llu (W %llu R %llu NOP %llu) verified %llu mismatches %llu | attaches %llu refused %llu other %llu | error CQEs %llu nop errors %llu hangs %llu (longest CQE wait %llu ms) | xiod rss %ld KiB fds %d%s\n",
 	       (double)(now_ms() - t0) / 1000.0, what,
 	       (unsigned long long)(s.writes + s.reads + s.nops),
 	       (unsigned long long)s.writes, (unsigned long long)s.reads,
@@ -384,6 +404,7 @@ static void report(const char *what, uint64_t t0)
 	       (unsigned long long)s.attach_other,
 	       (unsigned long long)s.cqe_faults,
 	       (unsigned long long)s.nop_errors, (unsigned long long)s.hangs,
+	       (unsigned long long)s.max_wait_ms,
 	       proc_status_kib(xiod_pid, "VmRSS"), proc_fd_count(xiod_pid),
 	       xiod_alive() ? "" : " XIOD DEAD");
 	fflush(stdout);
