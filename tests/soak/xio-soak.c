@@ -86,7 +86,7 @@ static struct {
 
 static char sock[300], dir[200], report_path[300];
 static pid_t xiod_pid;
-static volatile int stop;
+static int stop; /* atomic: set by main, read by the workers */
 static struct worker *workers;
 
 #define ADD(f, v) __atomic_fetch_add(&(f), (v), __ATOMIC_RELAXED)
@@ -323,7 +323,7 @@ static void *worker_main(void *arg)
 	o.params.sq_entries = 64;
 	o.params.buf_size = BLK;
 	o.params.nr_bufs = 2 * BATCH;
-	while (!stop) {
+	while (!GET(stop)) {
 		struct xio_tenant *t = NULL;
 		struct xio_region *reg;
 		struct xio_qp *qp;
@@ -357,7 +357,7 @@ static void *worker_main(void *arg)
 		}
 		reg = xio_tenant_region(t);
 		qp = xio_tenant_qp(t, 0);
-		for (r = 0; r < opt.rounds && !stop; r++) {
+		for (r = 0; r < opt.rounds && !GET(stop); r++) {
 			if (!round_run(w, reg, qp))
 				break;
 			if (opt.think_us)
@@ -625,7 +625,7 @@ int main(int argc, char **argv)
 			next += (uint64_t)opt.report_every * 1000;
 		}
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < opt.tenants; i++)
 		pthread_join(workers[i].th, NULL);
 	sum(&s);
