@@ -63,21 +63,13 @@ fail() {
 	exit 1
 }
 
-# Guest: busybox + the demo, as in tests/vm.
-r=$dir/initramfs
-mkdir -p "$r"/{bin,proc,sys,dev}
-cp /bin/busybox "$r/bin/busybox"
-cp "$guest" "$r/xio-guest-demo"
-cat >"$r/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys
+# Guest: busybox + the demo, packed by tests/vm's builder.
+busybox=/bin/busybox
+. "$(dirname "$0")/../vm/vmlib.sh"
+vm_initramfs "$dir/initramfs" "$dir/initrd.gz" "$guest" <<'INIT' || fail "initramfs"
 /xio-guest-demo --nops 1000 --blocks 256 --bs 4096
 echo "XIO-GUEST-EXIT rc=$?"
-poweroff -f
 INIT
-chmod +x "$r/init"
-(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initrd.gz"
 cp "$kernel" "$dir/vmlinuz"
 : >"$dir/target.img"
 

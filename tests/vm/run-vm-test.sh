@@ -69,29 +69,12 @@ fi
 [ -n "$host_bin" ] && [ -n "$guest_bin" ] || { echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2; }
 
 skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; [ "$(type -t show_logs)" = function ] && show_logs; exit 1; }
+. "$(dirname "$0")/vmlib.sh"
 
 # ---- prerequisites ---------------------------------------------------------
-[ "$(id -u)" -eq 0 ] || skip "not root (the VM test reads /boot/vmlinuz-* and creates /dev/shm files)"
-qemu=${XIO_VM_QEMU:-$(command -v qemu-system-x86_64 || true)}
-[ -n "$qemu" ] && [ -x "$qemu" ] ||
-	skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-kernel=${XIO_VM_KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)}
-[ -n "$kernel" ] && [ -r "$kernel" ] ||
-	skip "no kernel in /boot/vmlinuz-* (apt-get install linux-image-amd64)"
-busybox=${XIO_VM_BUSYBOX:-/bin/busybox}
-[ -x "$busybox" ] || skip "no $busybox (apt-get install busybox-static)"
-if readelf -l "$busybox" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-	skip "$busybox is dynamically linked (apt-get install busybox-static)"
-fi
-for t in cpio gzip timeout; do
-	command -v $t >/dev/null 2>&1 || skip "$t not found (apt-get install cpio gzip coreutils)"
-done
-[ -d /dev/shm ] && [ -w /dev/shm ] || skip "/dev/shm is not a writable tmpfs"
+vm_prereqs "$guest_bin"
 [ -x "$host_bin" ] || { echo "FAIL: $host_bin not built"; exit 1; }
-[ -x "$guest_bin" ] || { echo "FAIL: $guest_bin not built"; exit 1; }
-if readelf -l "$guest_bin" | grep -q 'Requesting program interpreter'; then
-	echo "FAIL: $guest_bin is not statically linked"; exit 1
-fi
 
 nops=${XIO_VM_NOPS:-2000}
 blocks=${XIO_VM_BLOCKS:-512}
@@ -132,44 +115,20 @@ show_logs() {
 	[ -f "$hostlog" ] && cat "$hostlog"
 	echo "----"
 }
-fail() { echo "FAIL: $*"; show_logs; exit 1; }
 
-# ---- initramfs -------------------------------------------------------------
-root=$workdir/initramfs
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
-cp "$busybox" "$root/bin/busybox"
-cp "$guest_bin" "$root/xio-guest-demo"
-cat >"$root/init" <<EOF
-#!/bin/busybox sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-/bin/busybox --install -s
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# ---- initramfs (vmlib.sh) --------------------------------------------------
+initrd=$workdir/initramfs.cpio.gz
+vm_initramfs "$workdir/initramfs" "$initrd" "$guest_bin" <<EOF ||
 if grep -q xio.probe /proc/cmdline; then
 	echo XIO-GUEST-PROBE-OK
 else
 	echo "XIO-GUEST-BOOTED uptime=\$(cut -d' ' -f1 /proc/uptime)"
-	/xio-guest-demo --nops $nops --blocks $blocks --bs $bs --strict-order --maptest $guest_args
+	/${guest_bin##*/} --nops $nops --blocks $blocks --bs $bs --strict-order --maptest $guest_args
 	echo "XIO-GUEST-EXIT rc=\$? uptime=\$(cut -d' ' -f1 /proc/uptime)"
 fi
-poweroff -f
-echo o >/proc/sysrq-trigger
 EOF
-chmod +x "$root/init"
-initrd=$workdir/initramfs.cpio.gz
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd" ||
 	fail "building the initramfs"
-
-qemu_run() { # accel, timeout, extra append, extra args...
-	local a=$1 t=$2 app=$3
-	shift 3
-	timeout --kill-after=5 "$t" "$qemu" -accel "$a" -m 256M -smp 1 \
-		-nodefaults -nographic -no-reboot -monitor none \
-		-serial "file:$serial" \
-		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 quiet $app" "$@" </dev/null
-}
+qemu_run() { vm_qemu "$@"; } # accel, timeout, extra append, extra args...
 
 if [ "$accel" = auto ]; then
 	accel=tcg
