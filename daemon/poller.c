@@ -99,6 +99,41 @@ static inline void charge(struct poller *p, struct tenant *t, uint64_t cyc)
 
 #define WINDOW_NS 200000 /* one thread CPU clock read per 200 us of work */
 
+/*
+ * Virtual time (weighted fair share, round_robin()): a tenant's attributed
+ * cycles times VT_ONE * XIO_QUOTA_WEIGHT_DEFAULT / weight, so at the
+ * default weight one unit is one cycle.
+ */
+#define VT_SHIFT 16
+#define VT_ONE (1ULL << VT_SHIFT)
+#define VT_QUANTUM_NS 50000 /* lead over the slowest a tenant may take */
+#define VT_LAG_NS 1000000   /* credit a held-back tenant may keep */
+
+static inline uint64_t vt_mul_of(uint64_t weight)
+{
+	return VT_ONE * XIO_QUOTA_WEIGHT_DEFAULT / (weight ? weight : 1);
+}
+
+/* Its virtual time, with what the open window charged it so far. */
+static inline uint64_t tenant_vtime(const struct tenant *t)
+{
+	return t->vtime + ((t->w_cycles * t->vt_mul) >> VT_SHIFT);
+}
+
+/*
+ * No credit banked while idle: a tenant starts level with the slowest, or
+ * at most @lag behind it (one held back by its in-flight cap, a full CQ or
+ * its quota, whose entries wait: it keeps a bounded claim).
+ */
+static inline void vt_level(struct poller *p, struct tenant *t, uint64_t lag)
+{
+	uint64_t vt = tenant_vtime(t);
+	uint64_t floor = p->vclock > lag ? p->vclock - lag : 0;
+
+	if (vt < floor)
+		t->vtime += floor - vt;
+}
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -125,8 +160,10 @@ static void win_close(struct poller *p)
 		extra = ((double)dcpu - wall_ns) / acct_ns_per_cycle;
 	for (i = 0; i < p->nr_w; i++) {
 		struct tenant *t = p->w_list[i];
+		uint64_t c = (uint64_t)((double)t->w_cycles * scale);
 
-		ctr_add(&t->st.cycles, (uint64_t)((double)t->w_cycles * scale));
+		ctr_add(&t->st.cycles, c);
+		t->vtime += (c * t->vt_mul) >> VT_SHIFT;
 		t->w_cycles = 0;
 		t->w_touched = false;
 	}
@@ -567,6 +604,8 @@ have_fd:
 		break;
 	}
 	io_uring_sqe_set_data64(us, (uint64_t)(uintptr_t)op | TAG_OP);
+	if (!t->sub_n++)
+		p->sub_list[p->nr_sub++] = t;
 	t->uring_refs++;
 	ctr_add(&t->st.inflight, 1);
 	if (t->st.inflight > t->st.inflight_max)
@@ -579,15 +618,13 @@ inline_done:
 }
 
 /*
- * One visit: at most cfg.budget_entries SQEs per queue pair and, across the
- * tenant, at most cfg.budget_bytes plus one request, so no tenant holds the
- * poller.  Returns whether anything was taken (or refused).
- */
-/*
  * Quotas (docs/accounting.md): refill the tenant's token buckets and size
- * this visit: entries per queue pair and bytes scaled by its weight, at most
- * the tokens it holds.  No syscall: acct_now() is the TSC.  Returns false
- * (and counts a throttled visit) when a bucket is empty.
+ * this visit: cfg.budget_entries per queue pair and cfg.budget_bytes, at
+ * most the tokens it holds.  No syscall: acct_now() is the TSC.  Returns
+ * false (and counts a throttled visit) when a bucket is empty, with
+ * t->tb_until set to when it holds enough again (poller_sleep() sleeps
+ * until then).  The weight does not size visits: it is a share of poller
+ * time (round_robin()).
  */
 #define BURST_DIV 20 /* a bucket holds 1/20 s of its rate */
 
@@ -606,24 +643,26 @@ static double bucket(double tok, uint64_t rate, uint64_t *seen, double dt_s,
 	return tok > burst ? burst : tok;
 }
 
+/* Seconds until @tok reaches @want at @rate/s (0 if it has or no rate). */
+static double refill_s(double tok, double want, uint64_t rate)
+{
+	return rate && tok < want ? (want - tok) / (double)rate : 0;
+}
+
 static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
 			uint64_t *ops_left)
 {
-	uint64_t w = __atomic_load_n(&t->q_weight, __ATOMIC_RELAXED);
 	uint64_t orate = __atomic_load_n(&t->q_ops_rate, __ATOMIC_RELAXED);
 	uint64_t brate = __atomic_load_n(&t->q_bytes_rate, __ATOMIC_RELAXED);
-	uint64_t e, b;
 
 	*ops_left = UINT64_MAX;
-	e = (uint64_t)cfg.budget_entries * w / XIO_QUOTA_WEIGHT_DEFAULT;
-	b = (uint64_t)cfg.budget_bytes * w / XIO_QUOTA_WEIGHT_DEFAULT;
-	*entries = e < 1 ? 1 : e > (1U << 20) ? (1U << 20) : (uint32_t)e;
-	*bytes = b < t->buf_size ? t->buf_size :
-		 b > (1U << 30)	 ? (1U << 30) :
-				   (uint32_t)b;
+	*entries = cfg.budget_entries;
+	*bytes =
+		cfg.budget_bytes < t->buf_size ? t->buf_size : cfg.budget_bytes;
+	t->tb_until = 0;
 	if (orate || brate || t->tb_ops_rate || t->tb_bytes_rate) {
 		uint64_t now = acct_now();
-		double dt = (double)acct_ns(now - t->tb_last) / 1e9;
+		double dt = (double)acct_ns(now - t->tb_last) / 1e9, wait;
 
 		t->tb_last = now;
 		t->tb_ops = bucket(t->tb_ops, orate, &t->tb_ops_rate, dt, 1);
@@ -631,6 +670,12 @@ static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
 				     t->buf_size);
 		if ((orate && t->tb_ops < 1) || (brate && t->tb_bytes <= 0)) {
 			ctr_add(&t->st.throttled, 1);
+			wait = refill_s(t->tb_ops, 1, orate);
+			if (wait < refill_s(t->tb_bytes, 1, brate))
+				wait = refill_s(t->tb_bytes, 1, brate);
+			t->tb_until =
+				now + 1 +
+				(uint64_t)(wait * 1e9 / acct_ns_per_cycle);
 			return false;
 		}
 		if (orate)
@@ -641,17 +686,63 @@ static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
 	return true;
 }
 
-static bool visit(struct poller *p, struct tenant *t)
+/*
+ * A queue pair quarantined: its guest broke the index protocol (a tail or
+ * CQ head outside the ring).  Other queue pairs and tenants go on.
+ */
+static void qp_quarantine(struct tenant *t, struct xqp *q)
+{
+	q->broken = true;
+	__atomic_store_n(&t->st.broken, 1, __ATOMIC_RELAXED);
+	log_warn("tenant %u '%s' qp %u quarantined: ring indices out of range",
+		 t->id, t->name, q->idx);
+}
+
+/*
+ * A ring not taken from (the tenant at its in-flight cap, throttled, or out
+ * of budget) still has its published tail checked: one load and a compare
+ * (a take of 0 entries), so a broken tail is quarantined at once rather than
+ * once the ring is served again (reliability anchor A2).
+ */
+static bool qp_check_tail(struct tenant *t, struct xqp *q)
+{
+	if (q->broken)
+		return false;
+	if (xio_host_sq_take(q->hq, NULL, 0) < 0) {
+		qp_quarantine(t, q);
+		return false;
+	}
+	return xio_host_sq_pending(q->hq) != 0; /* entries left waiting */
+}
+
+/*
+ * One visit: at most cfg.budget_entries SQEs per queue pair and, across the
+ * tenant, at most cfg.budget_bytes plus one request, so no tenant holds the
+ * poller.  Returns V_WORK if anything was taken (or refused), V_HELD if
+ * entries wait that could not be taken (quota, in-flight cap, full CQ),
+ * V_IDLE otherwise.
+ */
+enum visit_res {
+	V_IDLE,
+	V_WORK,
+	V_HELD
+};
+
+static enum visit_res visit(struct poller *p, struct tenant *t)
 {
 	struct xio_sqe sqes[TAKE_BATCH];
 	struct xio_host_qp_stats st;
 	uint64_t bytes = 0, ops_left, taken_all = 0;
 	uint32_t budget_entries, budget_bytes, cap, used;
-	bool work = false;
+	bool work = false, held = false, looked;
 	uint32_t i;
 
-	if (!quota_admit(t, &budget_entries, &budget_bytes, &ops_left))
-		return false;
+	t->vt_mul = vt_mul_of(__atomic_load_n(&t->q_weight, __ATOMIC_RELAXED));
+	if (!quota_admit(t, &budget_entries, &budget_bytes, &ops_left)) {
+		for (i = 0; i < t->nr_qpairs; i++)
+			held |= qp_check_tail(t, &t->qps[i]);
+		return held ? V_HELD : V_IDLE;
+	}
 	cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
 	for (i = 0; i < t->nr_qpairs; i++) {
 		struct xqp *q = &t->qps[i];
@@ -659,6 +750,7 @@ static bool visit(struct poller *p, struct tenant *t)
 
 		if (q->broken)
 			continue;
+		looked = false;
 		xio_host_qp_get_stats(q->hq, &st);
 		before_invalid = (uint32_t)st.invalid;
 		before_full = (uint32_t)st.cq_full;
@@ -695,14 +787,10 @@ static bool visit(struct poller *p, struct tenant *t)
 			}
 			if (!max)
 				break;
+			looked = true;
 			n = xio_host_sq_take(q->hq, sqes, max);
 			if (n < 0) {
-				q->broken = true;
-				__atomic_store_n(&t->st.broken, 1,
-						 __ATOMIC_RELAXED);
-				log_warn(
-					"tenant %u '%s' qp %u quarantined: ring indices out of range",
-					t->id, t->name, q->idx);
+				qp_quarantine(t, q);
 				break;
 			}
 			for (j = 0; j < (uint32_t)n; j++)
@@ -712,6 +800,8 @@ static bool visit(struct poller *p, struct tenant *t)
 			if ((uint32_t)n < max)
 				break;
 		}
+		if (!looked)
+			held |= qp_check_tail(t, q);
 		xio_host_qp_get_stats(q->hq, &st);
 		if ((uint32_t)st.invalid != before_invalid) {
 			/* Refused SQEs were answered inside the take. */
@@ -723,6 +813,7 @@ static bool visit(struct poller *p, struct tenant *t)
 			work = true;
 		}
 		q->cq_blocked = !taken && (uint32_t)st.cq_full != before_full;
+		held |= q->cq_blocked;
 		if (taken) {
 			ctr_add(&t->st.taken, taken);
 			if (taken > t->st.max_visit_entries)
@@ -738,7 +829,7 @@ static bool visit(struct poller *p, struct tenant *t)
 	if (bytes > t->st.max_visit_bytes)
 		__atomic_store_n(&t->st.max_visit_bytes, bytes,
 				 __ATOMIC_RELAXED);
-	return work;
+	return work ? V_WORK : held ? V_HELD : V_IDLE;
 }
 
 /*
@@ -782,16 +873,31 @@ static void tenant_unpark(struct poller *p, struct tenant *t)
 	p->parked[t->pidx]->pidx = t->pidx;
 	p->tenants[p->nr_tenants++] = t;
 	t->parked = false;
+	t->backlog = false;
+	vt_level(p, t, 0);
 	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++)
 		if (!t->qps[i].broken)
 			xio_host_sq_clear_wakeup(t->qps[i].hq);
 }
 
+/*
+ * One round over the scanned tenants.  Weighted fair share (docs/
+ * accounting.md): each tenant's virtual time is its attributed poller time
+ * divided by its weight; a backlogged tenant (its last visit took
+ * something) more than a quantum ahead of the slowest backlogged one
+ * (p->vclock) sits the round out, so under contention poller time goes to
+ * tenants in proportion to their weights.  A tenant whose visit finds
+ * nothing is levelled up to p->vclock: idle time banks no credit.  The
+ * slowest backlogged tenant is always visited, and one without backlog is
+ * visited every round (it may have new work), so nothing waits on a clock
+ * that does not move.
+ */
 static bool round_robin(struct poller *p)
 {
 	uint32_t n = p->nr_tenants, start, i, k;
-	uint64_t now = cfg.park_us ? now_us() : 0, c0, c1;
+	uint64_t now = cfg.park_us ? now_us() : 0, c0, c1, vmin = UINT64_MAX;
+	uint64_t vlimit = p->vclock + p->vt_quantum;
 	bool work = false, parked = false;
 
 	if (!n)
@@ -800,8 +906,17 @@ static bool round_robin(struct poller *p)
 	c0 = acct_now();
 	for (i = 0; i < n; i++) {
 		struct tenant *t = p->tenants[(start + i) % n];
-		bool w = visit(p, t);
+		uint64_t vt = tenant_vtime(t);
+		enum visit_res r;
+		bool w;
 
+		if (t->backlog && vt > vlimit) {
+			if (vt < vmin)
+				vmin = vt;
+			continue; /* ahead of its share: not this round */
+		}
+		r = visit(p, t);
+		w = r == V_WORK;
 		/* A visit that found work is the tenant's; an empty one idle. */
 		c1 = acct_now();
 		if (w)
@@ -809,15 +924,23 @@ static bool round_robin(struct poller *p)
 		else
 			p->acct_empty += c1 - c0;
 		c0 = c1;
+		t->backlog = r != V_IDLE;
 		if (w) {
+			vt = tenant_vtime(t);
+			if (vt < vmin)
+				vmin = vt;
 			work = true;
 			t->last_work_us = now;
-		} else if (cfg.park_us &&
-			   now - t->last_work_us >= cfg.park_us) {
+		} else {
+			vt_level(p, t, r == V_HELD ? p->vt_lag : 0);
+		}
+		if (!w && cfg.park_us && now - t->last_work_us >= cfg.park_us) {
 			tenant_park(t);
 			parked |= t->parked;
 		}
 	}
+	if (vmin != UINT64_MAX)
+		p->vclock = vmin;
 	if (!parked)
 		return work;
 	/* Move the newly parked out of the scanned array. */
@@ -833,6 +956,32 @@ static bool round_robin(struct poller *p)
 	}
 	p->nr_tenants = k;
 	return work;
+}
+
+/*
+ * Submit what the iteration queued.  Buffered I/O on cached data runs
+ * inside io_uring_submit(): that time is charged to the tenants whose SQEs
+ * were queued, in proportion to their count (what a visit submitted itself
+ * when the SQ was full is already in its visit).  The list is emptied
+ * every iteration, before drain_check() may hand a tenant back.
+ */
+static void submit_charged(struct poller *p)
+{
+	uint64_t c0 = acct_now(), cyc, total = 0;
+	uint32_t i;
+
+	if (io_uring_sq_ready(&p->ring))
+		xio__fault_submit(&p->ring); /* fault builds: retried */
+	cyc = acct_now() - c0;
+	for (i = 0; i < p->nr_sub; i++)
+		total += p->sub_list[i]->sub_n;
+	for (i = 0; i < p->nr_sub; i++) {
+		struct tenant *t = p->sub_list[i];
+
+		charge(p, t, cyc * t->sub_n / total);
+		t->sub_n = 0;
+	}
+	p->nr_sub = 0;
 }
 
 /* ---- tenant add / drain ------------------------------------------------- */
@@ -893,6 +1042,9 @@ static void tenant_add(struct poller *p, struct tenant *t)
 	fixed_register(p, t);
 	pktio_tenant_add(p, t);
 	t->parked = false;
+	t->backlog = false;
+	t->vtime = p->vclock;
+	t->vt_mul = vt_mul_of(XIO_QUOTA_WEIGHT_DEFAULT);
 	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++)
 		arm_kick(p, &t->qps[i]);
@@ -1035,15 +1187,29 @@ void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg)
 /* ---- sleeping ----------------------------------------------------------- */
 
 /*
+ * Whether @t's pending entries could be taken now: not while it sits at its
+ * in-flight cap (its own completions wake the poller).
+ */
+static bool below_cap(const struct tenant *t)
+{
+	uint32_t cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
+
+	return t->nr_free && t->nr_ops - t->nr_free < cap;
+}
+
+/*
  * Arm NEED_WAKEUP everywhere, then sleep unless a tail moved.  A ring whose
  * entries cannot be taken until the guest drains its CQ (cq_blocked) or
  * that lost its kick poll only earns a timed sleep; one blocked on its
- * in-flight cap is woken by its own completions.
+ * in-flight cap is woken by its own completions.  A tenant throttled by its
+ * quota at its last visit is not armed (its guest need not kick: nothing
+ * would be taken): the sleep ends when its bucket has refilled.
  */
 static void poller_sleep(struct poller *p)
 {
 	/* Frames arriving on AF_XDP sockets wake nobody: timed sleeps. */
 	bool pending = false, timed = !p->wake_armed || pktio_has_xsks(p);
+	uint64_t now = acct_now(), until = UINT64_MAX;
 	uint32_t i, j;
 	int ret;
 
@@ -1052,6 +1218,12 @@ static void poller_sleep(struct poller *p)
 
 		if (t->no_doorbell)
 			timed = true; /* polled: its submits cannot wake us */
+		if (t->tb_until) {
+			if (t->tb_until <= now)
+				pending = true; /* refilled: serve it */
+			else if (t->tb_until < until)
+				until = t->tb_until;
+		}
 		for (j = 0; j < t->nr_qpairs; j++) {
 			struct xqp *q = &t->qps[j];
 
@@ -1061,20 +1233,26 @@ static void poller_sleep(struct poller *p)
 				notify_guest(p, q);
 			if (!q->kick_armed || q->notify_owed)
 				timed = true;
-			if (!xio_host_sq_arm_wakeup(q->hq))
+			if (t->tb_until || !xio_host_sq_arm_wakeup(q->hq))
 				continue;
 			if (q->cq_blocked)
 				timed = true;
-			else if (t->nr_free)
+			else if (below_cap(t))
 				pending = true;
 		}
 	}
 	if (__atomic_load_n(&p->inbox_pending, __ATOMIC_ACQUIRE))
 		pending = true;
 	if (!pending) {
+		uint64_t ns = timed ? TIMED_SLEEP_NS : UINT64_MAX;
+
+		if (until != UINT64_MAX && acct_ns(until - now) < ns)
+			ns = acct_ns(until - now) + 1;
 		ctr_add(&p->sleeps, 1);
-		if (timed) {
-			struct __kernel_timespec ts = {0, TIMED_SLEEP_NS};
+		if (ns != UINT64_MAX) {
+			struct __kernel_timespec ts = {
+				(long long)(ns / 1000000000ULL),
+				(long long)(ns % 1000000000ULL)};
 			struct io_uring_cqe *cqe;
 
 			ctr_add(&p->timed_sleeps, 1);
@@ -1143,8 +1321,8 @@ static void *poller_main(void *arg)
 		if (pktio_has_xsks(p))
 			work |= pktio_poll(p);
 		publish_dirty(p);
-		if (io_uring_sq_ready(&p->ring))
-			xio__fault_submit(&p->ring); /* fault builds: retried */
+		if (io_uring_sq_ready(&p->ring) || p->nr_sub)
+			submit_charged(p);
 		if (p->nr_draining)
 			drain_check(p);
 		/*
@@ -1203,6 +1381,8 @@ int pollers_start(void)
 		struct poller *p = &pollers[i];
 
 		p->idx = i;
+		p->vt_quantum = (uint64_t)(VT_QUANTUM_NS / acct_ns_per_cycle);
+		p->vt_lag = (uint64_t)(VT_LAG_NS / acct_ns_per_cycle);
 		p->cpu = cfg.nr_cpus ? cfg.cpus[i % cfg.nr_cpus] : -1;
 		p->node = -1;
 		if (p->cpu >= 0 && numa_available() >= 0)

@@ -203,6 +203,11 @@ struct tenant {
 	/* [P] buffers posted with XIO_OP_PKT_RECV: a FIFO of ops[] chained
 	 * through next_free, oldest first (pktio.c) */
 	uint32_t rx_head, rx_tail, rx_nr;
+	uint32_t sub_n; /* [P] its io_uring SQEs not yet submitted */
+	/* weighted share of poller time [P] (poller.c round_robin()) */
+	bool backlog;	 /* its last visit took something or was held */
+	uint64_t vtime;	 /* attributed time / weight (virtual time) */
+	uint64_t vt_mul; /* vtime per cycle, << VT_SHIFT, from the weight */
 
 	struct poller *p;
 	int32_t numa_node;	 /* requested, or XIO_ATTACH_NUMA_AUTO */
@@ -221,8 +226,9 @@ struct tenant {
 	/* token buckets [P] */
 	uint64_t tb_ops_rate, tb_bytes_rate; /* rates the buckets run at */
 	double tb_ops, tb_bytes;
-	uint64_t tb_last;	  /* acct_now() of the last refill */
-	struct tenant *next;	  /* [C] control's list, by id */
+	uint64_t tb_last;    /* acct_now() of the last refill */
+	uint64_t tb_until;   /* [P] throttled until this acct_now(); 0: not */
+	struct tenant *next; /* [C] control's list, by id */
 	struct tenant *done_next; /* poller -> control hand-back */
 };
 
@@ -269,6 +275,9 @@ struct poller {
 	struct xqp **dirty;
 	uint32_t nr_dirty, dirty_cap;
 	uint32_t rr;
+	uint64_t vclock;     /* least vtime of the backlogged tenants */
+	uint64_t vt_quantum; /* lead over vclock a tenant may take */
+	uint64_t vt_lag;     /* lag behind vclock a held tenant may keep */
 	bool woke;
 	bool stop;
 
@@ -285,6 +294,9 @@ struct poller {
 	uint32_t nr_w;
 	struct tenant *w_list[2 * XIOD_MAX_TENANTS_PER_POLLER]; /* charged */
 	struct pktio *pkt; /* [P] AF_XDP sockets, tenants by id (pktio.c) */
+	/* [P] tenants with SQEs queued since the last io_uring submit */
+	uint32_t nr_sub;
+	struct tenant *sub_list[2 * XIOD_MAX_TENANTS_PER_POLLER];
 };
 
 extern struct poller *pollers;

@@ -221,8 +221,8 @@ int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max)
 	if (avail > hq->sq_entries)
 		return mark_broken(hq, "SQ tail outside the ring", tail,
 				   hq->sq_head);
-	if (!avail)
-		return 0;
+	if (!avail || !max)
+		return 0; /* max 0: the tail check alone, nothing written */
 	if (avail > max)
 		avail = max;
 	err = cq_space(hq, avail, &space);

@@ -467,7 +467,9 @@ int xio_sqe_validate(const struct xio_layout *l, const struct xio_sqe *sqe);
  * Returns the number of valid SQEs in @out (0 when the SQ is empty or the CQ
  * is full), or -EPROTO when the guest broke the index protocol (tail - head >
  * ring size, CQ head beyond the tail): the ring is then quarantined, flagged
- * XIO_SQ_BROKEN, and every later call returns -EPROTO.
+ * XIO_SQ_BROKEN, and every later call returns -EPROTO.  With @max 0 (@out
+ * may be NULL) it only checks the published tail: 0 or -EPROTO, no store to
+ * the shared region unless it quarantines.
  */
 int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max);
 

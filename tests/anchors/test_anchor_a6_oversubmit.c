@@ -12,9 +12,12 @@
  *     256-entry SQ kept full: in every round xiod takes exactly the cap
  *     and no more (the rest waits in the SQ), and every RECV completes
  *     once bytes arrive.
- * A last step publishes a tail more than a ring ahead of the head (heads the
- * host has not released): the queue pair is quarantined (XIO_SQ_BROKEN) and
- * xiod keeps serving a second tenant.
+ * A last step (anchor A2) publishes a tail more than a ring ahead of the
+ * head (heads the host has not released) while the tenant sits at its
+ * in-flight cap, 16 RECVs that cannot complete and the rest of its SQ
+ * waiting: xiod takes nothing from that ring, yet checks its tail and
+ * quarantines the queue pair (XIO_SQ_BROKEN) at once, with the 16 still in
+ * flight, and keeps serving a second tenant.
  */
 #include "daemon/dtest.h"
 
@@ -148,7 +151,26 @@ int main(void)
 	       rounds, BATCH, SQ, max_inflight, CAP);
 	CHECK_EQ(max_inflight, CAP);
 
-	break_ring(xio_tenant_qp(t, 0));
+	/* At the cap with nothing to complete: fill the SQ, wait for 16. */
+	{
+		struct xio_qp *qp = xio_tenant_qp(t, 0);
+		uint64_t deadline = dt_now_ms() + 10000;
+		struct xio_tenant_info ti;
+		struct xio_sqe *s;
+
+		while ((s = xio_get_sqe(qp)))
+			xio_prep_rw(s, XIO_OP_RECV, 0, 0, 0, 1, 0, 0);
+		xio_submit(qp);
+		do {
+			info(t, &ti);
+			CHECK(dt_now_ms() < deadline);
+		} while (ti.inflight < CAP);
+		break_ring(qp);
+		info(t, &ti);
+		printf("tail broken at the in-flight cap: quarantined with %llu in flight\n",
+		       (unsigned long long)ti.inflight);
+		CHECK_EQ(ti.inflight, CAP); /* noticed while still capped */
+	}
 	for (int i = 0; i < 100; i++)
 		nop_roundtrip(xio_tenant_qp(good, 0), (uint64_t)i);
 	xio_client_detach(t);
