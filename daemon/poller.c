@@ -101,17 +101,17 @@ static inline void charge(struct poller *p, struct tenant *t, uint64_t cyc)
 
 /*
  * Virtual time (weighted fair share, round_robin()): a tenant's attributed
- * cycles times VT_ONE * XIO_QUOTA_WEIGHT_DEFAULT / weight, so at the
- * default weight one unit is one cycle.
+ * cycles divided by its weight (1..10000), kept in 64 bits: at weight 1 a
+ * unit is a cycle, so it wraps after centuries of a busy poller.
  */
-#define VT_SHIFT 16
+#define VT_SHIFT 20
 #define VT_ONE (1ULL << VT_SHIFT)
 #define VT_QUANTUM_NS 50000 /* lead over the slowest a tenant may take */
 #define VT_LAG_NS 1000000   /* credit a held-back tenant may keep */
 
 static inline uint64_t vt_mul_of(uint64_t weight)
 {
-	return VT_ONE * XIO_QUOTA_WEIGHT_DEFAULT / (weight ? weight : 1);
+	return VT_ONE / (weight ? weight : 1);
 }
 
 /* Its virtual time, with what the open window charged it so far. */
@@ -884,14 +884,17 @@ static void tenant_unpark(struct poller *p, struct tenant *t)
 /*
  * One round over the scanned tenants.  Weighted fair share (docs/
  * accounting.md): each tenant's virtual time is its attributed poller time
- * divided by its weight; a backlogged tenant (its last visit took
- * something) more than a quantum ahead of the slowest backlogged one
- * (p->vclock) sits the round out, so under contention poller time goes to
- * tenants in proportion to their weights.  A tenant whose visit finds
- * nothing is levelled up to p->vclock: idle time banks no credit.  The
- * slowest backlogged tenant is always visited, and one without backlog is
- * visited every round (it may have new work), so nothing waits on a clock
- * that does not move.
+ * divided by its weight.  p->vclock is the least virtual time of the
+ * tenants that got work done last round or sat it out; a backlogged tenant
+ * (its last visit took something, or was held back with entries waiting)
+ * more than a quantum ahead of it sits the round out, so under contention
+ * poller time goes to tenants in proportion to their weights.  A tenant
+ * whose visit finds nothing is levelled up to p->vclock (idle time banks no
+ * credit); one held back by its quota, in-flight cap or full CQ keeps at
+ * most VT_LAG_NS of credit.  The slowest is always visited and a tenant
+ * without backlog every round (it may have new work), so nothing waits on
+ * a clock that does not move.  Cost: a multiply and a compare per tenant
+ * per round.
  */
 static bool round_robin(struct poller *p)
 {
@@ -1044,7 +1047,7 @@ static void tenant_add(struct poller *p, struct tenant *t)
 	t->parked = false;
 	t->backlog = false;
 	t->vtime = p->vclock;
-	t->vt_mul = vt_mul_of(XIO_QUOTA_WEIGHT_DEFAULT);
+	t->vt_mul = vt_mul_of(__atomic_load_n(&t->q_weight, __ATOMIC_RELAXED));
 	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++)
 		arm_kick(p, &t->qps[i]);
@@ -1381,8 +1384,11 @@ int pollers_start(void)
 		struct poller *p = &pollers[i];
 
 		p->idx = i;
-		p->vt_quantum = (uint64_t)(VT_QUANTUM_NS / acct_ns_per_cycle);
-		p->vt_lag = (uint64_t)(VT_LAG_NS / acct_ns_per_cycle);
+		/* In virtual time at the default weight. */
+		p->vt_quantum = (uint64_t)(VT_QUANTUM_NS / acct_ns_per_cycle) /
+				XIO_QUOTA_WEIGHT_DEFAULT;
+		p->vt_lag = (uint64_t)(VT_LAG_NS / acct_ns_per_cycle) /
+			    XIO_QUOTA_WEIGHT_DEFAULT;
 		p->cpu = cfg.nr_cpus ? cfg.cpus[i % cfg.nr_cpus] : -1;
 		p->node = -1;
 		if (p->cpu >= 0 && numa_available() >= 0)
