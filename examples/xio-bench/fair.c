@@ -11,11 +11,20 @@
  *   distance in percentage points from the offered shares (target <= 2);
  *   the poller's accounted time (attributed + idle + overhead) against its
  *   thread CPU time (target 98..102 %).
- * noisy neighbour: two tenants each keep 4 READs in flight (closed loop),
- *   alone, then beside a third that floods NOPs 64 deep without quota, then
- *   with --ops-rate on the flood: the pair's throughput as a percentage of
- *   alone (target >= 90 with the quota) and the flood's rate against its
- *   limit.
+ *   Also the poller's busy fraction (thread CPU time not idle, over the
+ *   wall time): the shares follow the offered load only while the poller
+ *   keeps up; a saturated or starved poller serves the backlogged tenants
+ *   by weight (equal here) instead.
+ * noisy neighbour: two tenants run a moderate load (open loop, --pair-rate
+ *   READs/s each, at most 16 in flight), alone, then beside a third that
+ *   floods NOPs 64 deep without quota, then with --ops-rate on the flood:
+ *   the pair's throughput as a percentage of alone (target >= 90 with the
+ *   quota) and the flood's rate against its limit.  The same with a pair
+ *   that each keep 4 READs in flight (closed loop: as fast as they can).
+ *
+ * Each run does all phases in turn (interleaved), so a noisy minute of a
+ * shared machine hits one run rather than one experiment; the table gives
+ * median (min .. max) over --runs.
  *
  * The guest threads all run on CPU A (they spin: beside the poller on CPU
  * B they would take its time and the split would measure the scheduler).
@@ -24,7 +33,7 @@
  * held by its quota, the flood sleeps in xio_wait_cqe() on a full ring.
  *
  * usage: xio-bench [options] fair [--xiod PATH] [--rate OPS_PER_S]
- *                  [--flood-limit OPS_PER_S]
+ *                  [--flood-limit OPS_PER_S] [--pair-rate OPS_PER_S]
  */
 #include "bench.h"
 
@@ -222,6 +231,18 @@ static void *ft_run(void *arg)
 			inflight--;
 			f->done++;
 		}
+		/* Open loop with nothing in flight: sleep to the next due
+		 * request (at most 1 ms) instead of spinning on CPU A. */
+		if (!any && f->rate > 0 && !inflight) {
+			uint64_t next = t0 + (uint64_t)((double)(sent + 1) *
+							1e9 / f->rate);
+			struct timespec ts = {0, 1000000};
+
+			if (next > now && next - now < 1000000)
+				ts.tv_nsec = (long)(next - now);
+			if (next > now)
+				nanosleep(&ts, NULL);
+		}
 	}
 	while (inflight) {
 		if (xio_wait_cqe(qp, &c, 1000) == 0) {
@@ -274,6 +295,11 @@ enum {
 	F_SHARE60,
 	F_MAXDEV,
 	F_ACCOUNTED,
+	F_BUSY,
+	F_NM_SOLO,
+	F_NM_NOQUOTA,
+	F_NM_QUOTA,
+	F_NM_FLOOD,
 	F_NN_SOLO,
 	F_NN_NOQUOTA,
 	F_NN_QUOTA,
@@ -289,12 +315,107 @@ static const struct {
 	{"fair.charged_60", "pct", "tenant offering 60%: charged share"},
 	{"fair.max_dev", "points", "largest |charged - offered| (target <= 2)"},
 	{"fair.accounted", "pct", "accounted / poller thread CPU (98..102)"},
+	{"fair.poller_busy", "pct", "shares: poller busy / wall time"},
+	{"fair.nm.solo", "Kops/s", "moderate pair (open loop) alone"},
+	{"fair.nm.noquota", "pct",
+	 "moderate pair beside a NOP flood, no quota"},
+	{"fair.nm.quota", "pct", "moderate pair beside it, --ops-rate (>= 90)"},
+	{"fair.nm.flood", "pct", "flood's rate / its ops-rate limit"},
 	{"fair.nn.solo", "Kops/s", "pair of 4-deep readers alone"},
 	{"fair.nn.noquota", "pct", "pair beside a NOP flood, no quota"},
 	{"fair.nn.quota", "pct",
 	 "pair beside the flood with --ops-rate (>= 90)"},
-	{"fair.nn.flood", "pct", "flood's rate / its ops-rate limit"},
+	{"fair.nn.flood", "pct", "flood's rate / its ops-rate limit (4-deep)"},
 };
+
+/*
+ * Noisy neighbour, one run: @pair alone, beside the flood without quota,
+ * beside it held to @limit; results into v[first..first+3][r].
+ */
+static void noisy(struct bench_ctx *ctx, struct fenv *e, struct ftenant *nn,
+		  double limit, double secs, double (*v)[BENCH_MAX_RUNS],
+		  int first, int r, const char *what)
+{
+	struct xio_quota q = {.sz = sizeof(q), .flags = XIO_QUOTA_OPS_RATE};
+	struct ftenant *set[3] = {&nn[0], &nn[1], &nn[2]};
+	double solo, with, flood;
+
+	run_set(set, 2);
+	solo = (double)(nn[0].done + nn[1].done) / secs;
+	q.ops_rate = 0;
+	if (xio_admin_quota_set(e->a, nn[2].name, &q))
+		bench_die("quota");
+	run_set(set, 3);
+	with = (double)(nn[0].done + nn[1].done) / secs;
+	flood = (double)nn[2].done / secs;
+	v[first][r] = solo / 1e3;
+	v[first + 1][r] = 100 * with / solo;
+	bench_info(
+		ctx,
+		"  %s: pair alone %.0f ops/s, beside an unlimited flood (%.0f ops/s) %.0f ops/s",
+		what, solo, flood, with);
+	q.ops_rate = (uint64_t)limit;
+	if (xio_admin_quota_set(e->a, nn[2].name, &q))
+		bench_die("quota");
+	run_set(set, 3);
+	with = (double)(nn[0].done + nn[1].done) / secs;
+	v[first + 2][r] = 100 * with / solo;
+	v[first + 3][r] = 100 * (double)nn[2].done / secs / limit;
+	bench_info(
+		ctx,
+		", beside the flood held to %.0f/s (%.0f ops/s) %.0f ops/s\n",
+		limit, (double)nn[2].done / secs, with);
+}
+
+/* Offered shares against charged ones, one run; results into v[..][r]. */
+static void shares(struct bench_ctx *ctx, struct fenv *e, struct ftenant *sh,
+		   const double *offer, double (*v)[BENCH_MAX_RUNS], int r)
+{
+	struct ftenant *set[3] = {&sh[0], &sh[1], &sh[2]};
+	struct xio_poller_stats p0, p1;
+	struct xio_tenant_stats st;
+	double cpu[3], sum = 0, dev = 0, acc, thr;
+	uint64_t w0, w1;
+	int i;
+
+	if (xio_admin_stats_reset(e->a, NULL))
+		bench_die("stats reset");
+	poller0(e, &p0);
+	w0 = bench_mono_ns();
+	run_set(set, 3);
+	w1 = bench_mono_ns();
+	poller0(e, &p1);
+	for (i = 0; i < 3; i++) {
+		stats_of(e, sh[i].name, &st);
+		cpu[i] = (double)st.cpu_ns;
+		sum += cpu[i];
+	}
+	for (i = 0; i < 3; i++) {
+		double share = sum > 0 ? 100 * cpu[i] / sum : 0;
+		double d = share - 100 * offer[i];
+
+		v[F_SHARE10 + i][r] = share;
+		if (d < 0)
+			d = -d;
+		if (d > dev)
+			dev = d;
+	}
+	v[F_MAXDEV][r] = dev;
+	acc = (double)(p1.attributed_ns - p0.attributed_ns) +
+	      (double)(p1.idle_ns - p0.idle_ns) +
+	      (double)(p1.overhead_ns - p0.overhead_ns);
+	thr = (double)(p1.thread_cpu_ns - p0.thread_cpu_ns);
+	v[F_ACCOUNTED][r] = thr > 0 ? 100 * acc / thr : 0;
+	v[F_BUSY][r] = 100 * (thr - (double)(p1.idle_ns - p0.idle_ns)) /
+		       (double)(w1 - w0);
+	bench_info(
+		ctx,
+		"  shares: done %llu/%llu/%llu, charged %.1f/%.1f/%.1f %%, max dev %.2f points, accounted %.1f %%, poller busy %.1f %%\n",
+		(unsigned long long)sh[0].done, (unsigned long long)sh[1].done,
+		(unsigned long long)sh[2].done, v[F_SHARE10][r],
+		v[F_SHARE30][r], v[F_SHARE60][r], dev, v[F_ACCOUNTED][r],
+		v[F_BUSY][r]);
+}
 
 int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
 {
@@ -302,17 +423,16 @@ int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
 		{"xiod", required_argument, NULL, 'x'},
 		{"rate", required_argument, NULL, 'r'},
 		{"flood-limit", required_argument, NULL, 'l'},
+		{"pair-rate", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	static double v[F_NR][BENCH_MAX_RUNS];
 	static const double offer[3] = {0.1, 0.3, 0.6};
 	const char *xiod = NULL;
-	double rate = ctx->quick ? 20000 : 200000, limit = 20000;
+	double rate = ctx->quick ? 20000 : 100000, limit = 20000;
+	double pair_rate = ctx->quick ? 5000 : 20000;
 	double secs = ctx->quick ? 0.3 : 2;
-	struct ftenant sh[3], nn[3], *set[4];
-	struct xio_poller_stats p0, p1;
-	struct xio_tenant_stats st;
-	struct xio_quota q = {.sz = sizeof(q)};
+	struct ftenant sh[3], nn[3], nm[3];
 	struct fenv e;
 	char *end;
 	int opt, r, i;
@@ -336,9 +456,16 @@ int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
 					"--flood-limit: '%s' is not in 100..1e9",
 					optarg);
 			break;
+		case 'p':
+			pair_rate = strtod(optarg, &end);
+			if (*end || !(pair_rate >= 100 && pair_rate <= 1e8))
+				bench_die(
+					"--pair-rate: '%s' is not in 100..1e8",
+					optarg);
+			break;
 		default:
 			fprintf(stderr,
-				"usage: xio-bench [options] fair [--xiod PATH] [--rate OPS_PER_S] [--flood-limit OPS_PER_S]\n");
+				"usage: xio-bench [options] fair [--xiod PATH] [--rate OPS_PER_S] [--flood-limit OPS_PER_S] [--pair-rate OPS_PER_S]\n");
 			return 2;
 		}
 	}
@@ -351,93 +478,39 @@ int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
 		sh[i].rate = rate * offer[i];
 		sh[i].depth = 16;
 		sh[i].secs = secs;
-		set[i] = &sh[i];
 	}
-	for (r = 0; r < ctx->runs; r++) {
-		double cpu[3], sum = 0, dev = 0, acc, thr;
-
-		if (xio_admin_stats_reset(e.a, NULL))
-			bench_die("stats reset");
-		poller0(&e, &p0);
-		run_set(set, 3);
-		poller0(&e, &p1);
-		for (i = 0; i < 3; i++) {
-			stats_of(&e, sh[i].name, &st);
-			cpu[i] = (double)st.cpu_ns;
-			sum += cpu[i];
-		}
-		for (i = 0; i < 3; i++) {
-			double share = sum > 0 ? 100 * cpu[i] / sum : 0;
-			double d = share - 100 * offer[i];
-
-			v[F_SHARE10 + i][r] = share;
-			if (d < 0)
-				d = -d;
-			if (d > dev)
-				dev = d;
-		}
-		v[F_MAXDEV][r] = dev;
-		acc = (double)(p1.attributed_ns - p0.attributed_ns) +
-		      (double)(p1.idle_ns - p0.idle_ns) +
-		      (double)(p1.overhead_ns - p0.overhead_ns);
-		thr = (double)(p1.thread_cpu_ns - p0.thread_cpu_ns);
-		v[F_ACCOUNTED][r] = thr > 0 ? 100 * acc / thr : 0;
-		bench_info(
-			ctx,
-			"  shares: done %llu/%llu/%llu, charged %.1f/%.1f/%.1f %%, max dev %.2f points, accounted %.1f %%\n",
-			(unsigned long long)sh[0].done,
-			(unsigned long long)sh[1].done,
-			(unsigned long long)sh[2].done, v[F_SHARE10][r],
-			v[F_SHARE30][r], v[F_SHARE60][r], dev,
-			v[F_ACCOUNTED][r]);
-	}
-	for (i = 0; i < 3; i++)
-		xio_client_detach(sh[i].t);
-
-	/* Noisy neighbour. */
 	ft_attach(&e, &nn[0], "calm-a");
 	ft_attach(&e, &nn[1], "calm-b");
 	ft_attach(&e, &nn[2], "flood");
+	ft_attach(&e, &nm[0], "moderate-a");
+	ft_attach(&e, &nm[1], "moderate-b");
 	for (i = 0; i < 3; i++) {
 		nn[i].rate = 0;
 		nn[i].depth = i == 2 ? 64 : 4;
 		nn[i].nop = i == 2;
 		nn[i].secs = secs;
 	}
-	for (r = 0; r < ctx->runs; r++) {
-		double solo, with;
-
-		set[0] = &nn[0];
-		set[1] = &nn[1];
-		run_set(set, 2);
-		solo = (double)(nn[0].done + nn[1].done) / secs;
-		set[2] = &nn[2];
-		q.flags = XIO_QUOTA_OPS_RATE;
-		q.ops_rate = 0;
-		if (xio_admin_quota_set(e.a, "flood", &q))
-			bench_die("quota");
-		run_set(set, 3);
-		with = (double)(nn[0].done + nn[1].done) / secs;
-		v[F_NN_SOLO][r] = solo / 1e3;
-		v[F_NN_NOQUOTA][r] = 100 * with / solo;
-		bench_info(
-			ctx,
-			"  noisy neighbour: pair alone %.0f ops/s, beside an unlimited flood (%.0f ops/s) %.0f ops/s",
-			solo, (double)nn[2].done / secs, with);
-		q.ops_rate = (uint64_t)limit;
-		if (xio_admin_quota_set(e.a, "flood", &q))
-			bench_die("quota");
-		run_set(set, 3);
-		with = (double)(nn[0].done + nn[1].done) / secs;
-		v[F_NN_QUOTA][r] = 100 * with / solo;
-		v[F_NN_FLOOD][r] = 100 * (double)nn[2].done / secs / limit;
-		bench_info(
-			ctx,
-			", beside the flood held to %.0f/s (%.0f ops/s) %.0f ops/s\n",
-			limit, (double)nn[2].done / secs, with);
+	nm[2] = nn[2]; /* the same flood */
+	for (i = 0; i < 2; i++) {
+		nm[i].rate = pair_rate;
+		nm[i].depth = 16;
+		nm[i].nop = false;
+		nm[i].secs = secs;
 	}
-	for (i = 0; i < 3; i++)
+	/* Interleaved: every run goes through every experiment. */
+	for (r = 0; r < ctx->runs; r++) {
+		shares(ctx, &e, sh, offer, v, r);
+		noisy(ctx, &e, nm, limit, secs, v, F_NM_SOLO, r,
+		      "noisy neighbour, moderate pair");
+		noisy(ctx, &e, nn, limit, secs, v, F_NN_SOLO, r,
+		      "noisy neighbour, 4-deep pair");
+	}
+	for (i = 0; i < 3; i++) {
+		xio_client_detach(sh[i].t);
 		xio_client_detach(nn[i].t);
+	}
+	for (i = 0; i < 2; i++)
+		xio_client_detach(nm[i].t);
 	fenv_stop(&e);
 	for (i = 0; i < F_NR; i++)
 		bench_report(ctx, fair_metrics[i].metric, fair_metrics[i].unit,

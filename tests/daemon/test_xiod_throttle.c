@@ -6,9 +6,18 @@
  * thread CPU time stays a small fraction of the wall time (the poller
  * sleeps until the bucket refills: asleep most of the wall time, which a
  * spinning poller is not even when a loaded machine preempts it; generous
- * bounds, no timing assertion beyond them).  The same with a bytes/s limit on 4 KiB WRITEs.
+ * bounds, no timing assertion beyond them).  The same with a bytes/s limit
+ * on 4 KiB WRITEs.
+ *
+ * Noisy neighbour: a thread floods NOPs as fast as it can (SQ always full,
+ * never waiting) under an ops/s quota while another tenant runs round trips
+ * on the same poller: the flood is held to its limit (generous margin) and
+ * the neighbour completes requests in every 100 ms slice (no throughput
+ * ratio is asserted).
  */
 #include "dtest.h"
+
+#include <pthread.h>
 
 #define SQ 64
 #define BLK 4096U
@@ -71,12 +80,86 @@ static void flood(struct xio_admin *a, struct xio_qp *qp, uint8_t op,
 	}
 }
 
-static void quota(struct xio_admin *a, uint32_t flags, uint64_t v)
+static void quota(struct xio_admin *a, const char *name, uint32_t flags,
+		  uint64_t v)
 {
 	struct xio_quota q = {.sz = sizeof(q), .flags = flags};
 
 	q.ops_rate = q.bytes_rate = v;
-	CHECK_EQ(xio_admin_quota_set(a, "slow", &q), 0);
+	CHECK_EQ(xio_admin_quota_set(a, name, &q), 0);
+}
+
+struct noisy {
+	struct xio_qp *qp;
+	volatile int stop;
+	uint64_t done, pending;
+};
+
+/* The noisy neighbour: keep the SQ full of NOPs, spin, never wait. */
+static void *noisy_run(void *arg)
+{
+	struct noisy *n = arg;
+	struct xio_cqe *c;
+	struct xio_sqe *s;
+
+	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
+		while ((s = xio_get_sqe(n->qp))) {
+			xio_prep_nop(s, 1);
+			n->pending++;
+		}
+		xio_submit(n->qp);
+		while (xio_peek_cqe(n->qp, &c) == 0) {
+			xio_cqe_seen(n->qp, c);
+			n->pending--;
+			n->done++;
+		}
+	}
+	return NULL;
+}
+
+/* Flood at @limit ops/s beside round trips of another tenant. */
+static void noisy_neighbour(struct xiod *d, struct xio_admin *a, uint64_t limit,
+			    int slices)
+{
+	struct xio_tenant *f = attach(d->sock, "flood", SQ, 8);
+	struct noisy n = {.qp = xio_tenant_qp(f, 0)};
+	struct xio_tenant *calm = attach(d->sock, "calm", 8, 2);
+	uint64_t t0, calm_done = 0, least = UINT64_MAX, ud = 0;
+	struct xio_cqe *c;
+	pthread_t th;
+	double secs;
+	int k;
+
+	quota(a, "flood", XIO_QUOTA_OPS_RATE, limit);
+	CHECK_EQ(pthread_create(&th, NULL, noisy_run, &n), 0);
+	t0 = dt_now_ms();
+	for (k = 0; k < slices; k++) {
+		uint64_t s0 = dt_now_ms(), got = 0;
+
+		while (dt_now_ms() - s0 < 100) {
+			nop_roundtrip(xio_tenant_qp(calm, 0), ud++);
+			got++;
+		}
+		calm_done += got;
+		if (got < least)
+			least = got;
+	}
+	__atomic_store_n(&n.stop, 1, __ATOMIC_RELEASE);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	secs = (double)(dt_now_ms() - t0) / 1000.0;
+	printf("noisy neighbour: flood held to %.0f ops/s (limit %llu), neighbour %.0f round trips/s, at least %llu per 100 ms\n",
+	       (double)n.done / secs, (unsigned long long)limit,
+	       (double)calm_done / secs, (unsigned long long)least);
+	CHECK((double)n.done <= (double)limit * secs * 1.25 + SQ + 100);
+	CHECK((double)n.done >= (double)limit * secs * 0.5);
+	CHECK(least > 0);
+	while (n.pending) {
+		CHECK_EQ(xio_wait_cqe(n.qp, &c, 10000), 0);
+		xio_cqe_seen(n.qp, c);
+		n.pending--;
+	}
+	CHECK_EQ(xio_client_detach(f), 0);
+	CHECK_EQ(xio_client_detach(calm), 0);
 }
 
 int main(void)
@@ -97,7 +180,7 @@ int main(void)
 	CHECK_EQ(xio_admin_open(d.sock, &a), 0);
 
 	/* ops/s: 500 NOPs/s with 64 always waiting. */
-	quota(a, XIO_QUOTA_OPS_RATE, rate);
+	quota(a, "slow", XIO_QUOTA_OPS_RATE, rate);
 	flood(a, qp, XIO_OP_NOP, 1500, &r);
 	printf("ops-rate %llu/s: %.0f ops/s, poller thread CPU %.1f %% of wall time, asleep %.1f %%\n",
 	       (unsigned long long)rate, (double)r.done / r.secs,
@@ -110,7 +193,7 @@ int main(void)
 	st.sz = sizeof(st);
 	CHECK_EQ(xio_admin_stats(a, "slow", 0, &st, 1, NULL), 1);
 	CHECK(st.throttled > 0);
-	quota(a, XIO_QUOTA_OPS_RATE, 0);
+	quota(a, "slow", XIO_QUOTA_OPS_RATE, 0);
 
 	/* bytes/s: 4 KiB WRITEs at 256 KiB/s. */
 	snprintf(path, sizeof(path), "%s/disk", d.dir);
@@ -118,7 +201,7 @@ int main(void)
 	CHECK(fd >= 0);
 	CHECK_EQ(ftruncate(fd, BLK), 0);
 	CHECK_EQ(xio_admin_target_add(a, "slow", path, 0), 0);
-	quota(a, XIO_QUOTA_BYTES_RATE, brate);
+	quota(a, "slow", XIO_QUOTA_BYTES_RATE, brate);
 	flood(a, qp, XIO_OP_WRITE, 1500, &r);
 	printf("bytes-rate %llu KiB/s: %.0f KiB/s, poller thread CPU %.1f %% of wall time, asleep %.1f %%\n",
 	       (unsigned long long)brate / 1024,
@@ -131,6 +214,8 @@ int main(void)
 	CHECK(r.sleep_frac > 0.50);
 
 	CHECK_EQ(xio_client_detach(t), 0);
+
+	noisy_neighbour(&d, a, 2000, 10);
 	xio_admin_close(a);
 	close(fd);
 	unlink(path);
