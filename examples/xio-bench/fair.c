@@ -307,9 +307,7 @@ enum {
 	F_NR
 };
 
-static const struct {
-	const char *metric, *unit, *label;
-} fair_metrics[F_NR] = {
+static const struct bench_metric fair_metrics[F_NR] = {
 	{"fair.charged_10", "pct", "tenant offering 10%: charged share"},
 	{"fair.charged_30", "pct", "tenant offering 30%: charged share"},
 	{"fair.charged_60", "pct", "tenant offering 60%: charged share"},
@@ -512,14 +510,9 @@ int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
 	for (i = 0; i < 2; i++)
 		xio_client_detach(nm[i].t);
 	fenv_stop(&e);
-	for (i = 0; i < F_NR; i++)
-		bench_report(ctx, fair_metrics[i].metric, fair_metrics[i].unit,
-			     v[i], ctx->runs);
-	bench_table_header(
+	bench_report_table(
 		ctx,
-		"xio-bench fair: 4 KiB READs / NOPs, one xiod poller on CPU B, guests on CPU A");
-	for (i = 0; i < F_NR; i++)
-		bench_table_row(ctx, fair_metrics[i].label,
-				fair_metrics[i].metric);
+		"xio-bench fair: 4 KiB READs / NOPs, one xiod poller on CPU B, guests on CPU A",
+		fair_metrics, F_NR, v);
 	return 0;
 }
