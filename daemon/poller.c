@@ -50,6 +50,7 @@ struct poller *pollers;
 #define RING_CQ_ENTRIES 8192U
 #define RING_TINY 16U /* SQ and CQ size under fault cq_overflow */
 #define TIMED_SLEEP_NS 1000000L
+#define THROTTLED_SLEEP_NS 10000000ULL /* longest sleep on a bucket */
 
 static const uint64_t one_kick = 1; /* source buffer of notify writes */
 
@@ -1190,6 +1191,19 @@ void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg)
 /* ---- sleeping ----------------------------------------------------------- */
 
 /*
+ * Whether the administrator changed @t's rates since its buckets last ran:
+ * a throttled tenant is then served at once.  A change while the poller
+ * sleeps is seen within THROTTLED_SLEEP_NS.
+ */
+static bool quota_changed(const struct tenant *t)
+{
+	return __atomic_load_n(&t->q_ops_rate, __ATOMIC_RELAXED) !=
+		       t->tb_ops_rate ||
+	       __atomic_load_n(&t->q_bytes_rate, __ATOMIC_RELAXED) !=
+		       t->tb_bytes_rate;
+}
+
+/*
  * Whether @t's pending entries could be taken now: not while it sits at its
  * in-flight cap (its own completions wake the poller).
  */
@@ -1222,7 +1236,7 @@ static void poller_sleep(struct poller *p)
 		if (t->no_doorbell)
 			timed = true; /* polled: its submits cannot wake us */
 		if (t->tb_until) {
-			if (t->tb_until <= now)
+			if (t->tb_until <= now || quota_changed(t))
 				pending = true; /* refilled: serve it */
 			else if (t->tb_until < until)
 				until = t->tb_until;
@@ -1249,8 +1263,11 @@ static void poller_sleep(struct poller *p)
 	if (!pending) {
 		uint64_t ns = timed ? TIMED_SLEEP_NS : UINT64_MAX;
 
-		if (until != UINT64_MAX && acct_ns(until - now) < ns)
+		if (until != UINT64_MAX && acct_ns(until - now) < ns) {
 			ns = acct_ns(until - now) + 1;
+			if (ns > THROTTLED_SLEEP_NS)
+				ns = THROTTLED_SLEEP_NS;
+		}
 		ctr_add(&p->sleeps, 1);
 		if (ns != UINT64_MAX) {
 			struct __kernel_timespec ts = {
