@@ -222,7 +222,8 @@ run 0 "hook-$tag-a" release end <"$dir/a.dump"
 run 0 "hook-$tag-b" release end <"$dir/b.dump"
 [ -z "$(tenants)" ] || fail "tenants left: $(tenants)"
 
-# reconnect with the tenant gone (xiod restarted): reported, exit 0.
+# reconnect with the tenant and its file gone: cannot be adopted again,
+# reported, exit 0 (adopting after an xiod restart: test_libvirt_sync).
 run 0 "hook-$tag-b" reconnect begin <"$dir/b.dump"
 one_line "reconnect without tenant" "not in xiod"
 

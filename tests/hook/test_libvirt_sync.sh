@@ -223,6 +223,18 @@ grep -q "xiod: libvirt sync: adopt xio-$tag-k (domain sync-$tag-k)" "$dir/xiod.l
 	fail "xiod's sync lines"
 grep -q "libvirt sync: done" "$dir/xiod.log" || fail "xiod did not report the sync"
 guest_run "xio-$tag-a" 33
+
+# ---- the hook's reconnect (libvirtd restarted) after xiod restarted -------
+kill9_xiod
+start_xiod
+printf '%s\n' "$dom_a" | sed 's/^  //' |
+	"$hook" "sync-$tag-a" reconnect begin - >"$dir/out" 2>"$dir/err" ||
+	fail "reconnect: exit $?: $(cat "$dir/err")"
+[ ! -s "$dir/err" ] || fail "reconnect complained: $(cat "$dir/err")"
+has out "tenant [0-9]* xio-$tag-a adopted again (file /dev/shm/xio-$tag-a)"
+has out "tenant xio-$tag-a target 1 = $dir/ro-a.img (read-only)"
+[ "$(tenants)" = "xio-$tag-a xio-$tag-b " ] || fail "after reconnect: $(tenants)"
+guest_run "xio-$tag-a" 44
 kill -TERM "$xpid"
 wait "$xpid"
 st=$?

@@ -13,8 +13,8 @@
  * stopped, release: those tenants are removed (xiod unlinks the files).
  * migrate, restore: refused when the domain has xio devices (the region is
  * host memory that QEMU does not carry); otherwise the XML is kept (nothing
- * printed).  reconnect: the tenants must still exist in xiod (re-adopted
- * as they are); a missing one is reported, not recreated.  Anything else:
+ * printed).  reconnect: the tenants still in xiod are kept; a missing one
+ * (xiod restarted) is adopted again on its file.  Anything else:
  * exit 0, nothing done (libvirt's convention for unknown operations).
  *
  * Never calls libvirt (a hook that does deadlocks libvirtd).  Every xiod
@@ -197,6 +197,32 @@ static int detach_all(struct xio_admin *a, const struct dom *d, unsigned int n,
 	return rc;
 }
 
+/*
+ * The domain's xio:target metadata of shmem @shm (NULL: of every shmem), in
+ * order.  0, or the -errno of the first refusal (*@bad: its index).
+ */
+static int add_targets(struct xio_admin *a, const struct dom *d,
+		       const char *shm, unsigned int *bad)
+{
+	unsigned int i;
+	int id;
+
+	for (i = 0; i < d->nr_tgt; i++) {
+		if (shm && strcmp(d->tgt[i].shm, shm))
+			continue;
+		id = xio_admin_target_add(a, d->tgt[i].shm, d->tgt[i].path,
+					  d->tgt[i].ro ? XIO_TARGET_RDONLY : 0);
+		if (id < 0) {
+			*bad = i;
+			return id;
+		}
+		printf("xio-libvirt-hook: %s: tenant %s target %d = %s%s\n",
+		       d->name, d->tgt[i].shm, id, d->tgt[i].path,
+		       d->tgt[i].ro ? " (read-only)" : "");
+	}
+	return 0;
+}
+
 static int do_prepare(const struct dom *d)
 {
 	const char *dir = env_or("XIO_HOOK_SHM_DIR", "/dev/shm");
@@ -238,18 +264,12 @@ static int do_prepare(const struct dom *d)
 		       d->node_from ? d->node_from : "none", o.nr_qpairs,
 		       o.sq_entries, o.nr_bufs);
 	}
-	for (i = 0; i < d->nr_tgt; i++) {
-		id = xio_admin_target_add(a, d->tgt[i].shm, d->tgt[i].path,
-					  d->tgt[i].ro ? XIO_TARGET_RDONLY : 0);
-		if (id < 0) {
-			detach_all(a, d, d->nr_shm, true);
-			xio_admin_close(a);
-			fail("xiod refused target %s for %s: %s",
-			     d->tgt[i].path, d->tgt[i].shm, strerror(-id));
-		}
-		printf("xio-libvirt-hook: %s: tenant %s target %d = %s%s\n",
-		       d->name, d->tgt[i].shm, id, d->tgt[i].path,
-		       d->tgt[i].ro ? " (read-only)" : "");
+	id = add_targets(a, d, NULL, &i);
+	if (id < 0) {
+		detach_all(a, d, d->nr_shm, true);
+		xio_admin_close(a);
+		fail("xiod refused target %s for %s: %s", d->tgt[i].path,
+		     d->tgt[i].shm, strerror(-id));
 	}
 	for (i = 0; i < d->nr_pin; i++)
 		printf("xio-libvirt-hook: %s: vcpu %u pinned to %s\n", d->name,
@@ -271,31 +291,56 @@ static int do_release(const struct dom *d)
 	return rc;
 }
 
+/*
+ * libvirtd restarted: the domain's tenants are normally still xiod's.  One
+ * missing (xiod restarted meanwhile) is adopted again on the region file
+ * QEMU still maps (xio_admin_vm_tenant_adopt), with its targets; what
+ * cannot be adopted is reported.  Exit 0 always: a reconnect failure must
+ * not kill a running domain.
+ */
 static int do_reconnect(const struct dom *d)
 {
+	const char *dir = env_or("XIO_HOOK_SHM_DIR", "/dev/shm");
 	struct xio_tenant_info ti[256];
+	struct xio_vm_tenant_opts o;
 	struct xio_admin *a;
-	unsigned int i;
-	int n, j;
+	char path[4096];
+	unsigned int i, bad;
+	int n, j, id;
 
 	if (!d->nr_shm)
 		return 0;
 	a = admin();
 	n = xio_admin_tenants(a, ti, 256, NULL);
-	xio_admin_close(a);
-	if (n < 0)
+	if (n < 0) {
+		xio_admin_close(a);
 		fail("listing xiod tenants: %s", strerror(-n));
+	}
 	for (i = 0; i < d->nr_shm; i++) {
 		for (j = 0; j < n; j++)
 			if (!strcmp(ti[j].name, d->shm[i].name))
 				break;
-		if (j == n) {
-			fprintf(stderr,
-				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted?): run 'xioctl libvirt sync' to adopt it again\n",
-				d->name, d->shm[i].name);
+		if (j < n)
+			continue;
+		memset(&o, 0, sizeof(o));
+		snprintf(path, sizeof(path), "%s/%s", dir, d->shm[i].name);
+		o.name = d->shm[i].name;
+		o.path = path;
+		o.size = d->shm[i].size;
+		o.numa_node = d->node;
+		id = xio_admin_vm_tenant_adopt(a, &o);
+		if (id >= 0) {
+			printf("xio-libvirt-hook: %s: tenant %d %s adopted again (file %s)\n",
+			       d->name, id, o.name, path);
+			id = add_targets(a, d, o.name, &bad);
 		}
+		if (id < 0)
+			fprintf(stderr,
+				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted?) and could not be adopted again: %s\n",
+				d->name, d->shm[i].name, strerror(-id));
 	}
-	return 0; /* reconnect failures must not kill a running domain */
+	xio_admin_close(a);
+	return 0;
 }
 
 int main(int argc, char **argv)
