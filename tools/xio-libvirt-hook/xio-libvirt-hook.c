@@ -197,6 +197,19 @@ static int detach_all(struct xio_admin *a, const struct dom *d, unsigned int n,
 	return rc;
 }
 
+/* Tenant options for the domain's xio shmem @i: its file SHM_DIR/NAME. */
+static void shm_opts(const struct dom *d, unsigned int i, char *path,
+		     size_t len, struct xio_vm_tenant_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(path, len, "%s/%s", env_or("XIO_HOOK_SHM_DIR", "/dev/shm"),
+		 d->shm[i].name);
+	o->name = d->shm[i].name;
+	o->path = path;
+	o->size = d->shm[i].size;
+	o->numa_node = d->node;
+}
+
 /*
  * The domain's xio:target metadata of shmem @shm (NULL: of every shmem), in
  * order.  0, or the -errno of the first refusal (*@bad: its index).
@@ -225,7 +238,6 @@ static int add_targets(struct xio_admin *a, const struct dom *d,
 
 static int do_prepare(const struct dom *d)
 {
-	const char *dir = env_or("XIO_HOOK_SHM_DIR", "/dev/shm");
 	struct xio_vm_tenant_opts o;
 	struct xio_admin *a;
 	char path[4096];
@@ -239,12 +251,7 @@ static int do_prepare(const struct dom *d)
 	qemu_owner(&uid, &gid);
 	a = admin();
 	for (i = 0; i < d->nr_shm; i++) {
-		memset(&o, 0, sizeof(o));
-		snprintf(path, sizeof(path), "%s/%s", dir, d->shm[i].name);
-		o.name = d->shm[i].name;
-		o.path = path;
-		o.size = d->shm[i].size;
-		o.numa_node = d->node;
+		shm_opts(d, i, path, sizeof(path), &o);
 		o.uid = uid;
 		o.gid = gid;
 		o.mode = 0600;
@@ -300,7 +307,6 @@ static int do_release(const struct dom *d)
  */
 static int do_reconnect(const struct dom *d)
 {
-	const char *dir = env_or("XIO_HOOK_SHM_DIR", "/dev/shm");
 	struct xio_tenant_info ti[256];
 	struct xio_vm_tenant_opts o;
 	struct xio_admin *a;
@@ -322,12 +328,7 @@ static int do_reconnect(const struct dom *d)
 				break;
 		if (j < n)
 			continue;
-		memset(&o, 0, sizeof(o));
-		snprintf(path, sizeof(path), "%s/%s", dir, d->shm[i].name);
-		o.name = d->shm[i].name;
-		o.path = path;
-		o.size = d->shm[i].size;
-		o.numa_node = d->node;
+		shm_opts(d, i, path, sizeof(path), &o);
 		id = xio_admin_vm_tenant_adopt(a, &o);
 		if (id >= 0) {
 			printf("xio-libvirt-hook: %s: tenant %d %s adopted again (file %s)\n",
