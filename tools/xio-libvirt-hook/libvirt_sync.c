@@ -45,21 +45,14 @@ struct run {
 	struct dom d; /* one domain at a time (it is large) */
 };
 
-static const char *alarm_prefix = "";
-static unsigned int alarm_secs;
+/* Written before alarm() is armed: the handler only write()s it. */
+static char alarm_msg[160];
+static size_t alarm_len;
 
 static void on_alarm(int sig)
 {
-	char m[160];
-	int n;
-
 	(void)sig;
-	n = snprintf(m, sizeof(m),
-		     "%stimed out after %u s (libvirt or xiod not answering)\n",
-		     alarm_prefix, alarm_secs);
-	if (n > (int)sizeof(m) - 1)
-		n = (int)sizeof(m) - 1;
-	if (n > 0 && write(2, m, (size_t)n) < 0) {
+	if (write(2, alarm_msg, alarm_len) < 0) {
 		/* nothing more to do */
 	}
 	_exit(LV_SYNC_FAILED);
@@ -333,6 +326,7 @@ int lv_sync_run(const struct lv_sync_opts *o)
 	virConnectPtr conn = NULL;
 	virDomainPtr *doms = NULL;
 	const char *env;
+	unsigned int secs;
 	int n = 0, i, rc = LV_SYNC_FAILED, err;
 
 	if (!r) {
@@ -343,10 +337,16 @@ int lv_sync_run(const struct lv_sync_opts *o)
 	r->uri = o->uri ? o->uri : LV_SYNC_DEFAULT_URI;
 	env = getenv("XIO_HOOK_SHM_DIR");
 	r->shm_dir = o->shm_dir ? o->shm_dir : env && *env ? env : "/dev/shm";
-	alarm_prefix = err_prefix(o);
-	alarm_secs = o->timeout_s ? o->timeout_s : LV_SYNC_DEFAULT_TIMEOUT;
+	secs = o->timeout_s ? o->timeout_s : LV_SYNC_DEFAULT_TIMEOUT;
+	n = snprintf(alarm_msg, sizeof(alarm_msg),
+		     "%stimed out after %u s (libvirt or xiod not answering)\n",
+		     err_prefix(o), secs);
+	alarm_len = n < 0			  ? 0 :
+		    (size_t)n < sizeof(alarm_msg) ? (size_t)n :
+						    sizeof(alarm_msg) - 1;
+	n = 0;
 	signal(SIGALRM, on_alarm);
-	alarm(alarm_secs);
+	alarm(secs);
 
 	err = xio_admin_open(o->socket, &r->a);
 	if (!err)
