@@ -75,6 +75,8 @@ struct xsk {
 	struct xring rx, fill;
 	void *comp_map; /* the completion ring: required by bind, unused */
 	size_t comp_map_len;
+	bool armed;	   /* [P] its multishot poll is in the poller's ring */
+	bool dying;	   /* [P] XSK_DEL seen: released at the poll's end */
 	uint32_t released; /* atomic: the poller dropped it (XSK_DEL done) */
 	uint64_t frames;   /* [A] read from the RX ring */
 	uint64_t foreign;  /* [A] no metadata, or a tenant not served here */
@@ -114,6 +116,21 @@ void pktio_poller_fini(struct poller *p)
 bool pktio_has_xsks(const struct poller *p)
 {
 	return p->pkt && p->pkt->nr_xsks;
+}
+
+/*
+ * Frames on a socket wake the poller through a multishot poll in its
+ * io_uring (the socket's data_ready at each flush); a socket whose poll
+ * could not be armed, or ended with an error, needs timed sleeps.
+ */
+bool pktio_sleep_timed(const struct poller *p)
+{
+	uint32_t i;
+
+	for (i = 0; p->pkt && i < p->pkt->nr_xsks; i++)
+		if (!p->pkt->xsks[i]->armed)
+			return true;
+	return false;
 }
 
 void pktio_tenant_add(struct poller *p, struct tenant *t)
@@ -279,6 +296,30 @@ void pktio_xsk_add(struct poller *p, struct xsk *x)
 		return;
 	}
 	pk->xsks[pk->nr_xsks++] = x;
+	x->armed = poller_arm_xsk(p, x->fd, x);
+}
+
+/* Pairs with the acquire in pktio_xsk_close(): the poller is done with it
+ * (out of its list, no poll left in its io_uring naming it). */
+static void xsk_release(struct xsk *x)
+{
+	__atomic_store_n(&x->released, 1, __ATOMIC_RELEASE);
+}
+
+void pktio_xsk_cqe(struct poller *p, struct xsk *x, int res, unsigned flags)
+{
+	(void)res; /* a wake-up: pktio_poll() reads the ring anyway */
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	x->armed = false;
+	if (x->dying)
+		xsk_release(x);
+	else if (res >= 0 || res == -ECANCELED)
+		x->armed = poller_arm_xsk(p, x->fd, x);
+	else
+		log_warn(
+			"pktio: AF_XDP socket poll: %s (timed sleeps from now on)",
+			strerror(-res));
 }
 
 void pktio_xsk_del(struct poller *p, struct xsk *x)
@@ -292,8 +333,11 @@ void pktio_xsk_del(struct poller *p, struct xsk *x)
 			break;
 		}
 	}
-	/* Pairs with the acquire in xsk_close(): the poller is done with it. */
-	__atomic_store_n(&x->released, 1, __ATOMIC_RELEASE);
+	x->dying = true;
+	if (x->armed)
+		poller_cancel_xsk(p, x); /* released by its last CQE */
+	else
+		xsk_release(x);
 }
 
 /* ---- AF_XDP sockets: the control thread's side -------------------------- */

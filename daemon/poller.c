@@ -42,6 +42,7 @@ struct poller *pollers;
 #define TAG_WAKE 2UL   /* struct poller *: multishot poll on the inbox fd */
 #define TAG_NOTIFY 3UL /* struct xqp *: eventfd write to its guest */
 #define TAG_CANCEL 4UL /* no pointer: async cancel */
+#define TAG_XSK 5UL    /* struct xsk *: multishot poll (pktio.c) */
 #define TAG_MASK 7UL
 
 #define TAKE_BATCH 16U
@@ -457,6 +458,9 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 			if (res >= 0 || res == -ECANCELED)
 				arm_wake(p);
 		}
+		break;
+	case TAG_XSK:
+		pktio_xsk_cqe(p, ptr, res, flags);
 		break;
 	case TAG_NOTIFY:
 		q = ptr;
@@ -1066,6 +1070,23 @@ static void cancel_ud(struct poller *p, uint64_t ud)
 	io_uring_sqe_set_data64(s, TAG_CANCEL);
 }
 
+/* pktio.c: a multishot POLLIN on AF_XDP socket @fd of @x; false: no SQE. */
+bool poller_arm_xsk(struct poller *p, int fd, struct xsk *x)
+{
+	struct io_uring_sqe *s = get_sqe(p);
+
+	if (!s)
+		return false;
+	io_uring_prep_poll_multishot(s, fd, POLLIN);
+	io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)x | TAG_XSK);
+	return true;
+}
+
+void poller_cancel_xsk(struct poller *p, struct xsk *x)
+{
+	cancel_ud(p, (uint64_t)(uintptr_t)x | TAG_XSK);
+}
+
 /* Stop serving @t, cancel what it has in io_uring; drain_check() ends it. */
 static void tenant_del(struct poller *p, struct tenant *t)
 {
@@ -1224,8 +1245,8 @@ static bool below_cap(const struct tenant *t)
  */
 static void poller_sleep(struct poller *p)
 {
-	/* Frames arriving on AF_XDP sockets wake nobody: timed sleeps. */
-	bool pending = false, timed = !p->wake_armed || pktio_has_xsks(p);
+	/* An AF_XDP socket without its poll could not wake us: timed. */
+	bool pending = false, timed = !p->wake_armed || pktio_sleep_timed(p);
 	uint64_t now = acct_now(), until = UINT64_MAX;
 	uint32_t i, j;
 	int ret;
