@@ -46,8 +46,8 @@
 #endif
 
 #define XSK_FRAME_SIZE 2048U /* UMEM chunk: a 1500-byte MTU frame + headroom */
-#define XSK_NR_FRAMES 2048U /* = ring size: every frame fits in the fill ring */
-#define XSK_RING 2048U	    /* RX and fill ring entries (power of two) */
+#define XSK_NR_FRAMES 4096U /* = ring size: every frame fits in the fill ring */
+#define XSK_RING 4096U	    /* RX and fill ring entries (power of two) */
 #define XSK_RX_BATCH 64U    /* frames per socket per poller iteration */
 #define PKT_MAX_XSKS 64U    /* per poller */
 
@@ -75,7 +75,7 @@ struct xsk {
 	struct xring rx, fill;
 	void *comp_map; /* the completion ring: required by bind, unused */
 	size_t comp_map_len;
-	bool armed;	   /* [P] its multishot poll is in the poller's ring */
+	bool armed;	   /* [P] its one-shot poll is in the poller's ring */
 	bool dying;	   /* [P] XSK_DEL seen: released at the poll's end */
 	uint32_t released; /* atomic: the poller dropped it (XSK_DEL done) */
 	uint64_t frames;   /* [A] read from the RX ring */
@@ -119,18 +119,25 @@ bool pktio_has_xsks(const struct poller *p)
 }
 
 /*
- * Frames on a socket wake the poller through a multishot poll in its
- * io_uring (the socket's data_ready at each flush); a socket whose poll
- * could not be armed, or ended with an error, needs timed sleeps.
+ * Before the poller sleeps: a one-shot POLLIN in its io_uring on every
+ * socket that has none, so the first frame wakes it (the poll fires at
+ * once if frames are already there).  One-shot and armed only here: a busy
+ * poller gets at most one poll completion per sleep, not one per flush of
+ * the socket.  Returns false if a poll could not be armed (timed sleep).
  */
-bool pktio_sleep_timed(const struct poller *p)
+bool pktio_sleep_prepare(struct poller *p)
 {
+	bool ok = true;
 	uint32_t i;
 
-	for (i = 0; p->pkt && i < p->pkt->nr_xsks; i++)
-		if (!p->pkt->xsks[i]->armed)
-			return true;
-	return false;
+	for (i = 0; p->pkt && i < p->pkt->nr_xsks; i++) {
+		struct xsk *x = p->pkt->xsks[i];
+
+		if (!x->armed)
+			x->armed = poller_arm_xsk(p, x->fd, x);
+		ok &= x->armed;
+	}
+	return ok;
 }
 
 void pktio_tenant_add(struct poller *p, struct tenant *t)
@@ -296,7 +303,6 @@ void pktio_xsk_add(struct poller *p, struct xsk *x)
 		return;
 	}
 	pk->xsks[pk->nr_xsks++] = x;
-	x->armed = poller_arm_xsk(p, x->fd, x);
 }
 
 /* Pairs with the acquire in pktio_xsk_close(): the poller is done with it
@@ -306,20 +312,15 @@ static void xsk_release(struct xsk *x)
 	__atomic_store_n(&x->released, 1, __ATOMIC_RELEASE);
 }
 
-void pktio_xsk_cqe(struct poller *p, struct xsk *x, int res, unsigned flags)
+/* The poll fired (a wake-up: pktio_poll() reads the ring anyway) or was
+ * cancelled; pktio_sleep_prepare() arms the next one. */
+void pktio_xsk_cqe(struct xsk *x, int res)
 {
-	(void)res; /* a wake-up: pktio_poll() reads the ring anyway */
-	if (flags & IORING_CQE_F_MORE)
-		return;
 	x->armed = false;
 	if (x->dying)
 		xsk_release(x);
-	else if (res >= 0 || res == -ECANCELED)
-		x->armed = poller_arm_xsk(p, x->fd, x);
-	else
-		log_warn(
-			"pktio: AF_XDP socket poll: %s (timed sleeps from now on)",
-			strerror(-res));
+	else if (res < 0 && res != -ECANCELED && log_ratelimit())
+		log_warn("pktio: AF_XDP socket poll: %s", strerror(-res));
 }
 
 void pktio_xsk_del(struct poller *p, struct xsk *x)

@@ -42,7 +42,7 @@ struct poller *pollers;
 #define TAG_WAKE 2UL   /* struct poller *: multishot poll on the inbox fd */
 #define TAG_NOTIFY 3UL /* struct xqp *: eventfd write to its guest */
 #define TAG_CANCEL 4UL /* no pointer: async cancel */
-#define TAG_XSK 5UL    /* struct xsk *: multishot poll (pktio.c) */
+#define TAG_XSK 5UL    /* struct xsk *: poll on an AF_XDP socket (pktio.c) */
 #define TAG_MASK 7UL
 
 #define TAKE_BATCH 16U
@@ -460,7 +460,7 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 		}
 		break;
 	case TAG_XSK:
-		pktio_xsk_cqe(p, ptr, res, flags);
+		pktio_xsk_cqe(ptr, res);
 		break;
 	case TAG_NOTIFY:
 		q = ptr;
@@ -1070,14 +1070,14 @@ static void cancel_ud(struct poller *p, uint64_t ud)
 	io_uring_sqe_set_data64(s, TAG_CANCEL);
 }
 
-/* pktio.c: a multishot POLLIN on AF_XDP socket @fd of @x; false: no SQE. */
+/* pktio.c: a one-shot POLLIN on AF_XDP socket @fd of @x; false: no SQE. */
 bool poller_arm_xsk(struct poller *p, int fd, struct xsk *x)
 {
 	struct io_uring_sqe *s = get_sqe(p);
 
 	if (!s)
 		return false;
-	io_uring_prep_poll_multishot(s, fd, POLLIN);
+	io_uring_prep_poll_add(s, fd, POLLIN);
 	io_uring_sqe_set_data64(s, (uint64_t)(uintptr_t)x | TAG_XSK);
 	return true;
 }
@@ -1246,7 +1246,8 @@ static bool below_cap(const struct tenant *t)
 static void poller_sleep(struct poller *p)
 {
 	/* An AF_XDP socket without its poll could not wake us: timed. */
-	bool pending = false, timed = !p->wake_armed || pktio_sleep_timed(p);
+	/* An AF_XDP socket without its poll could not wake us: timed. */
+	bool pending = false, timed = !p->wake_armed || !pktio_sleep_prepare(p);
 	uint64_t now = acct_now(), until = UINT64_MAX;
 	uint32_t i, j;
 	int ret;

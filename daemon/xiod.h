@@ -315,8 +315,8 @@ struct xsk;
 int pktio_init(struct poller *p);
 void pktio_poller_fini(struct poller *p);
 bool pktio_has_xsks(const struct poller *p);
-bool pktio_sleep_timed(const struct poller *p); /* a socket's poll is off */
-void pktio_xsk_cqe(struct poller *p, struct xsk *x, int res, unsigned flags);
+bool pktio_sleep_prepare(struct poller *p); /* false: sleep timed */
+void pktio_xsk_cqe(struct xsk *x, int res);
 bool poller_arm_xsk(struct poller *p, int fd, struct xsk *x);
 void poller_cancel_xsk(struct poller *p, struct xsk *x);
 void pktio_tenant_add(struct poller *p, struct tenant *t);

@@ -49,7 +49,7 @@
 #include <xio/xio.h>
 
 #define ST_MAX_TENANTS 8
-#define ST_BUFS 256U /* RX buffers each tenant keeps posted */
+#define ST_BUFS 2048U /* RX buffers each tenant keeps posted (4 MiB) */
 #define ST_BUF_SIZE 2048U
 #define ST_BATCH 64U
 #define ST_FRAME 60U
@@ -480,12 +480,12 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/xiod.sock", dir);
 	snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
 	{
-		char *xargv[] = {"xiod",	"--foreground",
-				 "--socket",	sock,
-				 "--cpus",	cpu,
-				 "--idle-us",	"2000",
-				 "--log-level", "warning",
-				 NULL};
+		char *xargv[] = {
+			"xiod",	       "--foreground", "--socket",
+			sock,	       "--cpus",       cpu,
+			"--idle-us",   "2000",	       "--inflight-cap",
+			"2048", /* = ST_BUFS */
+			"--log-level", "warning",      NULL};
 
 		pid = bench_xiod_spawn(xiod, xargv, sock);
 	}
