@@ -531,7 +531,9 @@ static int tenant_for(struct conn *c, const char *sel, size_t len,
 	X(steer_bytes) \
 	X(steer_drops) \
 	X(steer_passed) \
-	X(steer_wrong_node)
+	X(steer_wrong_node) \
+	X(pkt_received) \
+	X(pkt_sent)
 /* clang-format on */
 
 static uint64_t mono_ns(void)
@@ -575,6 +577,8 @@ static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
 	w->elapsed_ns = mono_ns() - t->since_ns;
 	/* Frames for it that found no posted buffer (pktio.c). */
 	w->steer_drops = ctr_get(&t->st.pkt_drops);
+	w->pkt_received = ctr_get(&t->st.pkt_received);
+	w->pkt_sent = ctr_get(&t->st.pkt_sent);
 	if (t->steered)
 		steering_stats(w, t->id);
 }
@@ -842,11 +846,15 @@ static const struct prom_metric prom_tenant[] = {
 	PM("xio_tenant_steer_bytes_total", "counter", steer_bytes, 1,
 	   "Bytes of those frames."),
 	PM("xio_tenant_steer_drops_total", "counter", steer_drops, 1,
-	   "Steered frames dropped (target CPU without a redirect queue)."),
+	   "Steered frames dropped (no RX buffer posted, or no CPU queue)."),
 	PM("xio_tenant_steer_passed_total", "counter", steer_passed, 1,
 	   "Steered frames passed to the kernel stack (tenant not placed)."),
 	PM("xio_tenant_steer_wrong_node_total", "counter", steer_wrong_node, 1,
 	   "Steered frames processed off the tenant's NUMA node (must be 0)."),
+	PM("xio_tenant_packets_received_total", "counter", pkt_received, 1,
+	   "Frames delivered into the tenant's posted RX buffers."),
+	PM("xio_tenant_packets_sent_total", "counter", pkt_sent, 1,
+	   "Frames the tenant sent out of a steering port."),
 	PM("xio_tenant_inflight", "gauge", inflight, 1,
 	   "Operations of the tenant in io_uring now."),
 	PM("xio_tenant_inflight_max", "gauge", inflight_max, 1,

@@ -384,6 +384,8 @@ static void json_counters(const struct xio_tenant_stats *t)
 	JU("steer_drops", t->steer_drops);
 	JU("steer_passed", t->steer_passed);
 	JU("steer_wrong_node", t->steer_wrong_node);
+	JU("pkt_received", t->pkt_received);
+	JU("pkt_sent", t->pkt_sent);
 }
 
 static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
@@ -415,6 +417,8 @@ static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
 		tot->steer_drops += t->steer_drops;
 		tot->steer_passed += t->steer_passed;
 		tot->steer_wrong_node += t->steer_wrong_node;
+		tot->pkt_received += t->pkt_received;
+		tot->pkt_sent += t->pkt_sent;
 	}
 }
 
@@ -530,14 +534,16 @@ static void stats_table(const struct sample *s, const struct sample *prev)
 	for (i = 0; i < s->nt; i++) {
 		const struct xio_tenant_stats *t = &s->t[i];
 
-		if (!t->steer_packets)
+		if (!t->steer_packets && !t->pkt_sent)
 			continue;
 		human(r, sizeof(r), t->steer_bytes);
-		printf("steering %u '%s': %llu frames (%s), passed %llu, drops %llu, wrong node %llu\n",
+		printf("steering %u '%s': %llu frames (%s), passed %llu, drops %llu, wrong node %llu; packets received %llu, sent %llu\n",
 		       t->id, t->name, (unsigned long long)t->steer_packets, r,
 		       (unsigned long long)t->steer_passed,
 		       (unsigned long long)t->steer_drops,
-		       (unsigned long long)t->steer_wrong_node);
+		       (unsigned long long)t->steer_wrong_node,
+		       (unsigned long long)t->pkt_received,
+		       (unsigned long long)t->pkt_sent);
 	}
 	for (i = 0; i < s->np; i++) {
 		const struct xio_poller_stats *p = &s->p[i];

@@ -193,11 +193,15 @@ struct xio_tenant_stats {
 	uint64_t resv[4];
 	/* eBPF steering of received frames (docs/steering.md), summed over
 	 * CPUs; 0 while xiod has no steering program loaded. */
-	uint64_t steer_packets;	   /* frames classified to the tenant */
-	uint64_t steer_bytes;	   /* their bytes */
-	uint64_t steer_drops;	   /* dropped: target CPU without a queue */
+	uint64_t steer_packets; /* frames classified to the tenant */
+	uint64_t steer_bytes;	/* their bytes */
+	uint64_t
+		steer_drops; /* dropped: no RX buffer posted, or no CPU queue */
 	uint64_t steer_passed;	   /* to the kernel stack: not placed */
 	uint64_t steer_wrong_node; /* processed off the tenant's node: 0 */
+	/* Packet I/O (XIO_OP_PKT_RECV / PKT_SEND, docs/steering.md). */
+	uint64_t pkt_received; /* frames delivered into posted RX buffers */
+	uint64_t pkt_sent;     /* frames sent out of a steering port */
 };
 
 struct xio_poller_stats {

@@ -237,6 +237,8 @@ int main(void)
 	check_rx(1, n, n);
 	CHECK(!get_cqe(xio_tenant_qp(tn[0], 0), &c, 50)); /* nothing more */
 	CHECK_EQ(stat_of("pa", "steer_drops"), 0);
+	CHECK_EQ(stat_of("pa", "pkt_received"), 2ULL * n);
+	CHECK_EQ(stat_of("pc", "pkt_received"), 0);
 
 	/* A buffer smaller than the frame: -EMSGSIZE, counted as a drop. */
 	{
@@ -268,7 +270,8 @@ int main(void)
 		CHECK_EQ(pkt_send(qp, 0, 13), -EINVAL); /* < Ethernet */
 		CHECK_EQ(pkt_send(qp, 0, 1500 + 19), -EMSGSIZE); /* > MTU */
 		CHECK_EQ(pkt_send(qp, 3, 60), -ENXIO);		 /* no port */
-		CHECK_EQ(stat_of("pa", "bytes_sent") > 0, 1);
+		CHECK_EQ(stat_of("pa", "pkt_sent"), n);
+		CHECK(stat_of("pa", "bytes_sent") > 0);
 	}
 	close(tx);
 	close(sniff);
