@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -91,6 +92,12 @@ static void tenant_free(struct tenant *t)
 		close(t->targets[i].fd);
 	vm_tenant_forget(t);
 	steering_tenant_gone(t);
+	/* Gone for good: its in-flight log goes too (a reattach failure
+	 * closed it first, keeping the file). */
+	ilog_close(&t->log, true);
+	if (t->qps)
+		free(t->qps[0].rfree);
+	free(t->resub);
 	xio_region_destroy(t->region);
 	free(t->qps);
 	free(t->ops);
@@ -136,9 +143,41 @@ static struct tenant *tenant_find(const char *sel)
 	return NULL;
 }
 
+/*
+ * The records' free stacks: every record not FREE (recovered, still to be
+ * resubmitted) stays taken.  One allocation for the tenant.
+ */
+static int tenant_log_init(struct tenant *t)
+{
+	uint32_t ce = t->log.hdr->cq_entries, i, j;
+	uint32_t *a = malloc(2 * (size_t)ce * t->nr_qpairs * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	for (i = 0; i < t->nr_qpairs; i++) {
+		struct xqp *q = &t->qps[i];
+
+		q->recs = ilog_qp_recs(&t->log, i);
+		q->rfree = a + 2 * (size_t)ce * i;
+		q->pend = q->rfree + ce;
+		q->nr_rfree = q->nr_pend = 0;
+		for (j = ce; j-- > 0;)
+			if (q->recs[j].state == ILOG_FREE)
+				q->rfree[q->nr_rfree++] = j;
+	}
+	return 0;
+}
+
+/* A tenant re-adopted after a restart brings its region and eventfds. */
+struct adopt {
+	struct xio_region *region;
+	const int *evfds; /* kick[i] = evfds[2i], notify[i] = evfds[2i + 1] */
+	uint32_t id;
+};
+
 static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 			 const struct xio_msg_vm_tenant *vm,
-			 struct tenant **out)
+			 const struct adopt *ad, struct tenant **out)
 {
 	struct xio_region_opts ro = {.sz = sizeof(ro)};
 	const struct xio_layout *l;
@@ -151,6 +190,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	if (!t)
 		return -ENOMEM;
 	t->fixed_slot = -1;
+	t->log.fd = -1;
 	ro.params.nr_qpairs = m->nr_qpairs;
 	ro.params.sq_entries = m->sq_entries;
 	ro.params.cq_entries = m->cq_entries;
@@ -161,7 +201,10 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		ro.flags |= XIO_REGION_NUMA_BIND;
 		ro.numa_node = m->numa_node;
 	}
-	if (vm)
+	err = 0;
+	if (ad)
+		t->region = ad->region;
+	else if (vm)
 		err = vm_tenant_region(vm, t, &t->region);
 	else
 		err = xio_region_create(&ro, &t->region);
@@ -200,12 +243,18 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		 * only through io_uring, one write in flight at a time (see
 		 * notify_guest()); non-blocking for the guest's reads.
 		 */
-		q->kick_fd = XIO_FAULT_SYSCALL(XIO_FAULT_EVENTFD,
-					       eventfd(0, EFD_CLOEXEC));
-		if (q->kick_fd >= 0)
-			q->notify_fd = XIO_FAULT_SYSCALL(
-				XIO_FAULT_EVENTFD,
-				eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		if (ad) {
+			q->kick_fd = ad->evfds[2 * i];
+			q->notify_fd = ad->evfds[2 * i + 1];
+			q->notify_owed = true; /* wake a guest that waits */
+		} else {
+			q->kick_fd = XIO_FAULT_SYSCALL(XIO_FAULT_EVENTFD,
+						       eventfd(0, EFD_CLOEXEC));
+			if (q->kick_fd >= 0)
+				q->notify_fd = XIO_FAULT_SYSCALL(
+					XIO_FAULT_EVENTFD,
+					eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		}
 		if (q->kick_fd < 0 || q->notify_fd < 0) {
 			err = -errno;
 			goto fail;
@@ -217,14 +266,41 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->no_doorbell = m->flags & XIO_ATTACH_F_NO_DOORBELL;
 	t->pid = c->cred.pid;
 	t->uid = c->cred.uid;
-	t->id = next_id++;
+	t->id = ad ? ad->id : next_id++;
 	t->numa_node = m->numa_node;
 	t->since_ns = mono_ns();
 	t->q_weight = XIO_QUOTA_WEIGHT_DEFAULT;
 	t->q_inflight = t->nr_ops;
+	t->seq = 1;
+	if (!ad) {
+		struct ilog_ident li = {
+			.name = t->name,
+			.tenant_id = t->id,
+			.uid = (uint32_t)t->uid,
+			.attach_flags = m->flags,
+			.l = l,
+			.region_size = xio_region_size(t->region),
+		};
+
+		err = ilog_create(cfg.state_dir, &li, &t->log);
+		if (!err)
+			err = tenant_log_init(t);
+		if (err) {
+			log_warn("tenant '%s': in-flight log: %s", t->name,
+				 strerror(-err));
+			next_id--;
+			goto fail;
+		}
+	}
 	*out = t;
 	return 0;
 fail:
+	if (ad) {
+		/* The caller still owns what it brought. */
+		t->region = NULL;
+		for (i = 0; t->qps && i < t->nr_qpairs; i++)
+			t->qps[i].kick_fd = t->qps[i].notify_fd = -1;
+	}
 	tenant_free(t);
 	return err;
 }
@@ -366,7 +442,7 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 	/* One guest user cannot take every tenant slot. */
 	if (!c->admin && same_uid >= cfg.max_guest_tenants)
 		return -EUSERS;
-	err = tenant_create(m, c, NULL, &t);
+	err = tenant_create(m, c, NULL, NULL, &t);
 	if (err)
 		return err;
 
@@ -438,7 +514,7 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	for (o = tenants; o; o = o->next)
 		if (!strcmp(o->name, m->name))
 			return -EEXIST;
-	err = tenant_create(&a, c, m, &t);
+	err = tenant_create(&a, c, m, NULL, &t);
 	if (err)
 		return err;
 	memset(&r, 0, sizeof(r));
@@ -745,6 +821,18 @@ static int do_stats_reset(struct conn *c, const struct xio_msg_stats_reset *m)
 	return 0;
 }
 
+/* The quota goes into the in-flight log: a restarted xiod restores it. */
+static void quota_persist(struct tenant *t)
+{
+	struct ilog_hdr *h = t->log.hdr;
+
+	h->q_weight = t->q_weight;
+	h->q_ops_rate = t->q_ops_rate;
+	h->q_bytes_rate = t->q_bytes_rate;
+	h->q_inflight = t->q_inflight;
+	ilog_seal(&t->log);
+}
+
 static int do_quota(struct conn *c, const struct xio_msg_quota *m)
 {
 	const struct xio_quota *q = &m->q;
@@ -780,6 +868,7 @@ static int do_quota(struct conn *c, const struct xio_msg_quota *m)
 	if (q->flags & XIO_QUOTA_INFLIGHT)
 		__atomic_store_n(&t->q_inflight, (uint32_t)q->inflight_cap,
 				 __ATOMIC_RELAXED);
+	quota_persist(t);
 	log_info(
 		"tenant %u '%s': quota weight %llu, ops/s %llu, bytes/s %llu, in flight %u",
 		t->id, t->name, (unsigned long long)t->q_weight,
@@ -1060,10 +1149,16 @@ static int tenant_for(struct conn *c, const char *sel, size_t len,
 	return 0;
 }
 
+/*
+ * Append a target.  @kind says whether a restarted xiod can reopen it
+ * (ILOG_T_PATH: @label is the path) or not (ILOG_T_FD); recorded in the
+ * tenant's in-flight log before the entry is published.
+ */
 static int target_install(struct tenant *t, int fd, uint32_t flags,
-			  uint64_t size, const char *label)
+			  uint64_t size, const char *label, uint32_t kind)
 {
 	uint32_t idx = t->nr_targets;
+	struct ilog_target *lt;
 	struct target *tg;
 
 	if (idx >= XIO_MAX_TARGETS)
@@ -1074,6 +1169,12 @@ static int target_install(struct tenant *t, int fd, uint32_t flags,
 	tg->size = size;
 	/* Shown in listings only: keep the first bytes. */
 	memcpy(tg->path, label, strnlen(label, sizeof(tg->path) - 1));
+	lt = &t->log.targets[idx];
+	lt->kind = kind;
+	lt->flags = flags;
+	snprintf(lt->path, sizeof(lt->path), "%s", label);
+	t->log.hdr->nr_targets = idx + 1;
+	ilog_seal(&t->log);
 	/* Publishes the entry to the poller (acquire in dispatch()). */
 	__atomic_store_n(&t->nr_targets, idx + 1, __ATOMIC_RELEASE);
 	return (int)idx;
@@ -1096,6 +1197,28 @@ static int file_target_check(int fd, uint64_t *size)
 		return 0;
 	}
 	return -EINVAL; /* directory, FIFO, character device, ... */
+}
+
+/* Open a path target (XIO_TARGET_RDONLY/DIRECT in @flags): fd or -errno. */
+static int target_open(const char *path, uint32_t flags, uint64_t *size)
+{
+	int fd, err, fl;
+
+	fl = ((flags & XIO_TARGET_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+	     O_NOCTTY | O_NONBLOCK;
+	if (flags & XIO_TARGET_DIRECT)
+		fl |= O_DIRECT;
+	fd = open(path, fl);
+	if (fd < 0)
+		return -errno;
+	err = file_target_check(fd, size);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	/* O_NONBLOCK only guarded the open against FIFOs. */
+	fcntl(fd, F_SETFL, (fl & O_DIRECT));
+	return fd;
 }
 
 static int do_target_add(struct conn *c, const struct xio_msg_target_add *m,
@@ -1132,20 +1255,12 @@ static int do_target_add(struct conn *c, const struct xio_msg_target_add *m,
 	}
 	flags = m->flags & XIO_TARGET_RDONLY;
 	if (!by_fd) {
-		fl = (flags ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY |
-		     O_NONBLOCK;
-		if (m->flags & XIO_TARGET_DIRECT)
-			fl |= O_DIRECT;
-		fd = open(m->path, fl);
+		fd = target_open(m->path, m->flags, &size);
 		if (fd < 0) {
-			err = -errno;
+			err = fd;
+			fd = -1;
 			goto fail;
 		}
-		err = file_target_check(fd, &size);
-		if (err)
-			goto fail;
-		/* O_NONBLOCK only guarded the open against FIFOs. */
-		fcntl(fd, F_SETFL, (fl & O_DIRECT));
 		flags |= m->flags & XIO_TARGET_DIRECT;
 	} else {
 		struct stat st;
@@ -1185,7 +1300,8 @@ static int do_target_add(struct conn *c, const struct xio_msg_target_add *m,
 				flags |= XIO_TARGET_RDONLY;
 		}
 	}
-	idx = target_install(t, fd, flags, size, m->path[0] ? m->path : "(fd)");
+	idx = target_install(t, fd, flags, size, m->path[0] ? m->path : "(fd)",
+			     by_fd ? ILOG_T_FD : ILOG_T_PATH);
 	if (idx < 0) {
 		err = idx;
 		goto fail;
@@ -1259,6 +1375,304 @@ static int do_tenant_detach(struct conn *c,
 		return -EBUSY; /* one wait per connection; own: use DETACH */
 	tenant_detach(t, c, m->hdr.seq, XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY);
 	return 0;
+}
+
+/* ---- restart: re-adoption (docs/daemon.md, "Restart") ------------------ */
+
+/* An eventfd, as the guest claims (anything else could stall a poll). */
+static bool is_eventfd(int fd)
+{
+	char link[64], want[] = "anon_inode:[eventfd]";
+	char path[40];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return !strcmp(link, want);
+}
+
+/* Targets and quota of a re-adopted tenant, from its log. */
+static void tenant_restore(struct tenant *t, const struct ilog_hdr *h)
+{
+	uint32_t i, n = h->nr_targets;
+
+	for (i = 0; i < n; i++) {
+		struct ilog_target lt = t->log.targets[i];
+		uint64_t size = 0;
+		int fd = -1;
+
+		/* A target that cannot be reopened keeps its index; its ops
+		 * complete with -EBADF (io_uring on fd -1), never silently. */
+		if (lt.kind == ILOG_T_PATH) {
+			fd = target_open(lt.path, lt.flags, &size);
+			if (fd < 0)
+				log_warn(
+					"tenant %u '%s': target %u %s: reopen: %s: its requests fail with EBADF",
+					t->id, t->name, i, lt.path,
+					strerror(-fd));
+		} else {
+			log_warn(
+				"tenant %u '%s': target %u was passed as an fd: not restored, its requests fail with EBADF",
+				t->id, t->name, i);
+		}
+		target_install(t, fd < 0 ? -1 : fd,
+			       lt.flags &
+				       (XIO_TARGET_RDONLY | XIO_TARGET_DIRECT |
+					XIO_TARGET_SOCKET),
+			       size, lt.path, lt.kind);
+	}
+	if (h->q_weight >= 1 && h->q_weight <= XIO_QUOTA_WEIGHT_MAX)
+		t->q_weight = h->q_weight;
+	if (h->q_ops_rate <= XIO_QUOTA_OPS_RATE_MAX)
+		t->q_ops_rate = h->q_ops_rate;
+	if (h->q_bytes_rate <= XIO_QUOTA_BYTES_RATE_MAX)
+		t->q_bytes_rate = h->q_bytes_rate;
+	if (h->q_inflight >= 1 && h->q_inflight <= t->nr_ops)
+		t->q_inflight = h->q_inflight;
+	quota_persist(t);
+}
+
+/*
+ * Finish what the log says was in flight: CQEs the guest has not seen are
+ * posted again (in CQ order) and published; requests never completed go to
+ * the poller, to run first, in sequence order.  Crash-safe like the poller:
+ * a record is rewritten before its CQE, freed after the tail.
+ */
+static int tenant_recover(struct tenant *t)
+{
+	struct ilog_pos pos[XIO_MAX_QPAIRS];
+	struct ilog_rstats st;
+	struct ilog_fix *f;
+	uint32_t i, n, k, *cnt;
+	int err;
+
+	for (i = 0; i < t->nr_qpairs; i++)
+		xio_host_qp_indices(t->qps[i].hq, &pos[i].sq_head,
+				    &pos[i].cq_tail);
+	err = ilog_recover(&t->log, pos, &f, &n, &st);
+	if (err)
+		return err;
+	/* The records recovery dropped are FREE now. */
+	err = tenant_log_init(t);
+	if (err) {
+		free(f);
+		return err;
+	}
+	cnt = calloc(t->nr_qpairs, sizeof(*cnt));
+	if (!cnt) {
+		free(f);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		cnt[f[i].qp]++;
+	for (i = 0; i < t->nr_qpairs && !err; i++)
+		if (cnt[i])
+			err = xio_host_cq_reserve(t->qps[i].hq, cnt[i]);
+	free(cnt);
+	if (err) {
+		/* More than the guest's CQ can hold: not a log we wrote. */
+		log_warn(
+			"tenant %u '%s': in-flight log: %u requests do not fit the CQ: not trusted",
+			t->id, t->name, n);
+		free(f);
+		return -EBADMSG;
+	}
+	for (i = 0, k = 0; i < n; i++) {
+		struct xqp *q = &t->qps[f[i].qp];
+		struct ilog_rec *r = &q->recs[f[i].rec];
+		uint32_t cq_idx;
+
+		if (!f[i].repost) {
+			f[k++] = f[i];
+			continue;
+		}
+		xio_host_qp_indices(q->hq, NULL, &cq_idx);
+		r->cq_idx = cq_idx;
+		r->cqe_flags &= XIO_CQE_F_INVALID;
+		xio_host_cq_post(q->hq, f[i].sqe.user_data, r->res,
+				 r->cqe_flags);
+		q->pend[q->nr_pend++] = f[i].rec;
+	}
+	for (i = 0; i < t->nr_qpairs; i++) {
+		struct xqp *q = &t->qps[i];
+
+		xio_host_cq_publish(q->hq);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		for (; q->nr_pend; q->nr_pend--) {
+			q->recs[q->pend[q->nr_pend - 1]].state = ILOG_FREE;
+			q->rfree[q->nr_rfree++] = q->pend[q->nr_pend - 1];
+		}
+	}
+	t->seq = st.next_seq;
+	t->resub = k ? f : NULL;
+	t->nr_resub = k;
+	if (!k)
+		free(f);
+	log_info(
+		"tenant %u '%s': in-flight log: %u reposted, %u resubmitted (%u invalid), %u already seen, %u retaken; dropped %u corrupt, %u duplicate",
+		t->id, t->name, st.repost, st.resubmit, st.invalid, st.visible,
+		st.retake, st.corrupt, st.dup);
+	return 0;
+}
+
+/*
+ * REATTACH: a guest whose xiod died re-sends its region and eventfds; the
+ * tenant is rebuilt from its in-flight log.  Everything the guest sends
+ * and everything in the log is checked before it is used.
+ */
+static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
+		       int *fds, unsigned int nfds)
+{
+	struct xio_msg_attach_reply r;
+	struct xio_msg_attach a;
+	struct xio_region *region = NULL;
+	const struct xio_layout *l;
+	struct ilog lg = {.fd = -1};
+	const struct ilog_hdr *h;
+	struct adopt ad;
+	struct tenant *t = NULL, *o;
+	uint32_t i;
+	int err;
+
+	if (c->t || c->waiting)
+		err = -EALREADY;
+	else if (quitting)
+		err = -ESHUTDOWN;
+	else if (!cfg.state_dir)
+		err = -EOPNOTSUPP; /* nothing was logged to recover from */
+	else if (!xio__str_ok(m->name, sizeof(m->name)) || !name_ok(m->name) ||
+		 m->flags || m->resv || !m->nr_qpairs ||
+		 m->nr_qpairs > XIO_MAX_QPAIRS)
+		err = -EINVAL;
+	else if (nfds != 1 + 2 * m->nr_qpairs)
+		err = -EBADF;
+	else if (nr_tenants >= cfg.max_tenants)
+		err = -EUSERS;
+	else
+		err = 0;
+	for (o = tenants; o && !err; o = o->next)
+		if (!strcmp(o->name, m->name) || o->id == m->tenant_id)
+			err = -EEXIST;
+	for (i = 1; i < nfds && !err; i++)
+		if (!is_eventfd(fds[i]))
+			err = -EINVAL;
+	if (err)
+		goto out;
+	err = ilog_open(cfg.state_dir, m->name, &lg);
+	if (err)
+		goto out;
+	h = lg.hdr;
+	/* Only its own user (or an admin) re-adopts a tenant. */
+	if (!c->admin && h->uid != c->cred.uid) {
+		err = -EPERM;
+		goto out;
+	}
+	if (h->tenant_id != m->tenant_id || h->nr_qpairs != m->nr_qpairs) {
+		err = -ESTALE;
+		goto out;
+	}
+	/* Validated like any peer's region, then held to the log's
+	 * geometry. */
+	err = xio_region_attach_fd(fds[0], XIO_ATTACH_REQUIRE_SEALS, &region);
+	if (err)
+		goto out;
+	l = xio_region_layout(region);
+	if (l->nr_qpairs != h->nr_qpairs || l->sq_entries != h->sq_entries ||
+	    l->cq_entries != h->cq_entries || l->buf_size != h->buf_size ||
+	    l->nr_bufs != h->nr_bufs ||
+	    xio_region_size(region) != h->region_size) {
+		err = -ESTALE;
+		goto out;
+	}
+	memset(&a, 0, sizeof(a));
+	memcpy(a.name, m->name, sizeof(a.name));
+	a.numa_node = XIO_ATTACH_NUMA_AUTO;
+	a.flags = h->attach_flags & XIO_ATTACH_F_MASK;
+	ad.region = region;
+	ad.evfds = fds + 1;
+	ad.id = h->tenant_id;
+	err = tenant_create(&a, c, NULL, &ad, &t);
+	if (err)
+		goto out;
+	/* Now the tenant's: closed with it. */
+	region = NULL;
+	for (i = 1; i < nfds; i++)
+		fds[i] = -1;
+	t->log = lg;
+	lg.base = NULL; /* moved */
+	lg.fd = -1;
+	lg.path = NULL;
+	tenant_restore(t, t->log.hdr);
+	err = tenant_recover(t);
+	if (err)
+		goto drop;
+	memset(&r, 0, sizeof(r));
+	xio__msg_hdr_init(&r.hdr, XIO_MSG_REATTACH | XIO_MSG_REPLY, m->hdr.seq);
+	r.tenant_id = t->id;
+	r.region_size = xio_region_size(t->region);
+	r.nr_qpairs = t->nr_qpairs;
+	send_msg(c, &r, NULL, 0);
+	if (c->dead && !t->persist)
+		goto drop; /* the log stays for the next try */
+	if (t->id >= next_id)
+		next_id = t->id + 1;
+	if (!t->persist) {
+		t->conn = c;
+		c->t = t;
+	}
+	*tenants_tail = t;
+	tenants_tail = &t->next;
+	nr_tenants++;
+	t->p = least_loaded(XIO_ATTACH_NUMA_AUTO);
+	t->p->nr_assigned++;
+	log_info("tenant %u '%s' reattached: pid %d uid %u, poller %u", t->id,
+		 t->name, (int)c->cred.pid, (unsigned)c->cred.uid, t->p->idx);
+	poller_send(t->p, XIO_PCMD_ADD, t);
+	err = 0;
+	goto out;
+drop:
+	ilog_close(&t->log, false);
+	tenant_free(t);
+out:
+	ilog_close(&lg, false);
+	xio_region_destroy(region);
+	for (i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return err;
+}
+
+/* Ids in the state directory stay reserved for their tenants' return. */
+static void state_dir_scan(void)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (!cfg.state_dir)
+		return;
+	if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST)
+		log_warn("state directory %s: %s", cfg.state_dir,
+			 strerror(errno));
+	d = opendir(cfg.state_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		uint32_t id;
+		char *path;
+
+		if (n < 6 || strcmp(de->d_name + n - 5, ".ilog"))
+			continue;
+		if (asprintf(&path, "%s/%s", cfg.state_dir, de->d_name) < 0)
+			continue;
+		if (!ilog_peek(path, &id) && id >= next_id && id < UINT32_MAX)
+			next_id = id + 1;
+		free(path);
+	}
+	closedir(d);
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -1355,14 +1769,15 @@ static int parse(const struct xio_msg_hdr *h, long n, unsigned int nfds,
 	want = xio_msg_size(h->type);
 	if ((size_t)n != want || h->len != want)
 		return -EBADMSG;
-	if (nfds != xio_msg_req_fds(h->type))
+	if (!xio_msg_fds_ok(h->type, nfds))
 		return -EBADF;
 	return 0;
 }
 
 static int do_steer(struct conn *c, const struct xio_msg_steer *m);
 
-#define RECV_FDS 4 /* room to see (and refuse) a few extra fds */
+/* REATTACH's fds, and room to see (and refuse) a few extra ones. */
+#define RECV_FDS (XIO_MSG_MAX_FDS + 4)
 
 static void conn_readable(struct conn *c)
 {
@@ -1379,6 +1794,7 @@ static void conn_readable(struct conn *c)
 		struct xio_msg_quota qu;
 		struct xio_msg_vm_tenant vm;
 		struct xio_msg_steer se;
+		struct xio_msg_reattach ra;
 		char b[XIO_MSG_MAX_SIZE + 1];
 	} * m;
 	int fds[RECV_FDS];
@@ -1462,6 +1878,9 @@ static void conn_readable(struct conn *c)
 		break;
 	case XIO_MSG_VM_TENANT:
 		err = do_vm_tenant(c, &m->vm);
+		break;
+	case XIO_MSG_REATTACH:
+		err = do_reattach(c, &m->ra, fds, nfds);
 		break;
 	case XIO_MSG_STEER:
 		err = do_steer(c, &m->se);
@@ -1740,6 +2159,7 @@ int control_run(void)
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm_tenant_init() < 0)
 		return -errno;
+	state_dir_scan();
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sig_fd < 0 || done_fd < 0 || epfd < 0)

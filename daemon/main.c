@@ -126,6 +126,8 @@ static void usage(FILE *f)
 		"      --metrics-listen ADDR:PORT  serve Prometheus metrics (HTTP, /metrics)\n"
 		"      --libvirt-sync[=URI]  at start-up, re-adopt the VM tenants of running\n"
 		"                          libvirt domains, drop the others (default qemu:///system)\n"
+		"      --state-dir DIR     keep in-flight logs there: tenants survive a restart\n"
+		"                          of xiod (kill -9 included) and reattach (tmpfs, e.g. /run/xiod)\n"
 		"  -f, --foreground        do not detach from the terminal\n"
 		"      --demo              run a self-contained demo on a temporary socket:\n"
 		"                          two tenants with file targets, a checksummed workload\n"
@@ -220,6 +222,7 @@ enum {
 	OPT_DEMO,
 	OPT_METRICS,
 	OPT_LIBVIRT_SYNC,
+	OPT_STATE_DIR,
 };
 
 static bool lv_sync;
@@ -246,6 +249,7 @@ static int parse_args(int argc, char **argv)
 		{"demo", no_argument, NULL, OPT_DEMO},
 		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"libvirt-sync", optional_argument, NULL, OPT_LIBVIRT_SYNC},
+		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -345,6 +349,13 @@ static int parse_args(int argc, char **argv)
 			}
 			lv_sync = true;
 			lv_uri = optarg && *optarg ? optarg : NULL;
+			break;
+		case OPT_STATE_DIR:
+			if (optarg[0] != '/') {
+				log_err("--state-dir: an absolute path");
+				return -1;
+			}
+			cfg.state_dir = optarg;
 			break;
 		case 'l':
 			lvl = parse_level(optarg);

@@ -170,7 +170,7 @@ void pktio_tenant_del(struct poller *p, struct tenant *t)
  * more SQEs than there are free slots.
  */
 void pktio_rx_post(struct poller *p, struct tenant *t, struct xqp *q,
-		   const struct xio_sqe *s)
+		   const struct xio_sqe *s, uint32_t rec)
 {
 	struct op *op;
 	uint32_t idx;
@@ -182,11 +182,12 @@ void pktio_rx_post(struct poller *p, struct tenant *t, struct xqp *q,
 		      xio_host_buf(t->region, s->buf_index, s->buf_off, s->len);
 	op = buf ? op_alloc(t) : NULL;
 	if (!op) {
-		post(p, q, s->user_data, buf ? -EAGAIN : -EINVAL);
+		post(p, q, rec, s->user_data, buf ? -EAGAIN : -EINVAL);
 		return;
 	}
 	op->t = t;
 	op->q = q;
+	op->rec = rec;
 	op->user_data = s->user_data;
 	op->opcode = s->opcode;
 	op->buf = buf;
@@ -229,7 +230,7 @@ static void rx_deliver(struct poller *p, struct tenant *t, const void *frame,
 		ctr_add(&t->st.pkt_drops, 1);
 	}
 	/* The copy is published with the CQ tail (store-release). */
-	post(p, op->q, op->user_data, res);
+	post(p, op->q, op->rec, op->user_data, res);
 	ctr_add(&t->st.inflight, -1);
 	op_free(t, op);
 }

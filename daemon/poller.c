@@ -301,6 +301,58 @@ static void notify_guest(struct poller *p, struct xqp *q)
 	q->t->uring_refs++;
 }
 
+/* ---- in-flight log (ilog.h: L1, L2, L3) -------------------------------- */
+
+/*
+ * L1: a taken SQE's record, complete before its state says TAKEN (release),
+ * and the state before the SQ head that lets the guest reuse the slot
+ * (xio_host_sq_publish(), a store-release after this).  visit() takes no
+ * more than q->nr_rfree: every record stands for a CQ slot reserved or
+ * posted and not yet published, and there are cq_entries of them.
+ */
+static inline uint32_t log_take(struct tenant *t, struct xqp *q,
+				const struct xio_sqe *s, uint32_t sq_idx)
+{
+	uint32_t i = q->rfree[--q->nr_rfree];
+	struct ilog_rec *r = &q->recs[i];
+
+	r->seq = t->seq++;
+	r->sq_idx = sq_idx;
+	memcpy(&r->sqe, s, sizeof(*s));
+	__atomic_store_n(&r->state, ILOG_TAKEN, __ATOMIC_RELEASE);
+	return i;
+}
+
+/*
+ * Post a CQE for record @rec.  L2: the result and the CQ index it lands at
+ * are recorded (state POSTING, release) before the CQE is written, and so
+ * before the CQ tail that shows it (store-release in publish).
+ */
+static void log_post(struct poller *p, struct xqp *q, uint32_t rec,
+		     uint64_t user_data, int res, uint32_t flags);
+
+/*
+ * Publish @q's CQ tail, then free the records of the CQEs it showed.  L3:
+ * the release fence keeps every FREE store after the tail store, so a
+ * record is never gone while its CQE is invisible.
+ */
+static int qp_publish(struct xqp *q)
+{
+	int ret = xio_host_cq_publish(q->hq);
+	uint32_t i;
+
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < q->nr_pend; i++) {
+		uint32_t r = q->pend[i];
+
+		__atomic_store_n(&q->recs[r].state, ILOG_FREE,
+				 __ATOMIC_RELAXED);
+		q->rfree[q->nr_rfree++] = r;
+	}
+	q->nr_pend = 0;
+	return ret;
+}
+
 static void mark_dirty(struct poller *p, struct xqp *q)
 {
 	if (q->dirty)
@@ -312,7 +364,7 @@ static void mark_dirty(struct poller *p, struct xqp *q)
 
 		if (!d) {
 			/* Publish right away instead of batching. */
-			if (xio_host_cq_publish(q->hq) == 1)
+			if (qp_publish(q) == 1)
 				notify_guest(p, q);
 			return;
 		}
@@ -323,14 +375,30 @@ static void mark_dirty(struct poller *p, struct xqp *q)
 	p->dirty[p->nr_dirty++] = q;
 }
 
-void post(struct poller *p, struct xqp *q, uint64_t user_data, int res)
+static void log_post(struct poller *p, struct xqp *q, uint32_t rec,
+		     uint64_t user_data, int res, uint32_t flags)
 {
+	struct ilog_rec *r = &q->recs[rec];
+	uint32_t cq_idx;
+
+	xio_host_qp_indices(q->hq, NULL, &cq_idx);
+	r->res = res;
+	r->cqe_flags = flags;
+	r->cq_idx = cq_idx;
+	__atomic_store_n(&r->state, ILOG_POSTING, __ATOMIC_RELEASE);
 	/* Cannot fail: the SQE was taken with a reserved CQ slot. */
-	xio_host_cq_post(q->hq, user_data, res, 0);
+	xio_host_cq_post(q->hq, user_data, res, flags);
+	q->pend[q->nr_pend++] = rec;
+	mark_dirty(p, q);
+}
+
+void post(struct poller *p, struct xqp *q, uint32_t rec, uint64_t user_data,
+	  int res)
+{
+	log_post(p, q, rec, user_data, res, 0);
 	ctr_add(&q->t->st.completed, 1);
 	if (res < 0)
 		ctr_add(&q->t->st.errors, 1);
-	mark_dirty(p, q);
 }
 
 static void publish_dirty(struct poller *p)
@@ -343,7 +411,7 @@ static void publish_dirty(struct poller *p)
 		struct xqp *q = p->dirty[i];
 
 		q->dirty = false;
-		if (xio_host_cq_publish(q->hq) == 1 || q->notify_owed)
+		if (qp_publish(q) == 1 || q->notify_owed)
 			notify_guest(p, q);
 		t1 = acct_now();
 		charge(p, q->t, t1 - t0);
@@ -420,7 +488,7 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 		t = op->t;
 		if (!t->draining) {
 			res = xio__fault_cqe_res(res); /* fault builds only */
-			post(p, op->q, op->user_data, res);
+			post(p, op->q, op->rec, op->user_data, res);
 		}
 		count_bytes(t, op->opcode, res);
 		op_free(t, op);
@@ -518,7 +586,7 @@ static bool is_sock_op(uint8_t op)
 }
 
 static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
-		     const struct xio_sqe *s, uint64_t *bytes)
+		     const struct xio_sqe *s, uint32_t rec, uint64_t *bytes)
 {
 	struct io_uring_sqe *us;
 	const struct target *tg;
@@ -528,11 +596,11 @@ static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
 	int res, fd;
 
 	if (s->opcode == XIO_OP_NOP) {
-		post(p, q, s->user_data, 0);
+		post(p, q, rec, s->user_data, 0);
 		return;
 	}
 	if (s->opcode == XIO_OP_PKT_RECV) {
-		pktio_rx_post(p, t, q, s); /* waits for a frame */
+		pktio_rx_post(p, t, q, s, rec); /* waits for a frame */
 		return;
 	}
 	if (s->opcode == XIO_OP_PKT_SEND) {
@@ -580,6 +648,7 @@ have_fd:
 	}
 	op->t = t;
 	op->q = q;
+	op->rec = rec;
 	op->user_data = s->user_data;
 	op->opcode = s->opcode;
 	switch (s->opcode) {
@@ -619,7 +688,45 @@ have_fd:
 	*bytes += s->len;
 	return;
 inline_done:
-	post(p, q, s->user_data, res);
+	post(p, q, rec, s->user_data, res);
+}
+
+/* An entry refused by validation (counted by the library's stats). */
+static void refuse(struct poller *p, struct xqp *q, uint32_t rec,
+		   uint64_t user_data)
+{
+	log_post(p, q, rec, user_data, -EINVAL, XIO_CQE_F_INVALID);
+}
+
+/*
+ * Requests recovered from the in-flight log after a restart (control.c
+ * reattach), finished before the tenant's new SQEs in sequence order: the
+ * ones that need an in-flight slot wait for one.  Returns whether some are
+ * still left.
+ */
+static bool resubmit(struct poller *p, struct tenant *t, uint64_t *bytes)
+{
+	while (t->resub_pos < t->nr_resub) {
+		const struct ilog_fix *f = &t->resub[t->resub_pos];
+		struct xqp *q = &t->qps[f->qp];
+
+		if (f->status) {
+			refuse(p, q, f->rec, f->sqe.user_data);
+			ctr_add(&t->st.invalid, 1);
+			ctr_add(&t->st.completed, 1);
+		} else {
+			if (f->sqe.opcode != XIO_OP_NOP &&
+			    (!t->nr_free ||
+			     io_uring_sq_space_left(&p->ring) <= SQ_RESERVE))
+				return true;
+			dispatch(p, t, q, &f->sqe, f->rec, bytes);
+		}
+		t->resub_pos++;
+	}
+	free(t->resub);
+	t->resub = NULL;
+	t->nr_resub = t->resub_pos = 0;
+	return false;
 }
 
 /*
@@ -736,6 +843,7 @@ enum visit_res {
 static enum visit_res visit(struct poller *p, struct tenant *t)
 {
 	struct xio_sqe sqes[TAKE_BATCH];
+	int32_t status[TAKE_BATCH];
 	struct xio_host_qp_stats st;
 	uint64_t bytes = 0, ops_left, taken_all = 0;
 	uint32_t budget_entries, budget_bytes, cap, used;
@@ -743,6 +851,8 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 	uint32_t i;
 
 	t->vt_mul = vt_mul_of(__atomic_load_n(&t->q_weight, __ATOMIC_RELAXED));
+	if (t->nr_resub && resubmit(p, t, &bytes))
+		return V_WORK; /* new SQEs wait behind the recovered ones */
 	if (!quota_admit(t, &budget_entries, &budget_bytes, &ops_left)) {
 		for (i = 0; i < t->nr_qpairs; i++)
 			held |= qp_check_tail(t, &t->qps[i]);
@@ -762,6 +872,7 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 		while (taken < budget_entries && bytes < budget_bytes &&
 		       taken_all < ops_left) {
 			uint32_t max = budget_entries - taken, space, j, fit;
+			uint32_t first;
 			int n;
 
 			if (max > TAKE_BATCH)
@@ -778,6 +889,8 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 				max = fit ? fit : 1;
 			if (max > t->nr_free)
 				max = t->nr_free; /* in-flight slots */
+			if (max > q->nr_rfree)
+				max = q->nr_rfree; /* not reached: see log_take */
 			used = t->nr_ops - t->nr_free;
 			if (max > (cap > used ? cap - used : 0))
 				max = cap > used ? cap - used : 0; /* quota */
@@ -793,13 +906,25 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 			if (!max)
 				break;
 			looked = true;
-			n = xio_host_sq_take(q->hq, sqes, max);
+			n = xio_host_sq_take_held(q->hq, sqes, status, max,
+						  &first);
 			if (n < 0) {
 				qp_quarantine(t, q);
 				break;
 			}
-			for (j = 0; j < (uint32_t)n; j++)
-				dispatch(p, t, q, &sqes[j], &bytes);
+			for (j = 0; j < (uint32_t)n; j++) {
+				uint32_t rec =
+					log_take(t, q, &sqes[j], first + j);
+
+				if (status[j])
+					refuse(p, q, rec, sqes[j].user_data);
+				else
+					dispatch(p, t, q, &sqes[j], rec,
+						 &bytes);
+			}
+			/* L1: after the records above. */
+			if (n)
+				xio_host_sq_publish(q->hq);
 			taken += (uint32_t)n;
 			taken_all += (uint32_t)n;
 			if ((uint32_t)n < max)
@@ -809,12 +934,13 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 			held |= qp_check_tail(t, q);
 		xio_host_qp_get_stats(q->hq, &st);
 		if ((uint32_t)st.invalid != before_invalid) {
-			/* Refused SQEs were answered inside the take. */
-			ctr_add(&t->st.invalid,
-				(uint32_t)st.invalid - before_invalid);
-			ctr_add(&t->st.completed,
-				(uint32_t)st.invalid - before_invalid);
-			mark_dirty(p, q);
+			/* Refused SQEs were answered by refuse(). */
+			uint32_t refused =
+				(uint32_t)st.invalid - before_invalid;
+
+			ctr_add(&t->st.invalid, refused);
+			ctr_add(&t->st.completed, refused);
+			taken -= refused; /* counted apart, as before */
 			work = true;
 		}
 		q->cq_blocked = !taken && (uint32_t)st.cq_full != before_full;
@@ -1054,8 +1180,12 @@ static void tenant_add(struct poller *p, struct tenant *t)
 	t->vtime = p->vclock;
 	t->vt_mul = vt_mul_of(__atomic_load_n(&t->q_weight, __ATOMIC_RELAXED));
 	t->last_work_us = now_us();
-	for (i = 0; i < t->nr_qpairs; i++)
+	for (i = 0; i < t->nr_qpairs; i++) {
 		arm_kick(p, &t->qps[i]);
+		/* Re-adopted (control.c): wake a guest that waits. */
+		if (t->qps[i].notify_owed)
+			notify_guest(p, &t->qps[i]);
+	}
 	p->tenants[p->nr_tenants++] = t;
 	log_debug("poller %u: serving tenant %u", p->idx, t->id);
 }

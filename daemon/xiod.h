@@ -27,6 +27,7 @@
 #include <xio/admin.h>
 #include <xio/xio.h>
 
+#include "ilog.h"
 #include "proto.h"
 
 /* ---- logging ------------------------------------------------------------ */
@@ -80,6 +81,7 @@ struct xiod_config {
 	unsigned int max_guest_tenants; /* per non-admin uid */
 	uint64_t max_region_bytes;
 	const char *metrics_listen; /* ADDR:PORT or NULL */
+	const char *state_dir;	    /* in-flight logs (ilog.h) or NULL */
 	bool foreground;
 	bool no_fixed_bufs;
 	bool demo;
@@ -111,6 +113,12 @@ struct xqp {
 	bool notify_inflight; /* [P] an eventfd write to notify_fd pending */
 	bool notify_owed;     /* [P] a notification could not be queued */
 	bool notify_again;    /* [P] one was asked for while one was pending */
+	/* in-flight log (ilog.h) [P] once added */
+	struct ilog_rec *recs; /* cq_entries records in t->log */
+	uint32_t *rfree;       /* free record indices (a stack) */
+	uint32_t nr_rfree;
+	uint32_t *pend; /* records of CQEs posted, not yet published */
+	uint32_t nr_pend;
 };
 
 /* One io_uring operation of a tenant (its in-flight slot). */
@@ -119,6 +127,7 @@ struct op {
 	struct xqp *q;
 	uint64_t user_data;
 	uint32_t next_free; /* free list; pktio.c: posted RX buffers */
+	uint32_t rec;	    /* its in-flight log record in q->recs */
 	uint8_t opcode;
 	uint8_t in_use;
 	uint32_t len; /* XIO_OP_PKT_RECV: the posted buffer */
@@ -208,6 +217,12 @@ struct tenant {
 	bool backlog;	 /* its last visit took something or was held */
 	uint64_t vtime;	 /* attributed time / weight (virtual time) */
 	uint64_t vt_mul; /* vtime per cycle, << VT_SHIFT, from the weight */
+
+	/* in-flight log: [C] the mapping; records [P] (ilog.h) */
+	struct ilog log;
+	uint64_t seq;		/* [P] next record sequence number */
+	struct ilog_fix *resub; /* [P] recovered: to finish first, in order */
+	uint32_t nr_resub, resub_pos;
 
 	struct poller *p;
 	int32_t numa_node;	 /* requested, or XIO_ATTACH_NUMA_AUTO */
@@ -308,7 +323,9 @@ void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg);
 /* The completion path, for pktio.c (poller thread only). */
 struct op *op_alloc(struct tenant *t);
 void op_free(struct tenant *t, struct op *op);
-void post(struct poller *p, struct xqp *q, uint64_t user_data, int res);
+/* Post a CQE for the request of in-flight log record @rec (ilog.h). */
+void post(struct poller *p, struct xqp *q, uint32_t rec, uint64_t user_data,
+	  int res);
 
 /* pktio.c: tenants' packet I/O (docs/steering.md). */
 struct xsk;
@@ -322,7 +339,7 @@ void poller_cancel_xsk(struct poller *p, struct xsk *x);
 void pktio_tenant_add(struct poller *p, struct tenant *t);
 void pktio_tenant_del(struct poller *p, struct tenant *t);
 void pktio_rx_post(struct poller *p, struct tenant *t, struct xqp *q,
-		   const struct xio_sqe *s);
+		   const struct xio_sqe *s, uint32_t rec);
 bool pktio_poll(struct poller *p);
 void pktio_xsk_add(struct poller *p, struct xsk *x);
 void pktio_xsk_del(struct poller *p, struct xsk *x);

@@ -2,6 +2,7 @@
 /* Guest client: attach to / detach from xiod (include/xio/client.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,12 @@ struct xio_tenant {
 	uint32_t id;
 	uint32_t nr_qpairs;
 	struct xio_region *region;
-	int region_fd; /* the sealed memfd, kept for xio_tenant_region_fd() */
+	int region_fd; /* the sealed memfd, kept for xio_tenant_region_fd() and
+			  xio_tenant_reattach() */
 	int *evfds;    /* kick[i] = evfds[2i], notify[i] = evfds[2i+1] */
+	int timeout_ms;
+	char name[XIO_NAME_MAX];
+	char sock_path[108]; /* sun_path's size */
 };
 
 #define XIO_CLIENT_OPTS_V1_SZ                                                  \
@@ -108,6 +113,10 @@ int xio_client_attach(const char *sock_path, const struct xio_client_opts *o,
 	if (!t)
 		return -ENOMEM;
 	t->region_fd = -1;
+	t->timeout_ms = o->timeout_ms;
+	memcpy(t->name, req.name, sizeof(t->name));
+	snprintf(t->sock_path, sizeof(t->sock_path), "%s",
+		 xio__sock_path(sock_path));
 	t->sock = xio__sock_connect(sock_path, o->timeout_ms);
 	if (t->sock < 0) {
 		err = t->sock;
@@ -165,6 +174,55 @@ int xio_client_attach(const char *sock_path, const struct xio_client_opts *o,
 fail:
 	tenant_free(t);
 	return err;
+}
+
+int xio_tenant_reattach(struct xio_tenant *t)
+{
+	struct xio_msg_reattach req;
+	struct xio_msg_attach_reply rep;
+	int fds[XIO_MSG_MAX_FDS], sock, err;
+	uint32_t i;
+
+	if (!t)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	xio__msg_hdr_init(&req.hdr, XIO_MSG_REATTACH, 0);
+	memcpy(req.name, t->name, sizeof(req.name));
+	req.tenant_id = t->id;
+	req.nr_qpairs = t->nr_qpairs;
+	fds[0] = t->region_fd;
+	for (i = 0; i < 2 * t->nr_qpairs; i++)
+		fds[1 + i] = t->evfds[i];
+	sock = xio__sock_connect(t->sock_path, t->timeout_ms);
+	if (sock < 0)
+		return sock;
+	err = xio__rpc(sock, &req, fds, 1 + 2 * t->nr_qpairs, &rep,
+		       XIO_MSG_REATTACH | XIO_MSG_REPLY, NULL, 0, NULL);
+	if (!err && (rep.tenant_id != t->id || rep.nr_qpairs != t->nr_qpairs))
+		err = -EPROTO;
+	if (err) {
+		close(sock);
+		return err;
+	}
+	/* The old connection is dead (its xiod is gone): replace it. */
+	close(t->sock);
+	t->sock = sock;
+	return 0;
+}
+
+int xio_tenant_hung_up(const struct xio_tenant *t)
+{
+	struct pollfd pfd;
+
+	if (!t)
+		return -EINVAL;
+	pfd.fd = t->sock;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) < 0)
+		return -errno;
+	/* xiod sends nothing unasked: readable means EOF (or an error). */
+	return (pfd.revents & (POLLHUP | POLLERR | POLLIN)) ? 1 : 0;
 }
 
 int xio_client_detach(struct xio_tenant *t)

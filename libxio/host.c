@@ -206,7 +206,16 @@ static XIO_COLD void refuse_sqe(struct xio_host_qp *hq, const struct xio_sqe *s)
 	post_cqe(hq, s->user_data, -EINVAL, XIO_CQE_F_INVALID);
 }
 
-int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max)
+/*
+ * The take loop, shared by both takes; @held is a constant at each call
+ * site, so each gets its own straight loop.  Not held: refused entries are
+ * answered here and the head is published (H1).  Held: every entry copied
+ * is returned (status[i] 0 or -EINVAL), each with its CQ slot, and the head
+ * stays private until xio_host_sq_publish().
+ */
+static inline __attribute__((always_inline)) int
+take(struct xio_host_qp *hq, struct xio_sqe *out, int32_t *status, uint32_t max,
+     uint32_t *first, bool held)
 {
 	uint32_t tail, avail, space = 0, head, mask, i, n = 0;
 	const struct xio_layout *layout;
@@ -221,6 +230,8 @@ int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max)
 	if (avail > hq->sq_entries)
 		return mark_broken(hq, "SQ tail outside the ring", tail,
 				   hq->sq_head);
+	if (first)
+		*first = hq->sq_head;
 	if (!avail || !max)
 		return 0; /* max 0: the tail check alone, nothing written */
 	if (avail > max)
@@ -251,9 +262,20 @@ int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max)
 		__builtin_prefetch(&sqes[(head + i) & mask]);
 	for (i = 0; i < avail; i++, head++) {
 		struct xio_sqe *s = &out[n];
+		int32_t bad;
 
 		sqe_copy_once(s, &sqes[head & mask]);
-		if (__builtin_expect(sqe_check(layout, s) != 0, 0)) {
+		bad = sqe_check(layout, s);
+		if (held) {
+			status[n++] = bad;
+			if (__builtin_expect(bad != 0, 0)) {
+				hq->st.invalid++;
+				XIO_WRITE_ONCE(*hq->sq_kdropped,
+					       (uint32_t)hq->st.invalid);
+			}
+			continue;
+		}
+		if (__builtin_expect(bad != 0, 0)) {
 			refuse_sqe(hq, s);
 			continue;
 		}
@@ -261,10 +283,62 @@ int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max)
 	}
 	hq->cq_reserved += n;
 	hq->sq_head = head;
+	if (held)
+		return (int)n;
 	/* H1: our copies are done before the guest may reuse the slots. */
 	xio_store_release(hq->sq_khead, head);
 	hq->st.taken += n;
 	return (int)n;
+}
+
+int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max)
+{
+	return take(hq, out, NULL, max, NULL, false);
+}
+
+int xio_host_sq_take_held(struct xio_host_qp *hq, struct xio_sqe *out,
+			  int32_t *status, uint32_t max, uint32_t *first)
+{
+	int n = take(hq, out, status, max, first, true);
+
+	if (n > 0)
+		hq->st.taken += (uint32_t)n; /* refused ones included */
+	return n;
+}
+
+void xio_host_sq_publish(struct xio_host_qp *hq)
+{
+	/*
+	 * H1 for held takes: the copies, and whatever the caller stored
+	 * before this call (its in-flight log), are done before the guest
+	 * may reuse the slots.
+	 */
+	xio_store_release(hq->sq_khead, hq->sq_head);
+}
+
+int xio_host_cq_reserve(struct xio_host_qp *hq, uint32_t n)
+{
+	uint32_t space = 0;
+	int err;
+
+	if (hq->st.broken)
+		return -EPROTO;
+	err = cq_space(hq, n, &space);
+	if (err)
+		return err;
+	if (space < n)
+		return -ENOSPC;
+	hq->cq_reserved += n;
+	return 0;
+}
+
+void xio_host_qp_indices(const struct xio_host_qp *hq, uint32_t *sq_head,
+			 uint32_t *cq_tail)
+{
+	if (sq_head)
+		*sq_head = hq->sq_head;
+	if (cq_tail)
+		*cq_tail = hq->cq_tail;
 }
 
 int xio_host_cq_post(struct xio_host_qp *hq, uint64_t user_data, int32_t res,

@@ -11,7 +11,8 @@
  *   - magic and version match, the type is known and allowed in this
  *     direction, and
  *   - it carries exactly the number of fds that type carries (0 for every
- *     request but TARGET_ADD_FD, which carries 1).
+ *     request but TARGET_ADD_FD, which carries 1, and REATTACH, which
+ *     carries 1 + 2 * nr_qpairs).
  * Anything else is answered with XIO_MSG_ERROR (or the connection is
  * closed), and every fd that came with it is closed.  Strings are fixed
  * arrays that must contain a NUL; reserved fields must be zero.
@@ -47,7 +48,8 @@
 #define XIO_MSG_TARGET_LIST 6	/* admin (guest: own tenant only) */
 #define XIO_MSG_TENANT_DETACH 7 /* admin: tear a tenant down */
 #define XIO_MSG_VM_TENANT 8	/* admin: file-backed tenant for a VM */
-#define XIO_MSG_LAST 9
+#define XIO_MSG_REATTACH 9	/* guest: re-adopt my tenant after a restart */
+#define XIO_MSG_LAST 10
 /* Accounting (issue 5; docs/accounting.md): numbered apart from the above. */
 #define XIO_MSG_STATS 16	/* tenant counters (guest: own tenant only) */
 #define XIO_MSG_STATS_RESET 17	/* admin: rebase counters, drop final records */
@@ -123,6 +125,22 @@ struct xio_msg_target_list {
 struct xio_msg_tenant_detach {
 	struct xio_msg_hdr hdr;
 	char tenant[XIO_NAME_MAX];
+	uint32_t flags; /* none: 0 */
+	uint32_t resv;
+};
+
+/*
+ * REATTACH (docs/daemon.md, "Restart"): after xiod was restarted, the guest
+ * of a tenant re-sends what it holds: 1 + 2 * nr_qpairs fds, its region
+ * memfd then kick[i], notify[i].  xiod re-adopts the tenant from its
+ * in-flight log (name, id and geometry must match it) and finishes the
+ * requests that were in flight.  Reply: the ATTACH reply, without fds.
+ */
+struct xio_msg_reattach {
+	struct xio_msg_hdr hdr;
+	char name[XIO_NAME_MAX];
+	uint32_t tenant_id;
+	uint32_t nr_qpairs;
 	uint32_t flags; /* none: 0 */
 	uint32_t resv;
 };
@@ -337,6 +355,8 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_tenant_detach);
 	case XIO_MSG_VM_TENANT:
 		return sizeof(struct xio_msg_vm_tenant);
+	case XIO_MSG_REATTACH:
+		return sizeof(struct xio_msg_reattach);
 	case XIO_MSG_STATS:
 		return sizeof(struct xio_msg_stats);
 	case XIO_MSG_STATS_RESET:
@@ -358,6 +378,7 @@ static inline size_t xio_msg_size(uint32_t type)
 		return sizeof(struct xio_msg_poller_stats_reply);
 	case XIO_MSG_ATTACH | XIO_MSG_REPLY:
 	case XIO_MSG_VM_TENANT | XIO_MSG_REPLY:
+	case XIO_MSG_REATTACH | XIO_MSG_REPLY:
 		return sizeof(struct xio_msg_attach_reply);
 	case XIO_MSG_DETACH | XIO_MSG_REPLY:
 	case XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY:
@@ -375,10 +396,19 @@ static inline size_t xio_msg_size(uint32_t type)
 	}
 }
 
-/* Fds a request of @type must carry. */
+/* Fds a request of @type must carry (REATTACH: see xio_msg_fds_ok()). */
 static inline unsigned int xio_msg_req_fds(uint32_t type)
 {
 	return type == XIO_MSG_TARGET_ADD_FD ? 1 : 0;
+}
+
+/* Whether @nfds fds may come with a request of @type; REATTACH carries
+ * 1 + 2 * nr_qpairs (its handler checks the exact count). */
+static inline int xio_msg_fds_ok(uint32_t type, unsigned int nfds)
+{
+	if (type == XIO_MSG_REATTACH)
+		return nfds >= 3 && nfds <= XIO_MSG_MAX_FDS && (nfds & 1);
+	return nfds == xio_msg_req_fds(type);
 }
 
 /* Largest message of either direction, for receive buffers. */

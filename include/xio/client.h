@@ -87,6 +87,27 @@ struct xio_qp *xio_tenant_qp(struct xio_tenant *t, uint32_t idx);
 uint32_t xio_tenant_id(const struct xio_tenant *t);
 /* The control connection (for poll(): readable/hung up when xiod goes). */
 int xio_tenant_sock(const struct xio_tenant *t);
+/*
+ * Restart (docs/daemon.md, "Restart"): when xiod dies, the tenant's region
+ * stays mapped here and keeps its requests; a restarted xiod (same socket
+ * path, same --state-dir) re-adopts it when asked by xio_tenant_reattach():
+ * a new connection carrying the region memfd and the eventfds.  Requests
+ * that were in flight complete exactly once (re-executed if they had not
+ * finished: SEND/RECV targets, passed as fds, fail with -EBADF instead);
+ * the tenant keeps its id, targets and quota.  0, or -errno: the connect()
+ * error while xiod is not back yet (-ENOENT, -ECONNREFUSED: retry), -ENOENT
+ * (no log of this tenant), -EEXIST (its name or id is taken), -ESTALE (the
+ * log is of another tenant), -EBADMSG (its log cannot be trusted: the
+ * tenant is lost), -EOPNOTSUPP (xiod runs without --state-dir).
+ */
+int xio_tenant_reattach(struct xio_tenant *t);
+/*
+ * 1 when the control connection was hung up (xiod died or detached the
+ * tenant), 0 when not, -errno.  Non-blocking: a poll() of
+ * xio_tenant_sock(), for a guest whose completions stopped coming.
+ */
+int xio_tenant_hung_up(const struct xio_tenant *t);
+
 /* This tenant's own counters, as xiod sees them. */
 int xio_tenant_info(struct xio_tenant *t, struct xio_tenant_info *info);
 

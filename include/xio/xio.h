@@ -474,6 +474,39 @@ int xio_sqe_validate(const struct xio_layout *l, const struct xio_sqe *sqe);
 int xio_host_sq_take(struct xio_host_qp *hq, struct xio_sqe *out, uint32_t max);
 
 /*
+ * xio_host_sq_take() for a host that records what it takes before the guest
+ * may reuse the slots (xiod's in-flight log, docs/daemon.md): the new SQ
+ * head stays private until xio_host_sq_publish(), and refused entries are
+ * returned too, status[i] = -EINVAL (0 for a valid one), counted like the
+ * take counts them but NOT answered: each returned entry, valid or not,
+ * holds a reserved CQ slot, and the caller answers a refused one with
+ * xio_host_cq_post(hq, user_data, -EINVAL, XIO_CQE_F_INVALID).  *first
+ * (if not NULL) is the free-running SQ index of out[0].  Returns the number
+ * of entries in @out, or -EPROTO as xio_host_sq_take().  Call
+ * xio_host_sq_publish() before the next take and before sleeping.
+ */
+int xio_host_sq_take_held(struct xio_host_qp *hq, struct xio_sqe *out,
+			  int32_t *status, uint32_t max, uint32_t *first);
+/* Publish the SQ head moved by held takes (store-release after the copies
+ * and after anything the caller stored before this call). */
+void xio_host_sq_publish(struct xio_host_qp *hq);
+
+/*
+ * Reserve @n CQ slots without taking SQEs (for requests re-adopted from an
+ * in-flight log after a restart).  0, -ENOSPC if fewer are free, -EPROTO if
+ * the queue pair is quarantined (or the guest's CQ head is out of range).
+ */
+int xio_host_cq_reserve(struct xio_host_qp *hq, uint32_t n);
+
+/*
+ * The host's private indices: the next SQ entry it will take and the CQ
+ * index its next xio_host_cq_post() writes (both free-running).  Right after
+ * xio_region_host_qp() they are the ones adopted from the shared ring.
+ */
+void xio_host_qp_indices(const struct xio_host_qp *hq, uint32_t *sq_head,
+			 uint32_t *cq_tail);
+
+/*
  * Write one CQE into a slot reserved by xio_host_sq_take(); invisible to the
  * guest until xio_host_cq_publish().  0, or -ENOSPC if no slot is reserved.
  */

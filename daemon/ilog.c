@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The in-flight log: file creation, validation and recovery (ilog.h).  The
+ * hot-path stores (take, post, free) are inline in poller.c; everything
+ * here runs on the control thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ilog.h"
+#include "xiod.h"
+
+#define PAGE 4096ULL
+
+static uint64_t page_up(uint64_t v)
+{
+	return (v + PAGE - 1) & ~(PAGE - 1);
+}
+
+static uint64_t recs_off(void)
+{
+	return page_up(ILOG_TARGETS_OFF +
+		       (uint64_t)XIO_MAX_TARGETS * sizeof(struct ilog_target));
+}
+
+static uint64_t file_size(uint32_t nr_qpairs, uint32_t cq_entries)
+{
+	return recs_off() + page_up((uint64_t)nr_qpairs * cq_entries *
+				    sizeof(struct ilog_rec));
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Checksum of the static part: the header with csum taken as 0, then the
+ * target table.  Read from the (hostile) file: each byte once. */
+static uint64_t static_csum(const struct ilog *lg)
+{
+	struct ilog_hdr h;
+	uint64_t c = 0xcbf29ce484222325ULL;
+
+	memcpy(&h, lg->hdr, sizeof(h));
+	h.csum = 0;
+	c = fnv(c, &h, sizeof(h));
+	return fnv(c, lg->targets,
+		   (size_t)XIO_MAX_TARGETS * sizeof(struct ilog_target));
+}
+
+void ilog_seal(struct ilog *lg)
+{
+	lg->hdr->csum = static_csum(lg);
+}
+
+static char *log_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s.ilog", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static void set_views(struct ilog *lg)
+{
+	lg->hdr = lg->base;
+	lg->targets =
+		(struct ilog_target *)((char *)lg->base + ILOG_TARGETS_OFF);
+	lg->recs = (struct ilog_rec *)((char *)lg->base + recs_off());
+}
+
+int ilog_create(const char *dir, const struct ilog_ident *id, struct ilog *lg)
+{
+	const struct xio_layout *l = id->l;
+	uint64_t size = file_size(l->nr_qpairs, l->cq_entries);
+	struct ilog_hdr *h;
+	char *tmp = NULL;
+	int err;
+
+	memset(lg, 0, sizeof(*lg));
+	lg->fd = -1;
+	lg->size = (size_t)size;
+	if (dir) {
+		lg->path = log_path(dir, id->name);
+		if (!lg->path || asprintf(&tmp, "%s.new", lg->path) < 0) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		/* Built aside and renamed: a half-made file is never seen
+		 * under the tenant's name. */
+		lg->fd = open(tmp,
+			      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+				      O_NOFOLLOW,
+			      0600);
+		if (lg->fd < 0 || ftruncate(lg->fd, (off_t)size) < 0) {
+			err = -errno;
+			goto fail;
+		}
+		lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE,
+				MAP_SHARED, lg->fd, 0);
+	} else {
+		lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	}
+	if (lg->base == MAP_FAILED) {
+		lg->base = NULL;
+		err = -errno;
+		goto fail;
+	}
+	set_views(lg);
+	h = lg->hdr;
+	h->magic = ILOG_MAGIC;
+	h->version = ILOG_VERSION;
+	h->hdr_size = ILOG_HDR_SIZE;
+	h->rec_size = sizeof(struct ilog_rec);
+	h->tgt_size = sizeof(struct ilog_target);
+	h->file_size = size;
+	h->recs_off = recs_off();
+	h->tenant_id = id->tenant_id;
+	h->uid = id->uid;
+	h->attach_flags = id->attach_flags;
+	h->nr_qpairs = l->nr_qpairs;
+	h->sq_entries = l->sq_entries;
+	h->cq_entries = l->cq_entries;
+	h->buf_size = l->buf_size;
+	h->nr_bufs = l->nr_bufs;
+	h->region_size = id->region_size;
+	h->q_weight = XIO_QUOTA_WEIGHT_DEFAULT;
+	snprintf(h->name, sizeof(h->name), "%s", id->name);
+	ilog_seal(lg);
+	if (tmp && rename(tmp, lg->path) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	free(tmp);
+	return 0;
+fail:
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	ilog_close(lg, false);
+	return err;
+}
+
+void ilog_close(struct ilog *lg, bool remove)
+{
+	if (lg->base)
+		munmap(lg->base, lg->size);
+	if (lg->fd >= 0)
+		close(lg->fd);
+	if (remove && lg->path)
+		unlink(lg->path);
+	free(lg->path);
+	memset(lg, 0, sizeof(*lg));
+	lg->fd = -1;
+}
+
+/* The static part, checked like guest input.  0 or a reason. */
+static const char *hdr_check(const struct ilog *lg, const char *name,
+			     uint64_t st_size)
+{
+	const struct ilog_hdr *h = lg->hdr;
+	struct xio_params p = {0};
+	struct xio_layout l;
+	uint32_t i;
+
+	if (h->magic != ILOG_MAGIC)
+		return "bad magic";
+	if (h->version != ILOG_VERSION)
+		return "unknown version";
+	if (h->hdr_size != ILOG_HDR_SIZE ||
+	    h->rec_size != sizeof(struct ilog_rec) ||
+	    h->tgt_size != sizeof(struct ilog_target) ||
+	    h->recs_off != recs_off())
+		return "record sizes";
+	p.nr_qpairs = h->nr_qpairs;
+	p.sq_entries = h->sq_entries;
+	p.cq_entries = h->cq_entries;
+	p.buf_size = h->buf_size;
+	p.nr_bufs = h->nr_bufs;
+	if (xio_layout_compute(&p, &l) || l.nr_qpairs != h->nr_qpairs ||
+	    l.sq_entries != h->sq_entries || l.cq_entries != h->cq_entries ||
+	    l.buf_size != h->buf_size || l.nr_bufs != h->nr_bufs)
+		return "geometry";
+	if (h->file_size != file_size(h->nr_qpairs, h->cq_entries) ||
+	    h->file_size != st_size)
+		return "file size";
+	if (static_csum(lg) != h->csum)
+		return "checksum";
+	if (!memchr(h->name, 0, sizeof(h->name)) || strcmp(h->name, name))
+		return "name";
+	if (h->nr_targets > XIO_MAX_TARGETS ||
+	    (h->attach_flags & ~XIO_ATTACH_F_MASK))
+		return "target count or flags";
+	for (i = 0; i < h->nr_targets; i++) {
+		const struct ilog_target *tg = &lg->targets[i];
+
+		if (tg->kind != ILOG_T_PATH && tg->kind != ILOG_T_FD)
+			return "target kind";
+		if (!memchr(tg->path, 0, sizeof(tg->path)) ||
+		    (tg->kind == ILOG_T_PATH && tg->path[0] != '/'))
+			return "target path";
+	}
+	return NULL;
+}
+
+int ilog_open(const char *dir, const char *name, struct ilog *lg)
+{
+	const char *why;
+	struct stat st;
+	int err;
+
+	memset(lg, 0, sizeof(*lg));
+	lg->fd = -1;
+	lg->path = log_path(dir, name);
+	if (!lg->path)
+		return -ENOMEM;
+	lg->fd = open(lg->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (lg->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (fstat(lg->fd, &st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)recs_off() ||
+	    (uint64_t)st.st_size >
+		    file_size(XIO_MAX_QPAIRS, XIO_MAX_RING_ENTRIES)) {
+		log_warn("in-flight log %s: size %lld: not trusted", lg->path,
+			 (long long)st.st_size);
+		err = -EBADMSG;
+		goto fail;
+	}
+	lg->size = (size_t)st.st_size;
+	lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			lg->fd, 0);
+	if (lg->base == MAP_FAILED) {
+		lg->base = NULL;
+		err = -errno;
+		goto fail;
+	}
+	set_views(lg);
+	why = hdr_check(lg, name, (uint64_t)st.st_size);
+	if (why) {
+		log_warn("in-flight log %s: %s: not trusted", lg->path, why);
+		err = -EBADMSG;
+		goto fail;
+	}
+	return 0;
+fail:
+	ilog_close(lg, false);
+	return err;
+}
+
+int ilog_peek(const char *path, uint32_t *tenant_id)
+{
+	struct ilog_hdr h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || h.magic != ILOG_MAGIC)
+		return -EBADMSG;
+	*tenant_id = h.tenant_id;
+	return 0;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+struct cand {
+	uint64_t key; /* repost: CQ distance from the tail; resubmit: seq */
+	uint64_t seq;
+	uint32_t qp, rec;
+	bool repost;
+};
+
+static int cand_by_seq(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	/* Equal seqs: a stable, deterministic survivor (lowest slot). */
+	if (x->qp != y->qp)
+		return x->qp < y->qp ? -1 : 1;
+	return x->rec < y->rec ? -1 : x->rec > y->rec;
+}
+
+/* Per queue pair: reposts (CQ order) before resubmits (seq order). */
+static int cand_by_order(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->qp != y->qp)
+		return x->qp < y->qp ? -1 : 1;
+	if (x->repost != y->repost)
+		return x->repost ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return 0;
+}
+
+static void rec_drop(struct ilog_rec *r)
+{
+	memset(r, 0, sizeof(*r)); /* FREE */
+}
+
+int ilog_recover(struct ilog *lg, const struct ilog_pos *pos,
+		 struct ilog_fix **fixes, uint32_t *nr, struct ilog_rstats *st)
+{
+	const struct ilog_hdr *h = lg->hdr;
+	uint32_t nq = h->nr_qpairs, ce = h->cq_entries, se = h->sq_entries;
+	struct xio_params p = {0};
+	struct xio_layout l;
+	struct cand *c;
+	uint32_t q, i, n = 0, k;
+
+	memset(st, 0, sizeof(*st));
+	st->next_seq = 1;
+	*fixes = NULL;
+	*nr = 0;
+	/* Geometry was checked by ilog_open(): this cannot fail. */
+	p.nr_qpairs = nq;
+	p.sq_entries = se;
+	p.cq_entries = ce;
+	p.buf_size = h->buf_size;
+	p.nr_bufs = h->nr_bufs;
+	if (xio_layout_compute(&p, &l))
+		return -EINVAL;
+	c = calloc((size_t)nq * ce, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (q = 0; q < nq; q++) {
+		struct ilog_rec *recs = ilog_qp_recs(lg, q);
+
+		for (i = 0; i < ce; i++) {
+			struct ilog_rec *r = &recs[i];
+			/* Each field read once: the file is not trusted. */
+			uint32_t state = XIO_READ_ONCE(r->state);
+			uint64_t seq = XIO_READ_ONCE(r->seq);
+			uint32_t sq_idx = XIO_READ_ONCE(r->sq_idx);
+			uint32_t cq_idx = XIO_READ_ONCE(r->cq_idx);
+
+			if (state == ILOG_FREE)
+				continue;
+			if ((state != ILOG_TAKEN && state != ILOG_POSTING) ||
+			    !seq || seq >= (1ULL << 62)) {
+				st->corrupt++;
+				rec_drop(r);
+				continue;
+			}
+			if (seq >= st->next_seq)
+				st->next_seq = seq + 1;
+			/* Still inside the SQ: the head that consumes it was
+			 * never published, the next take sees it again. */
+			if ((uint32_t)(sq_idx - pos[q].sq_head) < se) {
+				st->retake++;
+				rec_drop(r);
+				continue;
+			}
+			c[n].qp = q;
+			c[n].rec = i;
+			c[n].seq = seq;
+			if (state == ILOG_TAKEN) {
+				c[n].key = seq;
+				n++;
+				continue;
+			}
+			/* POSTING: below the published tail the guest saw it;
+			 * at or above (within one ring) it did not. */
+			if ((uint32_t)(pos[q].cq_tail - cq_idx) - 1 < ce) {
+				st->visible++;
+				rec_drop(r);
+				continue;
+			}
+			if ((uint32_t)(cq_idx - pos[q].cq_tail) >= ce) {
+				st->corrupt++;
+				rec_drop(r);
+				continue;
+			}
+			c[n].repost = true;
+			c[n].key = (uint32_t)(cq_idx - pos[q].cq_tail);
+			n++;
+		}
+	}
+	/* One sequence number, one request: keep the first of equals. */
+	qsort(c, n, sizeof(*c), cand_by_seq);
+	for (i = 0, k = 0; i < n; i++) {
+		if (k && c[k - 1].seq == c[i].seq) {
+			st->dup++;
+			rec_drop(&ilog_qp_recs(lg, c[i].qp)[c[i].rec]);
+			continue;
+		}
+		c[k++] = c[i];
+	}
+	n = k;
+	for (i = 0; i < n; i++) {
+		if (c[i].repost)
+			st->repost++;
+		else
+			st->resubmit++;
+	}
+	qsort(c, n, sizeof(*c), cand_by_order);
+	if (n) {
+		*fixes = calloc(n, sizeof(**fixes));
+		if (!*fixes) {
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct ilog_fix *f = &(*fixes)[i];
+
+		f->qp = c[i].qp;
+		f->rec = c[i].rec;
+		f->repost = c[i].repost;
+		/* A resubmit is fresh guest input: the copy that will be
+		 * executed is validated; a bad one is answered -EINVAL in
+		 * its turn, never executed. */
+		memcpy(&f->sqe, &ilog_qp_recs(lg, f->qp)[f->rec].sqe,
+		       sizeof(f->sqe));
+		if (!f->repost && xio_sqe_validate(&l, &f->sqe)) {
+			f->status = -EINVAL;
+			st->invalid++;
+		}
+	}
+	*nr = n;
+	free(c);
+	return 0;
+}

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-tenant in-flight log (docs/daemon.md, "Restart"): what xiod must
+ * know to finish a tenant's requests exactly once after it was killed.
+ *
+ * One host-private file per tenant, `<state dir>/<name>.ilog`, mapped
+ * MAP_SHARED: a store into it is in the page cache the moment it retires,
+ * so it survives the process (SIGKILL included; not a host crash).  Without
+ * a state directory the same layout lives in anonymous memory: one code
+ * path, and the cost measured is the cost paid.
+ *
+ *   +---------------------------+ 0
+ *   | struct ilog_hdr           | one page: identity, geometry, quota,
+ *   |                           | target count, checksum of the static part
+ *   +---------------------------+ ILOG_TARGETS_OFF
+ *   | struct ilog_target [64]   | what reopens each target (static part)
+ *   +---------------------------+ recs_off (page aligned)
+ *   | struct ilog_rec           | nr_qpairs * cq_entries records: every
+ *   |   [qp][cq_entries]        | request taken and not yet visibly
+ *   +---------------------------+ completed holds one
+ *
+ * A record's life (poller.c, which owns the records of its tenants):
+ *
+ *   FREE -> TAKEN      before the SQ head that consumes the SQE is published
+ *                      (L1: the state is store-released after the fields,
+ *                      the head store-released after the state);
+ *   TAKEN -> POSTING   before the CQE is written: its result and the CQ
+ *                      index it is written at (L2: store-release of the
+ *                      state; the CQ tail is store-released later, after);
+ *   POSTING -> FREE    after the CQ tail that shows the CQE is published
+ *                      (L3: release fence between the tail and the frees).
+ *
+ * So at any kill point, a request the guest cannot yet see completed is
+ * TAKEN or POSTING here, or still in the SQ (head not yet published), and a
+ * POSTING record whose CQ index is below the published tail is one the
+ * guest saw.  Recovery (ilog_recover()) trusts nothing it reads: the file
+ * is as hostile as the guest's ring.
+ */
+#ifndef XIOD_ILOG_H
+#define XIOD_ILOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xio/abi.h>
+#include <xio/xio.h>
+
+#include "proto.h"
+
+#define ILOG_MAGIC 0x31474f4c494f4958ULL /* "XIOILOG1" little-endian */
+#define ILOG_VERSION 1U
+#define ILOG_HDR_SIZE 4096U
+#define ILOG_TARGETS_OFF ILOG_HDR_SIZE
+
+/* Record states: FREE is 0 (a new file is zeroes); the others are unlikely
+ * bit patterns, so stray bytes rarely look like a live record. */
+#define ILOG_FREE 0U
+#define ILOG_TAKEN 0x4e4b4154U	 /* "TAKN" */
+#define ILOG_POSTING 0x54534f50U /* "POST" */
+
+/* struct ilog_target.kind */
+#define ILOG_T_NONE 0U
+#define ILOG_T_PATH 1U /* reopened by path with the flags */
+#define ILOG_T_FD 2U   /* passed as an fd: cannot be reopened */
+
+struct ilog_target {
+	uint32_t kind;	/* ILOG_T_* */
+	uint32_t flags; /* XIO_TARGET_* */
+	char path[XIO_PATH_MAX];
+};
+
+struct ilog_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;  /* ILOG_HDR_SIZE */
+	uint32_t rec_size;  /* sizeof(struct ilog_rec) */
+	uint32_t tgt_size;  /* sizeof(struct ilog_target) */
+	uint64_t file_size; /* the whole file */
+	uint64_t recs_off;
+	uint32_t tenant_id;
+	uint32_t uid;
+	uint32_t attach_flags; /* XIO_ATTACH_F_* */
+	uint32_t nr_qpairs;
+	uint32_t sq_entries;
+	uint32_t cq_entries; /* also the records per queue pair */
+	uint32_t buf_size;
+	uint32_t nr_bufs;
+	uint64_t region_size;
+	/* quota (docs/accounting.md) */
+	uint64_t q_weight, q_ops_rate, q_bytes_rate;
+	uint32_t q_inflight;
+	uint32_t nr_targets;
+	char name[XIO_NAME_MAX];
+	uint64_t csum; /* FNV-1a over the header (this field 0) + targets */
+};
+
+struct ilog_rec {
+	uint64_t seq;	    /* per tenant, from 1, in take order */
+	uint32_t state;	    /* ILOG_* */
+	uint32_t sq_idx;    /* free-running SQ index it was taken from */
+	uint32_t cq_idx;    /* POSTING: where its CQE was written */
+	int32_t res;	    /* POSTING: the result */
+	uint32_t cqe_flags; /* POSTING */
+	uint32_t resv;
+	struct xio_sqe sqe; /* the validated copy */
+};
+
+_Static_assert(sizeof(struct ilog_hdr) <= ILOG_HDR_SIZE, "ilog header");
+_Static_assert(sizeof(struct ilog_rec) == 96, "ilog record");
+
+struct ilog {
+	int fd;	    /* -1: anonymous */
+	void *base; /* the mapping */
+	size_t size;
+	struct ilog_hdr *hdr;
+	struct ilog_target *targets;
+	struct ilog_rec *recs; /* [qp * cq_entries + i] */
+	char *path;	       /* malloc'ed; NULL when anonymous */
+};
+
+/* What a new log records about its tenant. */
+struct ilog_ident {
+	const char *name;
+	uint32_t tenant_id, uid, attach_flags;
+	const struct xio_layout *l;
+	uint64_t region_size;
+};
+
+/*
+ * Create @dir/<name>.ilog (replacing a stale one) or, @dir NULL, an
+ * anonymous log.  0 or -errno.
+ */
+int ilog_create(const char *dir, const struct ilog_ident *id, struct ilog *lg);
+/*
+ * Map @dir/<name>.ilog and check its static part: magic, version, sizes,
+ * geometry (through xio_layout_compute()), file size, checksum, name,
+ * target table.  -ENOENT when there is none, -EBADMSG (with a warning)
+ * when it cannot be trusted; nothing is changed in the file.
+ */
+int ilog_open(const char *dir, const char *name, struct ilog *lg);
+/* Unmap; with @remove, unlink the file.  Accepts a zeroed struct. */
+void ilog_close(struct ilog *lg, bool remove);
+/* Rewrite the static part's checksum after changing it (control thread). */
+void ilog_seal(struct ilog *lg);
+/* Tenant id and name of the log file at @path (startup scan), or -errno. */
+int ilog_peek(const char *path, uint32_t *tenant_id);
+
+static inline struct ilog_rec *ilog_qp_recs(const struct ilog *lg, uint32_t qp)
+{
+	return lg->recs + (size_t)qp * lg->hdr->cq_entries;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+/* Per queue pair, the indices of the adopted ring (host view, shared). */
+struct ilog_pos {
+	uint32_t sq_head; /* shared SQ head: entries from here are retaken */
+	uint32_t cq_tail; /* shared CQ tail: what the guest can see */
+};
+
+/* One request to finish, in the order to finish it. */
+struct ilog_fix {
+	uint32_t qp, rec;   /* record index within the queue pair */
+	bool repost;	    /* CQE result known: post it again; else resubmit */
+	int32_t status;	    /* resubmit: 0, or -EINVAL: answer it refused */
+	struct xio_sqe sqe; /* resubmit: the copy recovery validated */
+};
+
+struct ilog_rstats {
+	uint32_t corrupt;  /* records dropped: bad state, seq, index */
+	uint32_t dup;	   /* records dropped: a sequence number seen twice */
+	uint32_t visible;  /* POSTING, CQE already published: done */
+	uint32_t retake;   /* TAKEN, SQ head not published: taken again */
+	uint32_t repost;   /* POSTING, CQE not published: posted again */
+	uint32_t resubmit; /* TAKEN: executed again */
+	uint32_t invalid;  /* resubmits whose SQE fails validation */
+	uint64_t next_seq; /* the tenant's next sequence number */
+};
+
+/*
+ * Sort out @lg's records against the ring positions @pos[nr_qpairs]: every
+ * record is validated like guest input; dropped ones are set FREE.  A
+ * TAKEN record whose SQE fails xio_sqe_validate() becomes a repost of
+ * -EINVAL (XIO_CQE_F_INVALID).  *fixes (malloc'ed, *nr entries) lists per
+ * queue pair the reposts in CQ order, then the resubmits in sequence order.
+ * 0 or -ENOMEM.
+ */
+int ilog_recover(struct ilog *lg, const struct ilog_pos *pos,
+		 struct ilog_fix **fixes, uint32_t *nr, struct ilog_rstats *st);
+
+#endif /* XIOD_ILOG_H */
