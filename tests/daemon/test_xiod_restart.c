@@ -10,7 +10,8 @@
  * completions stop and its control connection hangs up, it calls
  * xio_tenant_reattach() until the new xiod takes it back.  The main thread
  * kills xiod a random 0..4 ms after every tenant was served again, 1,000
- * times (100 under sanitizers; $XIO_RESTART_KILLS for a long run), and
+ * times (100 under sanitizers; $XIO_RESTART_KILLS for a long run; on a
+ * machine so loaded that 90 s pass first, at least a quarter of them), and
  * restarts it at once.
  *
  * Checked: every READ sees the last completed WRITE of its block (0
@@ -36,6 +37,8 @@
 #define NBLK 64
 #define BS 4096U
 #define KILLS_CI SCALE(1000) /* XIO_RESTART_KILLS=N for a longer run */
+/* A loaded CI machine: stop after this long, once a quarter is done. */
+#define BUDGET_MS 90000
 #define HANG_MS 10000
 
 struct blk {
@@ -379,6 +382,12 @@ int main(void)
 	CHECK(serve_us);
 	t0 = dt_now_ms();
 	for (k = 0; k < kills; k++) {
+		if (k >= KILLS_CI / 4 && !env && dt_now_ms() - t0 > BUDGET_MS) {
+			printf("time budget: stopping after %d of %d kills\n",
+			       k, kills);
+			kills = k;
+			break;
+		}
 		uint64_t start, deadline;
 		struct timespec a, b;
 		int st;
