@@ -1534,7 +1534,7 @@ static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
 	const struct ilog_hdr *h;
 	struct adopt ad;
 	struct tenant *t = NULL, *o;
-	uint32_t i;
+	uint32_t i, same_uid = 0;
 	int err;
 
 	if (c->t || c->waiting)
@@ -1553,9 +1553,15 @@ static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
 		err = -EUSERS;
 	else
 		err = 0;
-	for (o = tenants; o && !err; o = o->next)
+	for (o = tenants; o && !err; o = o->next) {
 		if (!strcmp(o->name, m->name) || o->id == m->tenant_id)
 			err = -EEXIST;
+		if (!c->admin && o->uid == c->cred.uid)
+			same_uid++;
+	}
+	/* Logs left by earlier crashes do not lift the per-user cap. */
+	if (!err && !c->admin && same_uid >= cfg.max_guest_tenants)
+		err = -EUSERS;
 	for (i = 1; i < nfds && !err; i++)
 		if (!is_eventfd(fds[i]))
 			err = -EINVAL;

@@ -373,6 +373,16 @@ int main(void)
 		x->qp = xio_tenant_qp(x->t, 0);
 		CHECK(xio_admin_target_add(adm, x->name, x->file, 0) == 0);
 	}
+	/* A quota to see restored: tenant rs1, weight 300, 50 in flight. */
+	{
+		struct xio_quota q = {.sz = sizeof(q),
+				      .flags = XIO_QUOTA_WEIGHT |
+					       XIO_QUOTA_INFLIGHT,
+				      .weight = 300,
+				      .inflight_cap = 50};
+
+		CHECK_EQ(xio_admin_quota_set(adm, "rs1", &q), 0);
+	}
 	xio_admin_close(adm);
 	xio_set_print(quiet);
 	for (i = 0; i < NT; i++)
@@ -459,6 +469,25 @@ int main(void)
 		/* Idle when the last xiod came: not back yet. */
 		if (xio_tenant_hung_up(tn[i].t) == 1)
 			reattach(&tn[i]);
+	}
+	/* The last xiod knows them as the first did: id, target, quota. */
+	xio_set_print(NULL);
+	CHECK(xio_admin_open(d.sock, &adm) == 0);
+	for (i = 0; i < NT; i++) {
+		struct xio_tenant_stats st = {.sz = sizeof(st)};
+		struct xio_target_info ti;
+
+		CHECK_EQ(xio_admin_stats(adm, tn[i].name, 0, &st, 1, NULL), 1);
+		CHECK_EQ(st.id, xio_tenant_id(tn[i].t));
+		CHECK_EQ(st.weight, i == 1 ? 300 : XIO_QUOTA_WEIGHT_DEFAULT);
+		if (i == 1)
+			CHECK_EQ(st.inflight_cap, 50);
+		CHECK_EQ(xio_admin_target_list(adm, tn[i].name, &ti, 1, NULL),
+			 1);
+		CHECK(!strcmp(ti.path, tn[i].file));
+	}
+	xio_admin_close(adm);
+	for (i = 0; i < NT; i++) {
 		CHECK(xio_client_detach(tn[i].t) == 0);
 		unlink(tn[i].file);
 	}
