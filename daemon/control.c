@@ -1500,7 +1500,8 @@ static int tenant_recover(struct tenant *t)
 		struct xqp *q = &t->qps[i];
 
 		xio_host_cq_publish(q->hq);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
+		__atomic_signal_fence(
+			__ATOMIC_SEQ_CST); /* L3, see qp_publish */
 		for (; q->nr_pend; q->nr_pend--) {
 			q->recs[q->pend[q->nr_pend - 1]].state = ILOG_FREE;
 			q->rfree[q->nr_rfree++] = q->pend[q->nr_pend - 1];

@@ -113,14 +113,18 @@ int ilog_create(const char *dir, const struct ilog_ident *id, struct ilog *lg)
 		}
 		lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE,
 				MAP_SHARED, lg->fd, 0);
+		if (lg->base == MAP_FAILED) {
+			lg->base = NULL;
+			err = -errno;
+			goto fail;
+		}
 	} else {
-		lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	}
-	if (lg->base == MAP_FAILED) {
-		lg->base = NULL;
-		err = -errno;
-		goto fail;
+		/* Nothing to survive: plain (zeroed) process memory. */
+		lg->base = calloc(1, lg->size);
+		if (!lg->base) {
+			err = -ENOMEM;
+			goto fail;
+		}
 	}
 	set_views(lg);
 	h = lg->hdr;
@@ -159,7 +163,9 @@ fail:
 
 void ilog_close(struct ilog *lg, bool remove)
 {
-	if (lg->base)
+	if (lg->base && lg->fd < 0)
+		free(lg->base); /* anonymous */
+	else if (lg->base)
 		munmap(lg->base, lg->size);
 	if (lg->fd >= 0)
 		close(lg->fd);

@@ -28,7 +28,9 @@
  *                      index it is written at (L2: store-release of the
  *                      state; the CQ tail is store-released later, after);
  *   POSTING -> FREE    after the CQ tail that shows the CQE is published
- *                      (L3: release fence between the tail and the frees).
+ *                      (L3: a compiler fence between the tail and the
+ *                      frees: only a later xiod reads them, after this
+ *                      one died at an instruction boundary).
  *
  * So at any kill point, a request the guest cannot yet see completed is
  * TAKEN or POSTING here, or still in the SQ (head not yet published), and a

@@ -333,15 +333,20 @@ static void log_post(struct poller *p, struct xqp *q, uint32_t rec,
 
 /*
  * Publish @q's CQ tail, then free the records of the CQEs it showed.  L3:
- * the release fence keeps every FREE store after the tail store, so a
- * record is never gone while its CQE is invisible.
+ * every FREE store stays after the tail store, so a record is never gone
+ * while its CQE is invisible.  The FREE states are read only by the next
+ * xiod, after this process died at some instruction boundary: program
+ * order as emitted is what counts (a retired store is not lost by a kill),
+ * so a compiler fence is the barrier -- the order a signal handler on this
+ * thread would see.  (xio_host_cq_publish() also has a full fence, H6,
+ * right after the tail store.)
  */
 static int qp_publish(struct xqp *q)
 {
 	int ret = xio_host_cq_publish(q->hq);
 	uint32_t i;
 
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	for (i = 0; i < q->nr_pend; i++) {
 		uint32_t r = q->pend[i];
 

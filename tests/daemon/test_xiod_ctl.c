@@ -444,7 +444,7 @@ int main(void)
 	guest_privilege(d.sock);
 	nop_roundtrip(xio_tenant_qp(victim, 0), 2);
 	wait_fd_count(d.pid, base);
-	CHECK(maps_count(d.pid) <= maps + 8);
+	CHECK(maps_count(d.pid) <= maps + DT_MAPS_SLACK);
 	CHECK_EQ(xio_client_detach(victim), 0);
 	xiod_stop(&d);
 	fd_exhaustion();
