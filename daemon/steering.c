@@ -99,6 +99,12 @@ static int find_iface(const char *name)
 	return -1;
 }
 
+/* The poller that owns the AF_XDP socket of receive queue @q. */
+static struct poller *rxq_poller(uint32_t q)
+{
+	return &pollers[q % cfg.nr_pollers];
+}
+
 /* Receive queues of @ifname (ethtool channels), 1 when it cannot say. */
 static uint32_t rx_queues(const char *ifname)
 {
@@ -141,7 +147,7 @@ static void iface_io_open(uint32_t i, bool copy)
 		log_warn("steering: %s: no transmit port: %s", name,
 			 strerror(-err));
 	for (q = 0; q < nq; q++) {
-		struct poller *p = &pollers[q % cfg.nr_pollers];
+		struct poller *p = rxq_poller(q);
 		int node = p->node >= 0 ? p->node : one_node() ? 0 : -1;
 
 		if (node < 0)
@@ -251,6 +257,19 @@ static int ip_len(int32_t family)
 	return -1;
 }
 
+/* Whether poller @p reads one of the AF_XDP sockets (frames reach only
+ * the tenants of the socket's poller). */
+static bool serves_xsk(const struct poller *p)
+{
+	uint32_t i, q;
+
+	for (i = 0; i < nr_ifaces; i++)
+		for (q = 0; q < io[i].nr_rxqs; q++)
+			if (io[i].xsk[q] && rxq_poller(q) == p)
+				return true;
+	return false;
+}
+
 static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 {
 	int node, err;
@@ -293,6 +312,10 @@ static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 	t->steered = true;
 	log_info("steering: tenant %u '%s': rule added (node %d)", t->id,
 		 t->name, node);
+	if (nr_ifaces && !serves_xsk(t->p))
+		log_warn(
+			"steering: tenant %u '%s' is on poller %u, which reads no AF_XDP socket: its frames are dropped (docs/steering.md, limits)",
+			t->id, t->name, t->p->idx);
 	return 0;
 }
 
