@@ -850,12 +850,16 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 	struct xio_sqe sqes[TAKE_BATCH];
 	int32_t status[TAKE_BATCH];
 	struct xio_host_qp_stats st;
-	uint64_t bytes = 0, ops_left, taken_all = 0;
+	uint64_t bytes = 0, ops_left, taken_all = 0, w;
 	uint32_t budget_entries, budget_bytes, cap, used;
 	bool work = false, held = false, looked;
 	uint32_t i;
 
-	t->vt_mul = vt_mul_of(__atomic_load_n(&t->q_weight, __ATOMIC_RELAXED));
+	w = __atomic_load_n(&t->q_weight, __ATOMIC_RELAXED);
+	if (w != t->vt_weight) {
+		t->vt_weight = w;
+		t->vt_mul = vt_mul_of(w);
+	}
 	if (t->nr_resub && resubmit(p, t, &bytes))
 		return V_WORK; /* new SQEs wait behind the recovered ones */
 	if (!quota_admit(t, &budget_entries, &budget_bytes, &ops_left)) {
@@ -1183,7 +1187,8 @@ static void tenant_add(struct poller *p, struct tenant *t)
 	t->parked = false;
 	t->backlog = false;
 	t->vtime = p->vclock;
-	t->vt_mul = vt_mul_of(__atomic_load_n(&t->q_weight, __ATOMIC_RELAXED));
+	t->vt_weight = __atomic_load_n(&t->q_weight, __ATOMIC_RELAXED);
+	t->vt_mul = vt_mul_of(t->vt_weight);
 	t->last_work_us = now_us();
 	for (i = 0; i < t->nr_qpairs; i++) {
 		arm_kick(p, &t->qps[i]);

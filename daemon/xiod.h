@@ -214,9 +214,10 @@ struct tenant {
 	uint32_t rx_head, rx_tail, rx_nr;
 	uint32_t sub_n; /* [P] its io_uring SQEs not yet submitted */
 	/* weighted share of poller time [P] (poller.c round_robin()) */
-	bool backlog;	 /* its last visit took something or was held */
-	uint64_t vtime;	 /* attributed time / weight (virtual time) */
-	uint64_t vt_mul; /* vtime per cycle, << VT_SHIFT, from the weight */
+	bool backlog;	    /* its last visit took something or was held */
+	uint64_t vtime;	    /* attributed time / weight (virtual time) */
+	uint64_t vt_mul;    /* vtime per cycle, << VT_SHIFT, from the weight */
+	uint64_t vt_weight; /* the weight vt_mul was computed from */
 
 	/* in-flight log: [C] the mapping; records [P] (ilog.h) */
 	struct ilog log;
