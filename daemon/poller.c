@@ -1077,7 +1077,10 @@ static bool round_robin(struct poller *p)
 		} else {
 			vt_level(p, t, r == V_HELD ? p->vt_lag : 0);
 		}
-		if (!w && cfg.park_us && now - t->last_work_us >= cfg.park_us) {
+		/* Held means entries wait: it could not park (and arming
+		 * NEED_WAKEUP on it would only draw needless kicks). */
+		if (r == V_IDLE && cfg.park_us &&
+		    now - t->last_work_us >= cfg.park_us) {
 			tenant_park(t);
 			parked |= t->parked;
 		}
