@@ -165,7 +165,7 @@ int main(void)
 	quota(a, "flood", XIO_QUOTA_OPS_RATE, 0, 0);
 
 	/* bytes/s: 4 KiB writes held near 1 MiB/s. */
-	snprintf(path, sizeof(path), "%s/disk", d.dir);
+	dt_scratch_path(&d, path, sizeof(path), "disk");
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	CHECK(fd >= 0);
 	CHECK_EQ(ftruncate(fd, 4096), 0);

@@ -198,7 +198,7 @@ int main(void)
 	quota(a, "slow", XIO_QUOTA_OPS_RATE, 0);
 
 	/* bytes/s: 4 KiB WRITEs at 256 KiB/s. */
-	snprintf(path, sizeof(path), "%s/disk", d.dir);
+	dt_scratch_path(&d, path, sizeof(path), "disk");
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	CHECK(fd >= 0);
 	CHECK_EQ(ftruncate(fd, BLK), 0);
