@@ -1389,7 +1389,6 @@ static bool below_cap(const struct tenant *t)
 static void poller_sleep(struct poller *p)
 {
 	/* An AF_XDP socket without its poll could not wake us: timed. */
-	/* An AF_XDP socket without its poll could not wake us: timed. */
 	bool pending = false, timed = !p->wake_armed || !pktio_sleep_prepare(p);
 	uint64_t now = acct_now(), until = UINT64_MAX;
 	uint32_t i, j;
