@@ -163,6 +163,7 @@ static void ft_attach(struct fenv *e, struct ftenant *f, const char *name)
 	struct xio_client_opts co = {.sz = sizeof(co)};
 	int err;
 
+	memset(f, 0, sizeof(*f));
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->e = e;
 	f->cpu = e->cpu_a;
