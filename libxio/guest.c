@@ -123,7 +123,14 @@ XIO_COLD int xio__submit_slow(struct xio_qp *qp, uint32_t flags, uint32_t n)
 
 	if (flags & XIO_SQ_BROKEN)
 		return -EPIPE;
-	if (flags & XIO_SQ_NEED_WAKEUP) {
+	/*
+	 * Kick only for new entries: entries published by an earlier submit
+	 * were either seen by the host before it slept (H3) or kicked for
+	 * then.  An empty submit that kicked would cost a guest looping on
+	 * xio_submit() one syscall per call while the poller is preempted
+	 * with NEED_WAKEUP still set (seen: 10^5 kicks in seconds).
+	 */
+	if ((flags & XIO_SQ_NEED_WAKEUP) && n) {
 		err = xio_qp_kick(qp);
 		if (err)
 			return err;
