@@ -18,6 +18,7 @@
  * and "Soak".
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -860,6 +861,25 @@ int main(int argc, char **argv)
 	for (i = 0; i < opt.tenants; i++)
 		unlink(workers[i].path);
 	unlink(report_path);
+	if (opt.kill_every) {
+		/* Logs of tenants whose detach met a SIGKILL stay behind. */
+		DIR *d = opendir(state_dir);
+		struct dirent *e;
+		char path[600];
+		int left = 0;
+
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", state_dir,
+				 e->d_name);
+			left += !unlink(path);
+		}
+		if (d)
+			closedir(d);
+		printf("state dir: %d in-flight log(s) left behind (removed)\n",
+		       left);
+	}
 	rmdir(state_dir);
 	rmdir(dir);
 	if (acc < 0)
