@@ -32,6 +32,7 @@
 
 #include "fault.h"
 #include "xiod.h"
+#include "vm_doorbell.h"
 #include "vm_tenant.h"
 
 #define MAX_PROTO_ERRORS 8 /* malformed messages in a row: hang up */
@@ -68,7 +69,7 @@ static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tenant *done_list;
 
 /* epoll tags for the fixed fds; connections use their struct conn. */
-static char tag_listen, tag_done, tag_sig, tag_metrics;
+static char tag_listen, tag_done, tag_sig, tag_metrics, tag_doorbell;
 
 static uint64_t mono_ns(void);
 
@@ -91,6 +92,7 @@ static void tenant_free(struct tenant *t)
 	for (i = 0; i < t->nr_targets; i++)
 		close(t->targets[i].fd);
 	vm_tenant_forget(t);
+	vm_doorbell_forget(t);
 	steering_tenant_gone(t);
 	/* Gone for good: its in-flight log goes too (a reattach failure
 	 * closed it first, keeping the file). */
@@ -482,7 +484,9 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 
 /*
  * Admin: a file-backed VM tenant (vm_tenant.c): persistent, no doorbell,
- * served by polling; TENANT_DETACH removes it and unlinks its file.
+ * served by polling; TENANT_DETACH removes it and unlinks its file.  With
+ * XIO_VM_F_DOORBELL: a memfd region handed to QEMU by xiod's ivshmem
+ * server on m->path (vm_doorbell.c), kicked through the guest's doorbell.
  */
 static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 {
@@ -506,7 +510,9 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	a.buf_size = m->buf_size;
 	a.nr_bufs = m->nr_bufs;
 	a.numa_node = m->numa_node;
-	a.flags = XIO_ATTACH_F_PERSIST | XIO_ATTACH_F_NO_DOORBELL;
+	a.flags = XIO_ATTACH_F_PERSIST;
+	if (!(m->flags & XIO_VM_F_DOORBELL))
+		a.flags |= XIO_ATTACH_F_NO_DOORBELL;
 	if (m->size > cfg.max_region_bytes)
 		return -E2BIG;
 	if (nr_tenants >= cfg.max_tenants)
@@ -515,6 +521,11 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 		if (!strcmp(o->name, m->name))
 			return -EEXIST;
 	err = tenant_create(&a, c, m, NULL, &t);
+	if (!err && (m->flags & XIO_VM_F_DOORBELL)) {
+		err = vm_doorbell_listen(t, m);
+		if (err)
+			tenant_free(t);
+	}
 	if (err)
 		return err;
 	memset(&r, 0, sizeof(r));
@@ -529,8 +540,10 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	t->p = least_loaded(m->numa_node);
 	t->p->nr_assigned++;
 	log_info(
-		"tenant %u '%s': VM tenant, file %s (%zu KiB, %s), node %d, poller %u",
-		t->id, t->name, m->path, xio_region_size(t->region) >> 10,
+		"tenant %u '%s': VM tenant, %s %s (%zu KiB, %s), node %d, poller %u",
+		t->id, t->name,
+		t->no_doorbell ? "file" : "ivshmem-doorbell server", m->path,
+		xio_region_size(t->region) >> 10,
 		(m->flags & XIO_VM_F_ADOPT) ? "adopted" : "created",
 		(int)m->numa_node, t->p->idx);
 	poller_send(t->p, XIO_PCMD_ADD, t);
@@ -1076,6 +1089,7 @@ static void pstats_fill(struct xio_poller_stats *w, struct poller *p)
 	w->overhead_ns = acct_ns(ctr_get(&p->cyc_overhead));
 	w->sleep_ns = acct_ns(ctr_get(&p->cyc_sleep));
 	w->sleeps = ctr_get(&p->sleeps);
+	w->timed_sleeps = ctr_get(&p->timed_sleeps);
 	if (p->started && !pthread_getcpuclockid(p->th, &cid) &&
 	    !clock_gettime(cid, &ts))
 		w->thread_cpu_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
@@ -2181,6 +2195,10 @@ int control_run(void)
 		ev.data.ptr = &tag_metrics;
 		epoll_ctl(epfd, EPOLL_CTL_ADD, metrics_fd(), &ev);
 	}
+	if (vm_doorbell_fd() >= 0) {
+		ev.data.ptr = &tag_doorbell;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, vm_doorbell_fd(), &ev);
+	}
 	log_info("listening on %s (mode %04o), %u poller(s)", cfg.socket_path,
 		 cfg.socket_mode, cfg.nr_pollers);
 
@@ -2201,6 +2219,8 @@ int control_run(void)
 				reap_drained();
 			} else if (p == &tag_metrics) {
 				metrics_events();
+			} else if (p == &tag_doorbell) {
+				vm_doorbell_events();
 			} else if (p == &tag_sig) {
 				struct signalfd_siginfo si;
 

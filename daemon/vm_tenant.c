@@ -110,7 +110,10 @@ static struct vm_slot *slot_of(const struct tenant *t)
 	return NULL;
 }
 
-/* The new file of a fresh VM tenant, geometry and size as @m says. */
+/*
+ * The new file of a fresh VM tenant, geometry and size as @m says; for
+ * ivshmem-doorbell (XIO_VM_F_DOORBELL) a memfd instead (@st unused).
+ */
 static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
 		       struct stat *st)
 {
@@ -137,6 +140,15 @@ static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
 		sz <<= 1;
 	if (sz != m->size)
 		return -EINVAL;
+	/*
+	 * ivshmem-doorbell: the memory travels as an fd over xiod's server
+	 * socket (vm_doorbell.c), so it is a sealed memfd like a local
+	 * tenant's, sized as a BAR: nobody can shrink it, no SIGBUS guard.
+	 */
+	if (m->flags & XIO_VM_F_DOORBELL) {
+		ro.flags |= XIO_REGION_POW2;
+		return xio_region_create(&ro, r);
+	}
 	err = xio_region_create_file(m->path, m->mode ? m->mode : 0600, &ro, r);
 	if (err)
 		return err;
@@ -189,6 +201,11 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	    (m->flags & ~XIO_VM_F_MASK) || (m->mode & ~0777U) ||
 	    (m->mode & 0007))
 		return -EINVAL; /* never world-accessible */
+	/* ivshmem-doorbell: no file to guard; nothing to adopt (the memfd
+	 * died with the xiod that made it). */
+	if (m->flags & XIO_VM_F_DOORBELL)
+		return (m->flags & XIO_VM_F_ADOPT) ? -EINVAL :
+						     create_file(m, r, &st);
 	for (i = 0; i < VM_MAX && !s; i++)
 		if (!slots[i].t &&
 		    !__atomic_load_n(&slots[i].base, __ATOMIC_RELAXED))

@@ -183,6 +183,33 @@ int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant)
 			XIO_MSG_TENANT_DETACH | XIO_MSG_REPLY, NULL, 0, NULL);
 }
 
+void xio_vm_tenant_geometry(uint64_t size, struct xio_vm_tenant_opts *o)
+{
+	struct xio_params p = {0};
+	struct xio_layout l;
+	uint32_t lo = 1, hi, mid;
+
+	p.nr_qpairs = 1;
+	p.sq_entries = 256;
+	p.cq_entries = 256;
+	p.buf_size = 4096;
+	hi = size / p.buf_size > 65536 ? 65536 : (uint32_t)(size / p.buf_size);
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		p.nr_bufs = mid;
+		if (xio_layout_compute(&p, &l) == 0 &&
+		    l.min_region_size <= size)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	o->nr_qpairs = p.nr_qpairs;
+	o->sq_entries = p.sq_entries;
+	o->cq_entries = p.cq_entries;
+	o->buf_size = p.buf_size;
+	o->nr_bufs = lo;
+}
+
 static int vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o,
 		     uint32_t flags)
 {
@@ -209,7 +236,11 @@ static int vm_tenant(struct xio_admin *a, const struct xio_vm_tenant_opts *o,
 	req.uid = o->uid;
 	req.gid = o->gid;
 	req.mode = o->mode;
+	if (o->flags & ~XIO_VM_TENANT_DOORBELL)
+		return -EINVAL;
 	req.flags = flags;
+	if (o->flags & XIO_VM_TENANT_DOORBELL)
+		req.flags |= XIO_VM_F_DOORBELL;
 	err = xio__rpc(a->sock, &req, NULL, 0, &rep,
 		       XIO_MSG_VM_TENANT | XIO_MSG_REPLY, NULL, 0, NULL);
 	return err ? err : (int)rep.tenant_id;

@@ -67,6 +67,9 @@ struct xio_region {
 	void *ivshmem_info;
 };
 
+/* ivshmem.c: release what xio_ivshmem_attach() keeps (NULL is fine). */
+void xio__ivshmem_free(void *info);
+
 /* Pointer to @off bytes into the region (caller has validated the offset). */
 static inline void *xio__at(const struct xio_region *r, uint64_t off)
 {

@@ -23,6 +23,34 @@
 
 #include "internal.h"
 
+/*
+ * What xio_ivshmem_attach() keeps with the region (r->ivshmem_info): the
+ * public info first, then the doorbell (BAR0) when one was opened.
+ */
+struct ivshmem_priv {
+	struct xio_ivshmem_info info;
+	volatile uint32_t *bar0; /* registers, or NULL */
+	size_t bar0_len;
+	int32_t ivposition;
+	uint32_t nr_kicks;
+	struct ivshmem_kick {
+		volatile uint32_t *doorbell;
+		uint32_t value; /* (peer << 16) | vector */
+	} * kicks;
+};
+
+void xio__ivshmem_free(void *info)
+{
+	struct ivshmem_priv *p = info;
+
+	if (!p)
+		return;
+	if (p->bar0)
+		munmap((void *)p->bar0, p->bar0_len);
+	free(p->kicks);
+	free(p);
+}
+
 static const char *sysfs_root(void)
 {
 	const char *s = secure_getenv("XIO_SYSFS_ROOT");
@@ -143,17 +171,19 @@ out:
 static int attach_dev(const char *root, const char *dev, unsigned int flags,
 		      bool quiet, struct xio_region **out)
 {
+	struct ivshmem_priv *priv;
 	struct xio_ivshmem_info *info;
 	struct xio_region *r;
 	void *base;
 	int err;
 
-	info = calloc(1, sizeof(*info));
-	if (!info)
+	priv = calloc(1, sizeof(*priv));
+	if (!priv)
 		return -ENOMEM;
+	info = &priv->info;
 	err = map_bar2(root, dev, flags, info, &base);
 	if (err) {
-		free(info);
+		free(priv);
 		return err;
 	}
 	if (quiet &&
@@ -166,12 +196,12 @@ static int attach_dev(const char *root, const char *dev, unsigned int flags,
 		goto fail;
 	/* The region owns the mapping from here on. */
 	r->owns_map = true;
-	r->ivshmem_info = info;
+	r->ivshmem_info = priv;
 	*out = r;
 	return 0;
 fail:
 	munmap(base, info->bar_size);
-	free(info);
+	free(priv);
 	return err;
 }
 
@@ -244,6 +274,134 @@ int xio_ivshmem_info(const struct xio_region *r, struct xio_ivshmem_info *info)
 {
 	if (!r || !info || !r->ivshmem_info)
 		return -EINVAL;
-	*info = *(const struct xio_ivshmem_info *)r->ivshmem_info;
+	*info = ((const struct ivshmem_priv *)r->ivshmem_info)->info;
 	return 0;
+}
+
+/* ---- ivshmem-doorbell: the guest's kick as a BAR0 register write ----------- */
+
+/* BAR0 registers (QEMU docs/specs/ivshmem-spec.rst). */
+#define IVSHMEM_REG_IVPOSITION 8
+#define IVSHMEM_REG_DOORBELL 12
+#define IVSHMEM_BAR0_SIZE 256
+
+/*
+ * The MSI-X table size of @dev from its config space (the device's vector
+ * count), or 0 when it has no MSI-X capability (msi=off) or config space
+ * cannot be read.
+ */
+static uint32_t msix_vectors(const char *root, const char *dev)
+{
+	uint8_t cfg[256];
+	char path[512];
+	unsigned int pos, hops;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/config", root, dev);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	close(fd);
+	/* Status bit 4: a capability list at 0x34. */
+	if (n < 0x40 || !(cfg[6] & 0x10))
+		return 0;
+	pos = cfg[0x34] & 0xfc;
+	for (hops = 0; pos >= 0x40 && pos + 3 < (unsigned int)n && hops < 48;
+	     hops++) {
+		if (cfg[pos] == 0x11) /* MSI-X: table size - 1 in bits 0..10 */
+			return ((cfg[pos + 2] | (unsigned int)cfg[pos + 3]
+							<< 8) &
+				0x7ff) +
+			       1;
+		pos = cfg[pos + 1] & 0xfc;
+	}
+	return 0;
+}
+
+static int doorbell_kick(void *ctx)
+{
+	const struct ivshmem_kick *k = ctx;
+
+	/* One MMIO store: a VM exit that QEMU (or KVM's ioeventfd) turns
+	 * into a signal on xiod's eventfd for this vector. */
+	*k->doorbell = k->value;
+	return 0;
+}
+
+int xio_ivshmem_doorbell(struct xio_region *r, unsigned int flags)
+{
+	struct ivshmem_priv *p;
+	const struct xio_layout *l;
+	char path[512];
+	struct stat st;
+	uint32_t i, vectors;
+	int32_t pos;
+	void *bar0;
+	int fd, err;
+
+	if (!r || !r->ivshmem_info || flags)
+		return -EINVAL;
+	p = r->ivshmem_info;
+	if (p->bar0)
+		return p->ivposition; /* already wired */
+	l = xio_region_layout(r);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/resource0",
+		 sysfs_root(), p->info.pci_addr);
+	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("xio: ivshmem %s: cannot open BAR0 (%s): %s\n",
+			p->info.pci_addr, path, xio_strerror(err));
+		return err == -ENOENT ? -ENODEV : err;
+	}
+	err = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!err && st.st_size < IVSHMEM_BAR0_SIZE)
+		err = -ENODEV;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	bar0 = mmap(NULL, IVSHMEM_BAR0_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, 0);
+	err = bar0 == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (err) {
+		pr_warn("xio: ivshmem %s: mmap BAR0: %s\n", p->info.pci_addr,
+			xio_strerror(err));
+		return err;
+	}
+	/* Our peer id: what the server sent QEMU; -1 (no server) or the
+	 * host's own id (ivshmem-plain reads 0) means no doorbell. */
+	pos = (int32_t)((volatile uint32_t *)bar0)[IVSHMEM_REG_IVPOSITION / 4];
+	if (pos <= XIO_IVSHMEM_HOST_PEER || pos > 0xffff) {
+		pr_warn("xio: ivshmem %s: IVPosition %d: not an ivshmem-doorbell device connected to xiod\n",
+			p->info.pci_addr, (int)pos);
+		munmap(bar0, IVSHMEM_BAR0_SIZE);
+		return -ENODEV;
+	}
+	vectors = msix_vectors(sysfs_root(), p->info.pci_addr);
+	if (vectors && vectors < l->nr_qpairs) {
+		pr_warn("xio: ivshmem %s: %u interrupt vectors for %u queue pairs (start QEMU with vectors=%u)\n",
+			p->info.pci_addr, vectors, l->nr_qpairs, l->nr_qpairs);
+		munmap(bar0, IVSHMEM_BAR0_SIZE);
+		return -ERANGE;
+	}
+	p->kicks = calloc(l->nr_qpairs, sizeof(*p->kicks));
+	if (!p->kicks) {
+		munmap(bar0, IVSHMEM_BAR0_SIZE);
+		return -ENOMEM;
+	}
+	p->bar0 = bar0;
+	p->bar0_len = IVSHMEM_BAR0_SIZE;
+	p->ivposition = pos;
+	p->nr_kicks = l->nr_qpairs;
+	for (i = 0; i < l->nr_qpairs; i++) {
+		p->kicks[i].doorbell = p->bar0 + IVSHMEM_REG_DOORBELL / 4;
+		p->kicks[i].value = (uint32_t)XIO_IVSHMEM_HOST_PEER << 16 | i;
+		xio_qp_set_kick_fn(xio_region_qp(r, i), doorbell_kick,
+				   &p->kicks[i]);
+	}
+	return pos;
 }

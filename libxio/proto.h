@@ -223,7 +223,10 @@ struct xio_msg_vm_tenant {
 /* Adopt the existing file at path (its header gives the geometry; size must
  * match it; uid/gid/mode are left as they are). */
 #define XIO_VM_F_ADOPT (1U << 0)
-#define XIO_VM_F_MASK XIO_VM_F_ADOPT
+/* ivshmem-doorbell: @path is xiod's ivshmem server socket, the region a
+ * memfd (XIO_VM_TENANT_DOORBELL in xio/admin.h; not with ADOPT) */
+#define XIO_VM_F_DOORBELL (1U << 1)
+#define XIO_VM_F_MASK (XIO_VM_F_ADOPT | XIO_VM_F_DOORBELL)
 
 struct xio_msg_status {
 	struct xio_msg_hdr hdr;

@@ -223,6 +223,16 @@ static int region_finish(struct xio_region *r, struct xio_region **out)
 	return 0;
 }
 
+/* The power of two >= max(@size, 1 MiB) that ivshmem needs for its BAR. */
+static uint64_t ivshmem_file_size(uint64_t size)
+{
+	uint64_t s = XIO_IVSHMEM_MIN_SIZE;
+
+	while (s < size)
+		s <<= 1;
+	return s;
+}
+
 int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 {
 	struct xio_layout l;
@@ -244,6 +254,10 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 
 	huge = o->flags & (XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT);
 	size = l.min_region_size;
+	if (o->flags & XIO_REGION_POW2)
+		size = ivshmem_file_size(size);
+	if (size > XIO_MAX_REGION_SIZE)
+		goto fail_inval;
 	if (huge) {
 		uint64_t hsize = (size + XIO_HUGE_PAGE_SIZE - 1) &
 				 ~(XIO_HUGE_PAGE_SIZE - 1);
@@ -290,19 +304,11 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 		goto fail;
 	}
 	return region_finish(r, out);
+fail_inval:
+	err = -EINVAL;
 fail:
 	xio_region_destroy(r);
 	return err;
-}
-
-/* The power of two >= max(@size, 1 MiB) that ivshmem needs for its BAR. */
-static uint64_t ivshmem_file_size(uint64_t size)
-{
-	uint64_t s = XIO_IVSHMEM_MIN_SIZE;
-
-	while (s < size)
-		s <<= 1;
-	return s;
 }
 
 int xio_region_create_file(const char *path, unsigned int mode,
@@ -588,7 +594,7 @@ void xio_region_destroy(struct xio_region *r)
 	xio__qps_fini(r);
 	free(r->free_stack);
 	free(r->in_use);
-	free(r->ivshmem_info);
+	xio__ivshmem_free(r->ivshmem_info);
 	if (r->owns_map && r->base)
 		munmap(r->base, r->map_len);
 	if (r->fd >= 0)

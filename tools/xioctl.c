@@ -237,6 +237,75 @@ static int cmd_tenant_detach(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * vm add NAME PATH: a VM tenant (docs/vm.md).  Plain: xiod creates the
+ * region file PATH for ivshmem-plain.  --doorbell: PATH is the socket
+ * xiod listens on as the tenant's ivshmem server (ivshmem-doorbell).
+ */
+static int cmd_vm_add(int argc, char **argv)
+{
+	struct xio_vm_tenant_opts o;
+	struct xio_admin *a;
+	unsigned long long size = 1ULL << 20;
+	unsigned int uid = geteuid(), gid = getegid(), mode = 0600;
+	char what[96], *end;
+	int i, id, node = -1;
+
+	memset(&o, 0, sizeof(o));
+	for (i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--doorbell")) {
+			o.flags |= XIO_VM_TENANT_DOORBELL;
+			continue;
+		}
+		if (argv[i][0] != '-') {
+			if (!o.name)
+				o.name = argv[i];
+			else if (!o.path)
+				o.path = argv[i];
+			else
+				return 2;
+			continue;
+		}
+		if (!v)
+			return 2;
+		i++;
+		errno = 0;
+		if (!strcmp(argv[i - 1], "--size"))
+			size = strtoull(v, &end, 0);
+		else if (!strcmp(argv[i - 1], "--node"))
+			node = (int)strtol(v, &end, 0);
+		else if (!strcmp(argv[i - 1], "--mode"))
+			mode = (unsigned int)strtoul(v, &end, 8);
+		else if (!strcmp(argv[i - 1], "--owner") &&
+			 sscanf(v, "%u:%u", &uid, &gid) == 2)
+			end = (char *)v + strlen(v);
+		else
+			return 2;
+		if (errno || *end)
+			return 2;
+	}
+	if (!o.name || !o.path || o.path[0] != '/')
+		return 2;
+	o.size = size;
+	o.numa_node = node;
+	o.uid = uid;
+	o.gid = gid;
+	o.mode = mode;
+	xio_vm_tenant_geometry(size, &o);
+	if (open_admin(&a))
+		return 1;
+	id = xio_admin_vm_tenant(a, &o);
+	xio_admin_close(a);
+	if (id < 0) {
+		snprintf(what, sizeof(what), "vm add %s", o.name);
+		return die_err(what, id);
+	}
+	printf("%d\n", id);
+	return 0;
+}
+
 /* ---- stats ------------------------------------------------------------- */
 
 struct sample {
@@ -478,6 +547,7 @@ static void stats_json(const struct sample *s, const struct sample *prev)
 			JU("thread_cpu_ns", p->thread_cpu_ns);
 			JU("sleeps", p->sleeps);
 			JU("sleep_ns", p->sleep_ns);
+			JU("timed_sleeps", p->timed_sleeps);
 			printf(",\"accounted_ratio\":%.4f}",
 			       p->thread_cpu_ns ?
 				       (double)sum / (double)p->thread_cpu_ns :
@@ -1124,6 +1194,10 @@ static const struct command commands[] = {
 	 cmd_target_add,
 	 "target add TENANT PATH [--ro] [--direct]"},
 	{{"target", "list"}, cmd_target_list, "target list TENANT"},
+	{{"vm", "add"},
+	 cmd_vm_add,
+	 "vm add NAME PATH [--doorbell] [--size BYTES] [--node N] "
+	 "[--owner UID:GID] [--mode OCTAL]"},
 	/* Before "stats": a tenant named "reset" is reached by its id. */
 	{{"stats", "reset"}, cmd_stats_reset, "stats reset [TENANT]"},
 	{{"quota", NULL},

@@ -14,6 +14,14 @@
  *   XIO-GUEST-RESULT nops=N writes=N reads=N mismatches=N errors=N
  *                    order_errors=N kicks=N seed=0x... usec=N
  *
+ * --doorbell wires the kick to an ivshmem-doorbell device's Doorbell
+ * register (xio_ivshmem_doorbell(): xiod is its ivshmem server), so xiod
+ * may sleep; kicks= then counts doorbell writes.  --kicklat N measures N
+ * times how long one NOP takes when submitted to a sleeping xiod (idle
+ * 20 ms before each), the kick included:
+ *
+ *   XIO-GUEST-KICKLAT n=N kicks=K min=US p50=US p90=US max=US
+ *
  * Whoever serves the rings only has to execute NOP/READ/WRITE on its target
  * 0: tests/vm/vm_host.c today, xiod with a file target tomorrow.  Exit status
  * 0 when mismatches and errors are both 0.
@@ -180,6 +188,63 @@ static int run_phase(struct demo *d, uint8_t op, uint64_t count)
 	return err < 0 ? err : 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Kick-to-completion latency of a sleeping host: idle @idle_us (the host
+ * parks the tenant and sleeps), then one NOP, timed until its CQE.
+ */
+static int kicklat(struct demo *d, uint32_t n, uint32_t idle_us)
+{
+	uint64_t *lat = calloc(n ? n : 1, sizeof(*lat));
+	uint64_t k0 = xio_qp_kicks(d->qp), t0;
+	struct xio_cqe *cqe;
+	struct xio_sqe *sqe;
+	uint32_t i;
+	int err = 0;
+
+	if (!lat)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++) {
+		usleep(idle_us);
+		sqe = xio_get_sqe(d->qp);
+		if (!sqe) {
+			err = -EBUSY;
+			break;
+		}
+		xio_prep_nop(sqe, UD(XIO_OP_NOP, i));
+		t0 = now_us();
+		err = xio_submit(d->qp);
+		if (err >= 0)
+			err = xio_wait_cqe(d->qp, &cqe, d->timeout_ms);
+		if (err < 0)
+			break;
+		lat[i] = now_us() - t0;
+		if (cqe->res)
+			d->errors++;
+		xio_cqe_seen(d->qp, cqe);
+	}
+	if (err < 0) {
+		fprintf(stderr, "xio-guest-demo: kicklat %u: %s\n", i,
+			xio_strerror(err));
+		d->errors++;
+		free(lat);
+		return err;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("XIO-GUEST-KICKLAT n=%u kicks=%" PRIu64 " min=%" PRIu64
+	       " p50=%" PRIu64 " p90=%" PRIu64 " max=%" PRIu64 "\n",
+	       n, xio_qp_kicks(d->qp) - k0, n ? lat[0] : 0, n ? lat[n / 2] : 0,
+	       n ? lat[n * 9 / 10] : 0, n ? lat[n - 1] : 0);
+	free(lat);
+	return 0;
+}
+
 /*
  * Time reading the whole BAR through one sysfs resource file (resource2 is
  * mapped uncached, resource2_wc write-combining): MB/s, or -errno.
@@ -239,7 +304,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: xio-guest-demo [--pci ADDR] [--wc] [--nops N] [--blocks N]\n"
 		"                      [--bs BYTES] [--depth N] [--timeout-ms MS]\n"
-		"                      [--seed N] [--strict-order] [--maptest]\n");
+		"                      [--seed N] [--strict-order] [--maptest]\n"
+		"                      [--doorbell] [--kicklat N]\n");
 	exit(2);
 }
 
@@ -256,6 +322,8 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"strict-order", no_argument, NULL, 'o'},
 		{"maptest", no_argument, NULL, 'm'},
+		{"doorbell", no_argument, NULL, 'D'},
+		{"kicklat", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	struct demo d = {.bs = 4096, .depth = 32, .timeout_ms = 20000};
@@ -264,8 +332,9 @@ int main(int argc, char **argv)
 	uint64_t nops = 1000, blocks = 256, t0, usec;
 	const char *pci = NULL;
 	unsigned int flags = 0;
-	bool do_maptest = false;
-	int c, err;
+	bool do_maptest = false, doorbell = false;
+	uint32_t nr_kicklat = 0;
+	int c, err, peer = 0;
 
 	d.seed = now_us() * 0x2545f4914f6cdd1dULL;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -299,6 +368,12 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			do_maptest = true;
+			break;
+		case 'D':
+			doorbell = true;
+			break;
+		case 'K':
+			nr_kicklat = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		default:
 			usage();
@@ -335,6 +410,18 @@ int main(int argc, char **argv)
 	if (do_maptest)
 		maptest(info.pci_addr);
 	d.qp = xio_region_qp(d.r, 0);
+	if (doorbell) {
+		peer = xio_ivshmem_doorbell(d.r, 0);
+		if (peer < 0) {
+			fprintf(stderr, "xio-guest-demo: doorbell: %s\n",
+				xio_strerror(peer));
+			printf("XIO-GUEST-RESULT doorbell-failed err=%d\n",
+			       peer);
+			return 1;
+		}
+		printf("xio-guest-demo: doorbell: guest peer %d, kicks ring xiod's peer %d\n",
+		       peer, XIO_IVSHMEM_HOST_PEER);
+	}
 
 	t0 = now_us();
 	err = run_phase(&d, XIO_OP_NOP, nops);
@@ -343,6 +430,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = run_phase(&d, XIO_OP_READ, blocks);
 	usec = now_us() - t0;
+	if (!err && nr_kicklat)
+		err = kicklat(&d, nr_kicklat, 20000);
 	if (d.strict_order)
 		d.errors += d.order_errors;
 

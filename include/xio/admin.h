@@ -116,7 +116,18 @@ int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant);
  * A tenant whose file is shrunk (SIGBUS) or replaced is quarantined and
  * removed by xiod.  Returns the tenant id (> 0) or -errno: -EPERM,
  * -EEXIST (name or file), -EINVAL (geometry does not fit @size, bad path).
+ *
+ * With XIO_VM_TENANT_DOORBELL (ivshmem-doorbell, docs/vm.md), @path is
+ * instead the UNIX socket xiod listens on as the tenant's ivshmem server
+ * (QEMU: -chardev socket,path=@path,id=X -device
+ * ivshmem-doorbell,chardev=X,vectors=nr_qpairs; libvirt: <server path=>);
+ * the region is a sealed memfd of @size bytes that xiod hands to QEMU
+ * over that socket (no file, no SIGBUS exposure), and the guest's doorbell
+ * writes are the tenant's kicks: it parks and lets the poller sleep like a
+ * local tenant.  @mode, @uid and @gid apply to the socket (mode 0: 0600).
+ * The socket is removed with the tenant; -EEXIST if @path exists.
  */
+#define XIO_VM_TENANT_DOORBELL (1U << 0)
 struct xio_vm_tenant_opts {
 	const char *name;
 	const char *path;
@@ -124,9 +135,16 @@ struct xio_vm_tenant_opts {
 	uint32_t nr_qpairs, sq_entries, cq_entries, buf_size, nr_bufs;
 	int32_t numa_node;
 	uint32_t uid, gid, mode;
+	uint32_t flags; /* XIO_VM_TENANT_* */
 };
 int xio_admin_vm_tenant(struct xio_admin *a,
 			const struct xio_vm_tenant_opts *o);
+/*
+ * The default geometry for a VM region of exactly @size bytes (what the
+ * libvirt hook and `xioctl vm add` use): one queue pair of 256 entries,
+ * 4 KiB buffers, as many as fit.  Fills @o's geometry fields only.
+ */
+void xio_vm_tenant_geometry(uint64_t size, struct xio_vm_tenant_opts *o);
 
 /*
  * Re-adopt the region file of a VM tenant that xiod lost (xiod restarted
@@ -217,7 +235,9 @@ struct xio_poller_stats {
 	uint64_t thread_cpu_ns; /* CLOCK_THREAD_CPUTIME_ID of the thread */
 	uint64_t sleeps;
 	uint64_t sleep_ns; /* wall time asleep (not CPU time) */
-	uint64_t resv[6];
+	/* of sleeps: bounded (1 ms): a tenant could not wake the poller */
+	uint64_t timed_sleeps;
+	uint64_t resv[5];
 };
 
 /*

@@ -110,6 +110,36 @@ struct xio_ivshmem_info {
 /* Fill @info for a region from xio_ivshmem_attach(): 0, or -EINVAL. */
 int xio_ivshmem_info(const struct xio_region *r, struct xio_ivshmem_info *info);
 
+/* ---- ivshmem-doorbell ---------------------------------------------------- */
+
+/*
+ * With QEMU's ivshmem-doorbell device connected to xiod's per-tenant
+ * ivshmem-server socket (docs/vm.md), xiod is peer XIO_IVSHMEM_HOST_PEER and
+ * the guest gets another id (its IVPosition register).  Queue pair i kicks
+ * by writing (XIO_IVSHMEM_HOST_PEER << 16) | i to the device's Doorbell
+ * register: QEMU (KVM: an ioeventfd) signals the eventfd xiod polls for
+ * that queue pair, so a sleeping or parked xiod is woken exactly as a local
+ * tenant's eventfd kick wakes it.
+ */
+#define XIO_IVSHMEM_HOST_PEER 0
+
+/*
+ * Wire every queue pair of @r (from xio_ivshmem_attach()) to the Doorbell
+ * register of the same device: maps its BAR0 (sysfs resource0, uncached
+ * MMIO), reads IVPosition once and installs a kick function
+ * (xio_qp_set_kick_fn()) that the submit path calls only when xiod set
+ * NEED_WAKEUP; xio_qp_kicks() then counts the doorbell writes.  Completions
+ * are still found by polling the CQ (interrupts reach guest user space only
+ * through a driver).  @flags: 0.  Calling it again returns the same id.
+ *
+ * Returns the guest's peer id (> 0), -ENODEV (no BAR0, or IVPosition says
+ * ivshmem-plain / not connected to a server), -ERANGE (the device has fewer
+ * interrupt vectors than @r has queue pairs: QEMU's vectors= must be at
+ * least that), -EINVAL, or an open/mmap -errno (-EACCES: not root).
+ * Unmapped by xio_region_destroy().
+ */
+int xio_ivshmem_doorbell(struct xio_region *r, unsigned int flags);
+
 #ifdef __cplusplus
 }
 #endif

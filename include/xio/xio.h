@@ -102,8 +102,11 @@ struct xio_region;
 #define XIO_REGION_HUGETLB (1U << 0)	    /* try MFD_HUGETLB, fall back */
 #define XIO_REGION_HUGETLB_STRICT (1U << 1) /* fail rather than fall back */
 #define XIO_REGION_NUMA_BIND (1U << 2)	    /* bind to .numa_node */
+/* Size the memfd to a power of two >= 1 MiB: an ivshmem BAR (docs/vm.md). */
+#define XIO_REGION_POW2 (1U << 3)
 #define XIO_REGION_FLAGS_MASK                                                  \
-	(XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT | XIO_REGION_NUMA_BIND)
+	(XIO_REGION_HUGETLB | XIO_REGION_HUGETLB_STRICT |                      \
+	 XIO_REGION_NUMA_BIND | XIO_REGION_POW2)
 
 /*
  * Creation options.  Extensible: set .sz = sizeof(struct xio_region_opts);

@@ -30,6 +30,15 @@
 # from xioctl, the hook's release removes the tenant (and the file), and
 # vm_verify checks the target file.
 #
+# --doorbell (second form only): the shmem is an ivshmem-doorbell device
+# whose server is xiod itself (docs/vm.md): the hook has xiod listen on a
+# socket instead of creating a file, QEMU gets the region (a memfd) and the
+# eventfds from it, and xiod runs with its default idle/park times, so it
+# sleeps and the guest (--doorbell --kicklat) must kick it through the
+# Doorbell register.  Checked: xiod's kick count equals the guest's
+# doorbell writes and the 20 timed NOPs after 20 ms idle each all kicked,
+# the poller slept and never fell back to 1 ms timed sleeps.
+#
 # --expect-mismatch: vm_host corrupts the data of one READ on its way back:
 # passes only if the guest reports exactly that one mismatch while the file
 # still verifies on the host (the test proves it can fail).
@@ -46,7 +55,7 @@ set -uo pipefail
 
 host_bin= guest_bin= workdir=
 xiod_bin= xioctl_bin= hook_bin= verify_bin=
-expect_mm=0 host_extra=()
+expect_mm=0 host_extra=() doorbell=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--host) host_bin=$2; shift 2 ;;
@@ -57,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--hook) hook_bin=$2; shift 2 ;;
 	--verify) verify_bin=$2; shift 2 ;;
 	--expect-mismatch) expect_mm=1; host_extra=(--corrupt-read 7); shift ;;
+	--doorbell) doorbell=1; shift ;;
 	*) echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2 ;;
 	esac
 done
@@ -66,6 +76,7 @@ if [ -n "$xiod_bin" ]; then
 		{ echo "usage: $0 --xiod XIOD --xioctl XIOCTL --hook HOOK --verify VM_VERIFY --guest DEMO" >&2; exit 2; }
 	host_bin=$xiod_bin
 fi
+[ "$doorbell" = 0 ] || [ -n "$xiod_bin" ] || { echo "usage: --doorbell needs the --xiod form" >&2; exit 2; }
 [ -n "$host_bin" ] && [ -n "$guest_bin" ] || { echo "usage: $0 --host VM_HOST --guest XIO_GUEST_DEMO [--workdir DIR]" >&2; exit 2; }
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -82,6 +93,8 @@ bs=4096
 vm_timeout=${XIO_VM_TIMEOUT:-200}
 accel=${XIO_VM_ACCEL:-tcg}
 guest_args=${XIO_VM_GUEST_ARGS:-}
+kicklat=20
+[ "$doorbell" = 0 ] || guest_args="--doorbell --kicklat $kicklat $guest_args"
 
 if [ -z "$workdir" ]; then
 	workdir=$(mktemp -d /tmp/xio-vmtest.XXXXXX)
@@ -100,7 +113,7 @@ cleanup() {
 		kill -TERM "$host_pid" 2>/dev/null
 		wait "$host_pid" 2>/dev/null
 	fi
-	rm -f "$region"
+	rm -f "$region" "$workdir/ivshmem.sock"
 	[ "${XIO_VM_KEEP:-0}" = 1 ] || rm -rf "$workdir/initramfs" "$target"
 }
 trap cleanup EXIT
@@ -148,7 +161,10 @@ if [ -n "$xiod_bin" ]; then
 	tname=${region#/dev/shm/}
 	# Appending: the hook and this script write to the same log.
 	: >"$hostlog"
-	"$xiod_bin" --foreground --socket "$sock" --pollers 1 --idle-us 60000000 \
+	# Awake for good (no doorbell to wake it), or free to sleep.
+	idle=(--idle-us 60000000)
+	[ "$doorbell" = 0 ] || idle=()
+	"$xiod_bin" --foreground --socket "$sock" --pollers 1 "${idle[@]}" \
 		>>"$hostlog" 2>&1 &
 	host_pid=$!
 	for _ in $(seq 100); do
@@ -160,7 +176,11 @@ if [ -n "$xiod_bin" ]; then
   <name>xio-vmtest</name>
   <uuid>00000000-0000-4000-8000-00000000$(printf %04x $(($$ % 65536)))</uuid>
   <devices>
-    <shmem name='$tname'><model type='ivshmem-plain'/><size unit='M'>1</size></shmem>
+    <shmem name='$tname'>$(if [ "$doorbell" = 1 ]; then
+	echo "<model type='ivshmem-doorbell'/><server path='$workdir/ivshmem.sock'/>"
+else
+	echo "<model type='ivshmem-plain'/>"
+fi)<size unit='M'>1</size></shmem>
   </devices>
 </domain>
 XML
@@ -184,26 +204,45 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -e "$workdir/ready" ] || fail "vm_host did not create the region"
-size=$(stat -c %s "$region") || fail "no region file $region"
+if [ "$doorbell" = 1 ]; then
+	# xiod is the ivshmem server: QEMU gets memory and eventfds from it.
+	[ -S "$workdir/ivshmem.sock" ] || fail "xiod does not listen on $workdir/ivshmem.sock"
+	dev=(-chardev "socket,path=$workdir/ivshmem.sock,id=xioc"
+		-device ivshmem-doorbell,chardev=xioc,vectors=1)
+else
+	size=$(stat -c %s "$region") || fail "no region file $region"
+	dev=(-object "memory-backend-file,id=xioshm,mem-path=$region,size=$size,share=on"
+		-device ivshmem-plain,memdev=xioshm)
+fi
 
 t0=$(date +%s.%N)
-qemu_run "$accel" "$vm_timeout" "" \
-	-object "memory-backend-file,id=xioshm,mem-path=$region,size=$size,share=on" \
-	-device ivshmem-plain,memdev=xioshm >"$workdir/qemu.out" 2>&1
+qemu_run "$accel" "$vm_timeout" "" "${dev[@]}" >"$workdir/qemu.out" 2>&1
 qrc=$?
 t1=$(date +%s.%N)
 if [ -n "$xiod_bin" ]; then
 	# The tenant's accounting, then the hook's release, then the file.
 	tl=$("$xioctl_bin" --socket "$sock" tenants | awk -v n="$tname" '$2 == n')
 	echo "xioctl tenants: $tl" >>"$hostlog"
+	if [ "$doorbell" = 1 ]; then
+		pstats=$("$xioctl_bin" --socket "$sock" stats --json)
+		echo "xioctl stats: $pstats" >>"$hostlog"
+	fi
 	hook release end || fail "the hook's release failed"
 	[ ! -e "$region" ] || fail "release left $region"
+	[ ! -e "$workdir/ivshmem.sock" ] || fail "release left the ivshmem socket"
 	"$xioctl_bin" --socket "$sock" tenants | awk 'NR > 1' | grep -q . &&
 		fail "release left a tenant"
 	set -- $tl
 	hres="XIO-HOST-RESULT taken=${8:-} invalid=${9:-} broken=$(case "${13:-}" in *quarantined*) echo 1 ;; *) echo 0 ;; esac) io_errors=0 nops=$nops writes=$blocks reads=$blocks kicks=${11:-}"
 	echo "$hres" >>"$hostlog"
-	[ "${11:-}" = 0 ] || fail "xiod counted ${11:-?} kicks"
+	if [ "$doorbell" = 0 ]; then
+		[ "${11:-}" = 0 ] || fail "xiod counted ${11:-?} kicks"
+	else
+		case "${13:-}" in *no-doorbell*) fail "the doorbell tenant is marked no-doorbell: ${13:-}" ;; esac
+		jnum() { printf '%s' "$pstats" | grep -o "\"$1\":[0-9]*" | head -n1 | sed 's/.*://'; }
+		[ "$(jnum sleeps)" -gt 0 ] 2>/dev/null || fail "the poller never slept: $pstats"
+		[ "$(jnum timed_sleeps)" = 0 ] || fail "the poller fell back to $(jnum timed_sleeps) timed (1 ms) sleeps"
+	fi
 	"$verify_bin" "$target" "$blocks" "$bs" >>"$hostlog" 2>&1
 fi
 kill -TERM "$host_pid" 2>/dev/null
@@ -220,14 +259,29 @@ res=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-RESULT .*' | tail -n1)
 field() { # line key
 	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
-for kv in mismatches=$expect_mm errors=0 order_errors=0 kicks=0 nops=$nops writes=$blocks reads=$blocks; do
+gkicks=0
+[ "$doorbell" = 0 ] || gkicks=$(field "$res" kicks)
+for kv in mismatches=$expect_mm errors=0 order_errors=0 kicks=$gkicks nops=$nops writes=$blocks reads=$blocks; do
 	k=${kv%%=*}
 	[ "$(field "$res" "$k")" = "${kv#*=}" ] || fail "guest: $k is $(field "$res" "$k"), expected ${kv#*=}"
 done
 hres=$(grep '^XIO-HOST-RESULT' "$hostlog" | tail -n1)
 hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
 [ -n "$hres" ] && [ -n "$hver" ] || fail "vm_host printed no result (exit $hrc)"
-for kv in invalid=0 broken=0 io_errors=0 taken=$((nops + 2 * blocks)) nops=$nops \
+ntaken=$((nops + 2 * blocks))
+if [ "$doorbell" = 1 ]; then
+	# Every doorbell write the guest made is one kick xiod counted, and
+	# the NOPs after 20 ms of idleness each found xiod asleep.
+	kl=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-KICKLAT .*' | tail -n1)
+	[ -n "$kl" ] || fail "no XIO-GUEST-KICKLAT line on the serial console"
+	[ "$(field "$kl" n)" = "$kicklat" ] && [ "$(field "$kl" kicks)" = "$kicklat" ] ||
+		fail "guest: $kl: expected $kicklat NOPs each with a doorbell kick"
+	[ "$(field "$res" kicks)" -ge "$kicklat" ] || fail "guest: $(field "$res" kicks) kicks"
+	[ "$(field "$hres" kicks)" = "$(field "$res" kicks)" ] ||
+		fail "xiod counted $(field "$hres" kicks) kicks, the guest rang the doorbell $(field "$res" kicks) times"
+	ntaken=$((ntaken + kicklat))
+fi
+for kv in invalid=0 broken=0 io_errors=0 taken=$ntaken nops=$nops \
 	writes=$blocks reads=$blocks; do
 	k=${kv%%=*}
 	[ "$(field "$hres" "$k")" = "${kv#*=}" ] || fail "host: $k is $(field "$hres" "$k"), expected ${kv#*=}"
@@ -239,7 +293,7 @@ done
 [ "$hrc" -eq 0 ] || fail "vm_host exited with $hrc"
 
 booted=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-BOOTED uptime=[0-9.]*' | sed 's/.*=//')
-tr -d '\r' <"$serial" | grep -E '^(xio-guest-demo:|XIO-GUEST-MAPTEST)'
+tr -d '\r' <"$serial" | grep -E '^(xio-guest-demo:|XIO-GUEST-MAPTEST|XIO-GUEST-KICKLAT)'
 echo "$res"
 echo "$hres"
 echo "$hver"

@@ -66,6 +66,7 @@ static int parse_shmem(struct dom *d, xmlNode *sh)
 {
 	xmlChar *name = xmlGetProp(sh, (const xmlChar *)"name");
 	const char *model = NULL, *n = (const char *)name;
+	char server[sizeof(((struct shm *)0)->server)] = "";
 	uint64_t size = 0, scale;
 	struct shm *s;
 	xmlNode *c;
@@ -85,10 +86,32 @@ static int parse_shmem(struct dom *d, xmlNode *sh)
 		if (is(c, "model")) {
 			xmlChar *t = xmlGetProp(c, (const xmlChar *)"type");
 
-			model = t && !strcmp((const char *)t, "ivshmem-plain") ?
-					"ivshmem-plain" :
-					"other";
+			model = !t ? "other" :
+				!strcmp((const char *)t, "ivshmem-plain") ?
+				     "ivshmem-plain" :
+				!strcmp((const char *)t, "ivshmem-doorbell") ?
+				     "ivshmem-doorbell" :
+				     "other";
 			xmlFree(t);
+		} else if (is(c, "server")) {
+			xmlChar *p = xmlGetProp(c, (const xmlChar *)"path");
+
+			if (p && (p[0] != '/' ||
+				  strlen((const char *)p) >= sizeof(server))) {
+				xmlFree(p);
+				refuse(d,
+				       "shmem '%s': <server path> must be absolute and shorter than %zu bytes",
+				       n, sizeof(server));
+				goto out;
+			}
+			/* libvirt's default when <server> names no path */
+			if (p)
+				snprintf(server, sizeof(server), "%s",
+					 (const char *)p);
+			else
+				snprintf(server, sizeof(server),
+					 "/var/lib/libvirt/shmem/%s-sock", n);
+			xmlFree(p);
 		} else if (is(c, "size")) {
 			xmlChar *u = xmlGetProp(c, (const xmlChar *)"unit");
 			char txt[32];
@@ -107,8 +130,22 @@ static int parse_shmem(struct dom *d, xmlNode *sh)
 		}
 	}
 	/* libvirt's default model is ivshmem-plain. */
-	if (model && strcmp(model, "ivshmem-plain")) {
-		refuse(d, "shmem '%s': xio needs model ivshmem-plain", n);
+	if (model && !strcmp(model, "other")) {
+		refuse(d,
+		       "shmem '%s': xio needs model ivshmem-plain or ivshmem-doorbell",
+		       n);
+		goto out;
+	}
+	if (model && !strcmp(model, "ivshmem-doorbell") && !server[0]) {
+		refuse(d,
+		       "shmem '%s': ivshmem-doorbell needs <server path='...'/>",
+		       n);
+		goto out;
+	}
+	if ((!model || strcmp(model, "ivshmem-doorbell")) && server[0]) {
+		refuse(d,
+		       "shmem '%s': <server> is only for model ivshmem-doorbell",
+		       n);
 		goto out;
 	}
 	if (!size)
@@ -126,6 +163,8 @@ static int parse_shmem(struct dom *d, xmlNode *sh)
 	s = &d->shm[d->nr_shm++];
 	snprintf(s->name, sizeof(s->name), "%s", n);
 	s->size = size;
+	s->doorbell = server[0] != '\0';
+	memcpy(s->server, server, sizeof(s->server));
 	rc = 0;
 out:
 	xmlFree(name);

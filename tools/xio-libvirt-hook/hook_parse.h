@@ -23,6 +23,9 @@
 struct shm {
 	char name[XIO_TENANT_NAME_MAX];
 	uint64_t size;
+	/* ivshmem-doorbell: xiod listens here as the ivshmem server */
+	bool doorbell;
+	char server[108]; /* a UNIX socket path */
 };
 
 struct dom {

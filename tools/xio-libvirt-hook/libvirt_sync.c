@@ -187,6 +187,15 @@ static void adopt(struct run *r, const struct shm *s)
 	char path[4096];
 	int id;
 
+	if (s->doorbell) {
+		/* Its region was the memfd of the xiod that is gone. */
+		complain(
+			r,
+			"domain %s: %s is ivshmem-doorbell: its region died with the old xiod; restart the domain",
+			d->name, s->name);
+		r->failed++;
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/%s", r->shm_dir, s->name);
 	if (r->o->dry_run) {
 		say(r,

@@ -114,37 +114,6 @@ static char *slurp_stdin(size_t *len)
 	return b;
 }
 
-/*
- * Queue geometry for a region file of exactly @size: one queue pair of 256
- * entries, 4 KiB buffers, as many as fit (ivshmem sizes are powers of two).
- */
-static void geometry(uint64_t size, struct xio_vm_tenant_opts *o)
-{
-	struct xio_params p = {0};
-	struct xio_layout l;
-	uint32_t lo = 1, hi, mid;
-
-	p.nr_qpairs = 1;
-	p.sq_entries = 256;
-	p.cq_entries = 256;
-	p.buf_size = 4096;
-	hi = size / p.buf_size > 65536 ? 65536 : (uint32_t)(size / p.buf_size);
-	while (lo < hi) {
-		mid = lo + (hi - lo + 1) / 2;
-		p.nr_bufs = mid;
-		if (xio_layout_compute(&p, &l) == 0 &&
-		    l.min_region_size <= size)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	o->nr_qpairs = p.nr_qpairs;
-	o->sq_entries = p.sq_entries;
-	o->cq_entries = p.cq_entries;
-	o->buf_size = p.buf_size;
-	o->nr_bufs = lo;
-}
-
 static struct xio_admin *admin(void)
 {
 	struct xio_admin *a = NULL;
@@ -197,13 +166,20 @@ static int detach_all(struct xio_admin *a, const struct dom *d, unsigned int n,
 	return rc;
 }
 
-/* Tenant options for the domain's xio shmem @i: its file SHM_DIR/NAME. */
+/*
+ * Tenant options for the domain's xio shmem @i: its file SHM_DIR/NAME, or
+ * for ivshmem-doorbell its <server path> (xiod is the server: no file).
+ */
 static void shm_opts(const struct dom *d, unsigned int i, char *path,
 		     size_t len, struct xio_vm_tenant_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	snprintf(path, len, "%s/%s", env_or("XIO_HOOK_SHM_DIR", "/dev/shm"),
 		 d->shm[i].name);
+	if (d->shm[i].doorbell) {
+		snprintf(path, len, "%s", d->shm[i].server);
+		o->flags = XIO_VM_TENANT_DOORBELL;
+	}
 	o->name = d->shm[i].name;
 	o->path = path;
 	o->size = d->shm[i].size;
@@ -255,7 +231,7 @@ static int do_prepare(const struct dom *d)
 		o.uid = uid;
 		o.gid = gid;
 		o.mode = 0600;
-		geometry(o.size, &o);
+		xio_vm_tenant_geometry(o.size, &o);
 		id = xio_admin_vm_tenant(a, &o);
 		if (id < 0) {
 			detach_all(a, d, i, true); /* undo this run's */
@@ -265,8 +241,9 @@ static int do_prepare(const struct dom *d)
 			     id == -EEXIST ? "tenant or file exists" :
 					     strerror(-id));
 		}
-		printf("xio-libvirt-hook: %s (%s): tenant %d %s file %s %llu KiB node %d (%s) qpairs %u entries %u bufs %u\n",
-		       d->name, d->uuid, id, o.name, path,
+		printf("xio-libvirt-hook: %s (%s): tenant %d %s %s %s %llu KiB node %d (%s) qpairs %u entries %u bufs %u\n",
+		       d->name, d->uuid, id, o.name,
+		       d->shm[i].doorbell ? "server" : "file", path,
 		       (unsigned long long)(o.size >> 10), d->node,
 		       d->node_from ? d->node_from : "none", o.nr_qpairs,
 		       o.sq_entries, o.nr_bufs);
@@ -328,6 +305,13 @@ static int do_reconnect(const struct dom *d)
 				break;
 		if (j < n)
 			continue;
+		if (d->shm[i].doorbell) {
+			/* Its region was the memfd of the xiod that is gone. */
+			fprintf(stderr,
+				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted?) and is ivshmem-doorbell: its region is gone; restart the domain\n",
+				d->name, d->shm[i].name);
+			continue;
+		}
 		shm_opts(d, i, path, sizeof(path), &o);
 		id = xio_admin_vm_tenant_adopt(a, &o);
 		if (id >= 0) {
