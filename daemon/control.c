@@ -523,8 +523,10 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	err = tenant_create(&a, c, m, NULL, &t);
 	if (!err && (m->flags & XIO_VM_F_DOORBELL)) {
 		err = vm_doorbell_listen(t, m);
-		if (err)
+		if (err) {
+			next_id--; /* never listed */
 			tenant_free(t);
+		}
 	}
 	if (err)
 		return err;

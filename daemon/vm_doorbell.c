@@ -139,8 +139,9 @@ static void client_close(struct db_server *s, const char *why)
 	epoll_ctl(db_epfd, EPOLL_CTL_DEL, s->cfd, NULL);
 	close(s->cfd);
 	s->cfd = -1;
-	log_info("tenant %u '%s': ivshmem client %s", s->t->id, s->t->name,
-		 why);
+	if (log_ratelimit()) /* clients come and go at will */
+		log_info("tenant %u '%s': ivshmem client %s", s->t->id,
+			 s->t->name, why);
 }
 
 static void accept_clients(struct db_server *s)
@@ -182,11 +183,13 @@ static void accept_clients(struct db_server *s)
 			continue;
 		}
 		s->cfd = fd;
-		log_info(
-			"tenant %u '%s': ivshmem client #%llu connected: region, %u kick and %u notify eventfds sent (guest peer %d, xiod peer %d)",
-			s->t->id, s->t->name, (unsigned long long)s->connects,
-			s->t->nr_qpairs, s->t->nr_qpairs, GUEST_PEER,
-			XIO_IVSHMEM_HOST_PEER);
+		if (log_ratelimit())
+			log_info(
+				"tenant %u '%s': ivshmem client #%llu connected: region, %u kick and %u notify eventfds sent (guest peer %d, xiod peer %d)",
+				s->t->id, s->t->name,
+				(unsigned long long)s->connects,
+				s->t->nr_qpairs, s->t->nr_qpairs, GUEST_PEER,
+				XIO_IVSHMEM_HOST_PEER);
 	}
 }
 

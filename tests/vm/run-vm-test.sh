@@ -45,7 +45,8 @@
 #
 # Environment: XIO_VM_ACCEL=tcg (default) | kvm | auto (probe KVM with a
 # short boot first; nested KVM hangs on the development host),
-# XIO_VM_TIMEOUT (seconds for the guest run, default 200), XIO_VM_KERNEL,
+# XIO_VM_TIMEOUT (seconds for the guest run, default 200), XIO_VM_KICKLAT
+# (--doorbell: NOPs timed against a sleeping xiod, default 20), XIO_VM_KERNEL,
 # XIO_VM_QEMU, XIO_VM_BUSYBOX, XIO_VM_NOPS, XIO_VM_BLOCKS, XIO_VM_KEEP=1
 # (keep the work directory), XIO_VM_GUEST_ARGS (more xio-guest-demo options,
 # e.g. --wc).
@@ -93,7 +94,7 @@ bs=4096
 vm_timeout=${XIO_VM_TIMEOUT:-200}
 accel=${XIO_VM_ACCEL:-tcg}
 guest_args=${XIO_VM_GUEST_ARGS:-}
-kicklat=20
+kicklat=${XIO_VM_KICKLAT:-20}
 [ "$doorbell" = 0 ] || guest_args="--doorbell --kicklat $kicklat $guest_args"
 
 if [ -z "$workdir" ]; then
@@ -268,18 +269,20 @@ done
 hres=$(grep '^XIO-HOST-RESULT' "$hostlog" | tail -n1)
 hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
 [ -n "$hres" ] && [ -n "$hver" ] || fail "vm_host printed no result (exit $hrc)"
-ntaken=$((nops + 2 * blocks))
+# The latency NOPs (--kicklat, also through XIO_VM_GUEST_ARGS) count too.
+kl=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-KICKLAT .*' | tail -n1)
+kln=0
+[ -z "$kl" ] || kln=$(field "$kl" n)
+ntaken=$((nops + 2 * blocks + kln))
 if [ "$doorbell" = 1 ]; then
 	# Every doorbell write the guest made is one kick xiod counted, and
 	# the NOPs after 20 ms of idleness each found xiod asleep.
-	kl=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-KICKLAT .*' | tail -n1)
 	[ -n "$kl" ] || fail "no XIO-GUEST-KICKLAT line on the serial console"
 	[ "$(field "$kl" n)" = "$kicklat" ] && [ "$(field "$kl" kicks)" = "$kicklat" ] ||
 		fail "guest: $kl: expected $kicklat NOPs each with a doorbell kick"
 	[ "$(field "$res" kicks)" -ge "$kicklat" ] || fail "guest: $(field "$res" kicks) kicks"
 	[ "$(field "$hres" kicks)" = "$(field "$res" kicks)" ] ||
 		fail "xiod counted $(field "$hres" kicks) kicks, the guest rang the doorbell $(field "$res" kicks) times"
-	ntaken=$((ntaken + kicklat))
 fi
 for kv in invalid=0 broken=0 io_errors=0 taken=$ntaken nops=$nops \
 	writes=$blocks reads=$blocks; do
