@@ -102,8 +102,19 @@ cat >"$dir/e.xml" <<XML
 </domain>
 XML
 sed "s/hook-$tag-e/hook-$tag-f/; s/shmem=\"xio-$tag-e\"/shmem=\"xio-$tag-zz\"/" "$dir/e.xml" >"$dir/f.xml"
+# ivshmem-doorbell: xiod is the server on <server path>; no /dev/shm file.
+cat >"$dir/g.xml" <<XML
+<domain type='test'>
+  <name>hook-$tag-g</name>
+  <memory unit='MiB'>128</memory>
+  <os><type>hvm</type></os>
+  <devices>
+    <shmem name='xio-$tag-g'><model type='ivshmem-doorbell'/><server path='$dir/g.sock'/><size unit='M'>2</size><msi vectors='1' ioeventfd='on'/></shmem>
+  </devices>
+</domain>
+XML
 : >"$dir/disk-a.img"; : >"$dir/ro-a.img"
-for d in a b c d e f; do
+for d in a b c d e f g; do
 	virsh -q -c test:///default "define $dir/$d.xml; dumpxml hook-$tag-$d" \
 		>"$dir/$d.out" 2>&1 || { cat "$dir/$d.out"; fail "virsh define $d"; }
 	sed -n '/^<domain/,$p' "$dir/$d.out" >"$dir/$d.dump"
@@ -210,6 +221,24 @@ run 0 "hook-$tag-a" reconnect begin <"$dir/a.dump"
 run 0 "hook-$tag-b" prepare begin <"$dir/b.dump"
 grep -q "node 0 (vcpupin)" "$dir/out" || fail "vcpupin node not used: $(cat "$dir/out")"
 grep -q "bind:0 file=/dev/shm/xio-$tag-c " /proc/$xpid/numa_maps || fail "c not on node 0"
+
+# ivshmem-doorbell as libvirt writes it: a socket, not a file, and a tenant
+# that can be kicked (not no-doorbell); release removes the socket.
+grep -q "<server path='$dir/g.sock'/>" "$dir/g.dump" || fail "libvirt dropped <server>: $(cat "$dir/g.dump")"
+run 0 "hook-$tag-g" prepare begin <"$dir/g.dump"
+grep -q "server $dir/g.sock" "$dir/out" || fail "doorbell prepare: $(cat "$dir/out")"
+[ -S "$dir/g.sock" ] && [ "$(stat -c '%U %a' "$dir/g.sock")" = "nobody 600" ] ||
+	fail "server socket: $(stat -c '%F %U %a' "$dir/g.sock" 2>&1)"
+[ ! -e "/dev/shm/xio-$tag-g" ] || fail "a doorbell shmem got a file"
+"$xioctl" --socket "$sock" tenants | grep "xio-$tag-g" | grep -v no-doorbell | grep -q "2.0MiB.*persistent" ||
+	fail "doorbell tenant shape: $("$xioctl" --socket "$sock" tenants)"
+run 1 "hook-$tag-g" prepare begin <"$dir/g.dump"
+one_line "second doorbell prepare" "exists"
+run 0 "hook-$tag-g" release end <"$dir/g.dump"
+[ ! -e "$dir/g.sock" ] || fail "release left the server socket"
+sed "s|<server path='$dir/g.sock'/>||" "$dir/g.dump" >"$dir/g2.dump"
+run 1 "hook-$tag-g" prepare begin <"$dir/g2.dump"
+one_line "doorbell without server" "needs <server"
 
 # stopped + release: tenants gone, files unlinked; twice is fine.
 run 0 "hook-$tag-a" stopped end <"$dir/a.dump"
