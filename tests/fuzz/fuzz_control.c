@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "vm_doorbell.h"
 #include "vm_tenant.h"
 #include "xiod.h"
 #include "xtest_proc.h"
@@ -143,6 +144,23 @@ bool vm_tenant_bad(struct tenant *t, const char **why)
 int vm_tenant_tick_ms(void)
 {
 	return -1;
+}
+int vm_doorbell_fd(void)
+{
+	return -1;
+}
+void vm_doorbell_events(void)
+{
+}
+int vm_doorbell_listen(struct tenant *t, const struct xio_msg_vm_tenant *m)
+{
+	(void)t;
+	(void)m;
+	return -EOPNOTSUPP; /* would bind sockets at the fuzzer's paths */
+}
+void vm_doorbell_forget(struct tenant *t)
+{
+	(void)t;
 }
 
 /* ---- the harness ---------------------------------------------------------- */
