@@ -841,6 +841,7 @@ static void quota_persist(struct tenant *t)
 {
 	struct ilog_hdr *h = t->log.hdr;
 
+	ilog_update_begin(&t->log);
 	h->q_weight = t->q_weight;
 	h->q_ops_rate = t->q_ops_rate;
 	h->q_bytes_rate = t->q_bytes_rate;
@@ -1186,6 +1187,7 @@ static int target_install(struct tenant *t, int fd, uint32_t flags,
 	/* Shown in listings only: keep the first bytes. */
 	memcpy(tg->path, label, strnlen(label, sizeof(tg->path) - 1));
 	lt = &t->log.targets[idx];
+	ilog_update_begin(&t->log);
 	lt->kind = kind;
 	lt->flags = flags;
 	snprintf(lt->path, sizeof(lt->path), "%s", label);

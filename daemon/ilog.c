@@ -57,14 +57,51 @@ static uint64_t static_csum(const struct ilog *lg)
 
 	memcpy(&h, lg->hdr, sizeof(h));
 	h.csum = 0;
+	h.upd_targets = 0;
 	c = fnv(c, &h, sizeof(h));
 	return fnv(c, lg->targets,
 		   (size_t)XIO_MAX_TARGETS * sizeof(struct ilog_target));
 }
 
+/*
+ * Only a SIGKILL of xiod can tear an update (the file is on tmpfs: no power
+ * loss to survive), and the stores a killed thread executed all land, so
+ * program order is what matters: compiler fences keep the marker before
+ * the first change and after the new checksum.
+ */
+void ilog_update_begin(struct ilog *lg)
+{
+	XIO_WRITE_ONCE(lg->hdr->upd_targets, lg->hdr->nr_targets + 1);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 void ilog_seal(struct ilog *lg)
 {
 	lg->hdr->csum = static_csum(lg);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	XIO_WRITE_ONCE(lg->hdr->upd_targets, 0);
+}
+
+/*
+ * The checksum does not match: if an update was in progress, the targets
+ * up to the sealed count are what xiod acknowledged; drop the one being
+ * added (its TARGET_ADD was never answered) and seal again.  The quota
+ * fields may mix old and new values, each still range-checked on restore
+ * (an unanswered QUOTA request: the administrator repeats it).  The rest of
+ * the header is checked as before.  False: not a torn update.
+ */
+static bool torn_update_repair(struct ilog *lg)
+{
+	uint32_t upd = XIO_READ_ONCE(lg->hdr->upd_targets);
+
+	if (!upd || upd - 1 > XIO_MAX_TARGETS)
+		return false;
+	lg->hdr->nr_targets = upd - 1;
+	memset(&lg->targets[upd - 1], 0,
+	       (size_t)(XIO_MAX_TARGETS - (upd - 1)) *
+		       sizeof(struct ilog_target));
+	ilog_seal(lg);
+	return true;
 }
 
 static char *log_path(const char *dir, const char *name)
@@ -263,6 +300,12 @@ int ilog_open(const char *dir, const char *name, struct ilog *lg)
 	}
 	set_views(lg);
 	why = hdr_check(lg, name, (uint64_t)st.st_size);
+	if (why && !strcmp(why, "checksum") && torn_update_repair(lg)) {
+		log_warn(
+			"in-flight log %s: an update torn by the kill: repaired (%u targets kept)",
+			lg->path, lg->hdr->nr_targets);
+		why = hdr_check(lg, name, (uint64_t)st.st_size);
+	}
 	if (why) {
 		log_warn("in-flight log %s: %s: not trusted", lg->path, why);
 		err = -EBADMSG;

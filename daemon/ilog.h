@@ -95,6 +95,14 @@ struct ilog_hdr {
 	uint32_t nr_targets;
 	char name[XIO_NAME_MAX];
 	uint64_t csum; /* FNV-1a over the header (this field 0) + targets */
+	/*
+	 * Not in the checksum: 0 when the static part is sealed; during an
+	 * in-place update (ilog_update_begin() .. ilog_seal()) the sealed
+	 * target count + 1, so that a SIGKILL in between is recognised as a
+	 * torn update and repaired (the unacknowledged target dropped).
+	 */
+	uint32_t upd_targets;
+	uint32_t resv;
 };
 
 struct ilog_rec {
@@ -138,12 +146,17 @@ int ilog_create(const char *dir, const struct ilog_ident *id, struct ilog *lg);
  * Map @dir/<name>.ilog and check its static part: magic, version, sizes,
  * geometry (through xio_layout_compute()), file size, checksum, name,
  * target table.  -ENOENT when there is none, -EBADMSG (with a warning)
- * when it cannot be trusted; nothing is changed in the file.
+ * when it cannot be trusted; nothing is changed in the file but the repair
+ * of an update torn by a kill (ilog_update_begin()).
  */
 int ilog_open(const char *dir, const char *name, struct ilog *lg);
 /* Unmap; with @remove, unlink the file.  Accepts a zeroed struct. */
 void ilog_close(struct ilog *lg, bool remove);
-/* Rewrite the static part's checksum after changing it (control thread). */
+/*
+ * Changing the static part (targets, quota; control thread): call
+ * ilog_update_begin() before the first store, ilog_seal() after the last.
+ */
+void ilog_update_begin(struct ilog *lg);
 void ilog_seal(struct ilog *lg);
 /* Tenant id and name of the log file at @path (startup scan), or -errno. */
 int ilog_peek(const char *path, uint32_t *tenant_id);

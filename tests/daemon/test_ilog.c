@@ -5,7 +5,8 @@
  * seen, still in the SQ, corrupt, duplicate sequence number, an SQE that
  * fails validation), a static part that cannot be trusted (bad magic,
  * version, sizes, geometry, checksum, name, truncated or extended file,
- * random bytes: refused, the tenant failed cleanly), and random bytes over
+ * random bytes: refused, the tenant failed cleanly), updates of the static
+ * part torn by a kill (repaired), and random bytes over
  * the records (recovery never crashes and returns only consistent fixes).
  */
 #define _GNU_SOURCE
@@ -276,6 +277,61 @@ static void fuzz(void)
 	ilog_close(&lg, true);
 }
 
+static void d_torn_bogus(struct ilog *lg, int fd)
+{
+	(void)fd;
+	lg->hdr->upd_targets = XIO_MAX_TARGETS + 2; /* no such count */
+	lg->targets[5].path[3] = 'x';
+}
+
+/* Install target @i as control.c does, stopping before the seal if @torn. */
+static void target_put(struct ilog *lg, uint32_t i, const char *path, bool torn)
+{
+	ilog_update_begin(lg);
+	lg->targets[i].kind = ILOG_T_PATH;
+	snprintf(lg->targets[i].path, sizeof(lg->targets[i].path), "%s", path);
+	lg->hdr->nr_targets = i + 1;
+	if (!torn)
+		ilog_seal(lg);
+}
+
+/*
+ * A kill between ilog_update_begin() and ilog_seal() (a TARGET_ADD or QUOTA
+ * request being applied): the log is repaired, keeping what was sealed and
+ * dropping the target whose addition was never answered.
+ */
+static void torn_updates(void)
+{
+	struct ilog lg, lg2;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		mk(&lg);
+		target_put(&lg, 0, "/srv/disk0", false);
+		if (i == 0) {
+			target_put(&lg, 1, "/srv/disk1", true);
+		} else if (i == 1) {
+			/* killed half-way through the path copy */
+			ilog_update_begin(&lg);
+			lg.targets[1].kind = ILOG_T_PATH;
+			memcpy(lg.targets[1].path, "/sr", 3);
+		} else {
+			ilog_update_begin(&lg);
+			lg.hdr->q_weight = 7; /* QUOTA, not sealed */
+		}
+		ilog_close(&lg, false);
+		CHECK_EQ(reopen(&lg2), 0);
+		CHECK_EQ(lg2.hdr->nr_targets, 1);
+		CHECK_EQ(strcmp(lg2.targets[0].path, "/srv/disk0"), 0);
+		CHECK_EQ(lg2.targets[1].kind, 0);
+		CHECK_EQ(lg2.targets[1].path[0], 0);
+		CHECK_EQ(lg2.hdr->upd_targets, 0);
+		ilog_close(&lg2, false);
+		CHECK_EQ(reopen(&lg2), 0); /* sealed again */
+		ilog_close(&lg2, true);
+	}
+}
+
 int main(void)
 {
 	struct xio_params p = {.nr_qpairs = 2,
@@ -298,6 +354,8 @@ int main(void)
 	refused("geometry", d_geometry);
 	refused("ring size vs file size", d_bigger_ring);
 	refused("checksum (torn static part)", d_csum);
+	refused("torn update with a bogus target count", d_torn_bogus);
+	torn_updates();
 	refused("name", d_name);
 	refused("target path", d_targets);
 	refused("truncated", d_truncate);
@@ -306,7 +364,7 @@ int main(void)
 	refused("random header", d_random);
 	fuzz();
 	CHECK(rmdir(dir) == 0);
-	printf("in-flight log: every case sorted, 12 damaged headers refused, %d fuzz rounds\n",
+	printf("in-flight log: every case sorted, 13 damaged headers refused, 3 torn updates repaired, %d fuzz rounds\n",
 	       ROUNDS);
 	return 0;
 }
