@@ -40,12 +40,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -66,28 +64,6 @@ struct fenv {
 	struct xio_admin *a;
 };
 
-static void fair_exec_xiod(const char *xiod, char *const argv[])
-{
-	char self[PATH_MAX], cand[PATH_MAX + 32];
-	ssize_t n;
-
-	if (xiod) {
-		execv(xiod, argv);
-		bench_die("exec %s: %s", xiod, strerror(errno));
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(cand, sizeof(cand), "%s/../daemon/xiod",
-			 dirname(self));
-		execv(cand, argv);
-		snprintf(cand, sizeof(cand), "%s/../sbin/xiod", self);
-		execv(cand, argv);
-	}
-	execvp("xiod", argv);
-	bench_die("xiod not found: give --xiod PATH");
-}
-
 static void fenv_start(struct bench_ctx *ctx, const char *xiod, struct fenv *e)
 {
 	char cpu[16], buf[BLK];
@@ -95,7 +71,6 @@ static void fenv_start(struct bench_ctx *ctx, const char *xiod, struct fenv *e)
 		"xiod", "--foreground", "--socket", e->sock,	   "--cpus",
 		cpu,	"--idle-us",	"2000",	    "--log-level", "warning",
 		NULL};
-	uint64_t deadline;
 	int fd, i;
 
 	memset(e, 0, sizeof(*e));
@@ -114,23 +89,9 @@ static void fenv_start(struct bench_ctx *ctx, const char *xiod, struct fenv *e)
 		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
 			bench_die("writing %s", e->file);
 	close(fd);
-	e->pid = fork();
-	if (e->pid < 0)
-		bench_die("fork: %s", strerror(errno));
-	if (e->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		fair_exec_xiod(xiod, argv);
-	}
-	deadline = bench_mono_ns() + 10000000000ULL;
-	while (xio_admin_open(e->sock, &e->a)) {
-		int st;
-
-		if (waitpid(e->pid, &st, WNOHANG) == e->pid)
-			bench_die("xiod exited during start-up");
-		if (bench_mono_ns() > deadline)
-			bench_die("xiod did not start within 10 s");
-		usleep(10000);
-	}
+	e->pid = bench_xiod_spawn(xiod, argv, e->sock);
+	if (xio_admin_open(e->sock, &e->a))
+		bench_die("xiod at %s: no admin connection", e->sock);
 }
 
 static void fenv_stop(struct fenv *e)
