@@ -193,16 +193,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		return -ENOMEM;
 	t->fixed_slot = -1;
 	t->log.fd = -1;
-	ro.params.nr_qpairs = m->nr_qpairs;
-	ro.params.sq_entries = m->sq_entries;
-	ro.params.cq_entries = m->cq_entries;
-	ro.params.buf_size = m->buf_size;
-	ro.params.nr_bufs = m->nr_bufs;
-	ro.name = m->name;
-	if (m->numa_node != XIO_ATTACH_NUMA_AUTO) {
-		ro.flags |= XIO_REGION_NUMA_BIND;
-		ro.numa_node = m->numa_node;
-	}
+	REGION_OPTS_FROM_MSG(&ro, m);
 	err = 0;
 	if (ad)
 		t->region = ad->region;

@@ -122,16 +122,7 @@ static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
 	uint64_t sz;
 	int err, fd;
 
-	ro.params.nr_qpairs = m->nr_qpairs;
-	ro.params.sq_entries = m->sq_entries;
-	ro.params.cq_entries = m->cq_entries;
-	ro.params.buf_size = m->buf_size;
-	ro.params.nr_bufs = m->nr_bufs;
-	ro.name = m->name;
-	if (m->numa_node != XIO_ATTACH_NUMA_AUTO) {
-		ro.flags |= XIO_REGION_NUMA_BIND;
-		ro.numa_node = m->numa_node;
-	}
+	REGION_OPTS_FROM_MSG(&ro, m);
 	/* The file is exactly what QEMU is told (libvirt's <size>). */
 	err = xio_layout_compute(&ro.params, &l);
 	if (err)

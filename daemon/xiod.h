@@ -90,6 +90,24 @@ extern struct xiod_config cfg;
 
 /* ---- tenants ------------------------------------------------------------ */
 
+/*
+ * Region geometry, name and NUMA binding of a new tenant from its request:
+ * an ATTACH or a VM_TENANT message (wire structs with the same field names).
+ */
+#define REGION_OPTS_FROM_MSG(ro, m)                                            \
+	do {                                                                   \
+		(ro)->params.nr_qpairs = (m)->nr_qpairs;                       \
+		(ro)->params.sq_entries = (m)->sq_entries;                     \
+		(ro)->params.cq_entries = (m)->cq_entries;                     \
+		(ro)->params.buf_size = (m)->buf_size;                         \
+		(ro)->params.nr_bufs = (m)->nr_bufs;                           \
+		(ro)->name = (m)->name;                                        \
+		if ((m)->numa_node != XIO_ATTACH_NUMA_AUTO) {                  \
+			(ro)->flags |= XIO_REGION_NUMA_BIND;                   \
+			(ro)->numa_node = (m)->numa_node;                      \
+		}                                                              \
+	} while (0)
+
 struct target {
 	int fd;
 	uint32_t flags; /* XIO_TARGET_* */
