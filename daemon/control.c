@@ -2010,12 +2010,10 @@ static void reap_drained(void)
 	done_list = NULL;
 	pthread_mutex_unlock(&done_lock);
 	for (; t; t = next) {
+		struct conn *w = t->waiter;
+		uint32_t w_type = t->waiter_type, w_seq = t->waiter_seq;
+
 		next = t->done_next;
-		if (t->waiter) {
-			t->waiter->waiting = NULL;
-			reply_status(t->waiter, t->waiter_type, t->waiter_seq,
-				     0);
-		}
 		for (pp = &tenants; *pp; pp = &(*pp)->next) {
 			if (*pp == t) {
 				*pp = t->next;
@@ -2034,7 +2032,13 @@ static void reap_drained(void)
 			(unsigned long long)ctr_get(&t->st.invalid),
 			(unsigned long long)ctr_get(&t->st.kicks));
 		final_record(t);
+		/* Answer after tenant_free(): a detach reported done has
+		 * removed the VM region file and the ivshmem socket too. */
 		tenant_free(t);
+		if (w) {
+			w->waiting = NULL;
+			reply_status(w, w_type, w_seq, 0);
+		}
 	}
 	listen_resume();
 }
