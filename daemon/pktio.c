@@ -35,6 +35,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_xdp.h>
 
+#include "fault.h"
 #include "xio_steer_abi.h"
 #include "xiod.h"
 
@@ -213,7 +214,8 @@ static void rx_deliver(struct poller *p, struct tenant *t, const void *frame,
 	struct op *op;
 	int res;
 
-	if (!t->rx_nr) {
+	/* fault builds: a buffer (or its CQ slot) not there: dropped */
+	if (!t->rx_nr || xio__fault(XIO_FAULT_PKT_RX)) {
 		ctr_add(&t->st.pkt_drops, 1); /* no buffer posted */
 		return;
 	}
@@ -256,6 +258,12 @@ static uint32_t xsk_rx(struct poller *p, struct xsk *x)
 		return 0;
 	if (n > XSK_RX_BATCH)
 		n = XSK_RX_BATCH;
+	/* Fault builds: no refill now; the batch stays in RX for the next
+	 * turn (a real refill cannot fail: every frame fits in fill). */
+	if (xio__fault(XIO_FAULT_XSK_FILL)) {
+		xio__fault_retried(XIO_FAULT_XSK_FILL);
+		return 0;
+	}
 	fprod = *x->fill.producer;
 	for (i = 0; i < n; i++) {
 		const struct xdp_desc *d = &descs[(cons + i) & x->rx.mask];
@@ -446,15 +454,18 @@ int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 	x->queue = queue;
 	x->p = p;
 	x->umem_len = (size_t)XSK_NR_FRAMES * XSK_FRAME_SIZE;
-	x->umem = mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	x->umem = XIO_FAULT_MMAP_AT(
+		XIO_FAULT_XSK,
+		mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
 	if (x->umem == MAP_FAILED) {
 		x->umem = NULL;
 		x->fd = -1;
 		xsk_free(x);
 		return -ENOMEM;
 	}
-	x->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	x->fd = XIO_FAULT_SYSCALL(XIO_FAULT_XSK,
+				  socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0));
 	err = x->fd < 0 ? -errno : xsk_setup(x, copy);
 	if (err) {
 		xsk_free(x);
@@ -574,6 +585,7 @@ void pktio_port_close(uint32_t port)
 int pktio_tx_fd(uint32_t port, uint32_t len)
 {
 	uint32_t max;
+	int fault;
 
 	if (port >= XIO_ADMIN_STEER_IFACES_MAX)
 		return -ENXIO;
@@ -584,7 +596,8 @@ int pktio_tx_fd(uint32_t port, uint32_t len)
 		return -EINVAL;
 	if (len > max)
 		return -EMSGSIZE;
-	return ports[port].fd;
+	fault = xio__fault(XIO_FAULT_PKT_TX); /* fault builds: refused */
+	return fault < 0 ? fault : ports[port].fd;
 }
 
 /* After the pollers stopped: nobody submits on the ports any more. */

@@ -38,6 +38,10 @@ static struct site sites[XIO_FAULT__NR] = {
 	[XIO_FAULT_FTRUNCATE] = {"ftruncate", {-ENOSPC, -ENOMEM}},
 	[XIO_FAULT_EVENTFD] = {"eventfd", {-EMFILE, -ENOMEM}},
 	[XIO_FAULT_CQ_OVERFLOW] = {"cq_overflow", {0}},
+	[XIO_FAULT_XSK] = {"xsk", {-ENOMEM, -EMFILE}},
+	[XIO_FAULT_XSK_FILL] = {"xsk_fill", {-ENOBUFS}},
+	[XIO_FAULT_PKT_RX] = {"pkt_rx", {-ENOBUFS}},
+	[XIO_FAULT_PKT_TX] = {"pkt_tx", {-EAGAIN, -ENOBUFS}},
 };
 
 static const struct {
@@ -49,11 +53,16 @@ static const struct {
 	{"EIO", -EIO},
 	{"EMFILE", -EMFILE},
 	{"ENOSPC", -ENOSPC},
+	{"ENOBUFS", -ENOBUFS},
 	{"short", XIO_FAULT_SHORT},
 	{"partial", XIO_FAULT_SHORT},
 };
 
 static uint64_t seed = 1;
+/* This thread's injections: how many, and the sites of the last few. */
+#define TL_SITES 8
+static __thread uint64_t tl_injected;
+static __thread uint8_t tl_site[TL_SITES];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static uint64_t mix(uint64_t x)
@@ -160,7 +169,30 @@ int xio__fault(enum xio_fault_site site)
 		kind = s->kinds[mix(h) % (uint64_t)nk];
 	}
 	__atomic_add_fetch(&s->injected, 1, __ATOMIC_RELAXED);
+	tl_site[tl_injected++ % TL_SITES] = (uint8_t)site;
 	return kind;
+}
+
+uint64_t xio__fault_mark(void)
+{
+	return tl_injected;
+}
+
+void xio__fault_absorbed(uint64_t mark)
+{
+	/* A fallback follows one failed attempt: far fewer than TL_SITES. */
+	if (tl_injected - mark > TL_SITES)
+		mark = tl_injected - TL_SITES;
+	for (; mark < tl_injected; mark++)
+		xio__fault_retried(
+			(enum xio_fault_site)tl_site[mark % TL_SITES]);
+}
+
+void xio__fault_stats(enum xio_fault_site site, uint64_t *injected,
+		      uint64_t *retried)
+{
+	*injected = __atomic_load_n(&sites[site].injected, __ATOMIC_RELAXED);
+	*retried = __atomic_load_n(&sites[site].retried, __ATOMIC_RELAXED);
 }
 
 void xio__fault_retried(enum xio_fault_site site)

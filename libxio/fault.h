@@ -30,6 +30,10 @@ enum xio_fault_site {
 	XIO_FAULT_FTRUNCATE, /* ftruncate() sizing a region memfd */
 	XIO_FAULT_EVENTFD,   /* a tenant's kick/notify eventfd */
 	XIO_FAULT_CQ_OVERFLOW, /* tiny poller CQ: overflow flushes counted */
+	XIO_FAULT_XSK,	       /* an AF_XDP socket's UMEM or socket */
+	XIO_FAULT_XSK_FILL,    /* refilling an AF_XDP fill ring: retried */
+	XIO_FAULT_PKT_RX,      /* a steered frame finds no RX buffer: a drop */
+	XIO_FAULT_PKT_TX,      /* a PKT_SEND's packet socket: its error CQE */
 	XIO_FAULT__NR
 };
 
@@ -47,6 +51,14 @@ bool xio__fault_enabled(enum xio_fault_site site);
 void xio__fault_retried(enum xio_fault_site site);
 /* An injection made by the caller itself (CQ overflow): counted. */
 void xio__fault_count(enum xio_fault_site site);
+/* Injections this thread made so far (a mark for xio__fault_absorbed()). */
+uint64_t xio__fault_mark(void);
+/* This thread's injections since @mark were absorbed by a fallback (a
+ * hugetlb region made on 4 KiB pages): counted as retried at their sites. */
+void xio__fault_absorbed(uint64_t mark);
+/* The counts of @site (tests). */
+void xio__fault_stats(enum xio_fault_site site, uint64_t *injected,
+		      uint64_t *retried);
 /* io_uring_submit() through the submit site: failures are retried later. */
 int xio__fault_submit(struct io_uring *ring);
 /* An op's result through the CQE site (NOPs never reach io_uring). */
@@ -60,19 +72,24 @@ int xio__fault_report(const char *path);
 		int xio_f_ = xio__fault(site);                                 \
 		xio_f_ < 0 ? (errno = -xio_f_, -1) : (call);                   \
 	})
-#define XIO_FAULT_MMAP_CALL(call)                                              \
+#define XIO_FAULT_MMAP_AT(site, call)                                          \
 	({                                                                     \
-		int xio_f_ = xio__fault(XIO_FAULT_MMAP);                       \
+		int xio_f_ = xio__fault(site);                                 \
 		xio_f_ < 0 ? (errno = -xio_f_, MAP_FAILED) : (call);           \
 	})
+#define XIO_FAULT_MMAP_CALL(call) XIO_FAULT_MMAP_AT(XIO_FAULT_MMAP, call)
 #else
 #define xio__fault_enabled(site) ((void)(site), false)
 #define xio__fault_retried(site) ((void)(site))
 #define xio__fault_count(site) ((void)(site))
+#define xio__fault(site) ((void)(site), 0)
+#define xio__fault_mark() ((uint64_t)0)
+#define xio__fault_absorbed(mark) ((void)(mark))
 #define xio__fault_submit(ring) io_uring_submit(ring)
 #define xio__fault_cqe_res(res) (res)
 #define XIO_FAULT_SYSCALL(site, call) (call)
 #define XIO_FAULT_MMAP_CALL(call) (call)
+#define XIO_FAULT_MMAP_AT(site, call) ((void)(site), (call))
 #endif
 
 #endif /* XIO_FAULT_H */

@@ -261,6 +261,7 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 	if (huge) {
 		uint64_t hsize = (size + XIO_HUGE_PAGE_SIZE - 1) &
 				 ~(XIO_HUGE_PAGE_SIZE - 1);
+		uint64_t fmark = xio__fault_mark(); /* fault builds only */
 
 		err = memfd_make(mname, hsize, true, &r->fd);
 		if (!err) {
@@ -278,6 +279,8 @@ int xio_region_create(const struct xio_region_opts *o, struct xio_region **out)
 				(unsigned long long)hsize, xio_strerror(err));
 			goto fail;
 		} else {
+			/* An injected failure the fallback absorbs: retried. */
+			xio__fault_absorbed(fmark);
 			pr_info("xio: no free huge pages for %llu bytes (%s): falling back to 4 KiB pages\n",
 				(unsigned long long)hsize, xio_strerror(err));
 		}

@@ -164,17 +164,26 @@ static inline int raw_socket(const char *ifname, int proto)
 #define TF_MAGIC 0x58494f54U /* "XIOT" */
 #define TF_LEN 60
 
-static inline void tf_send(int fd, const uint8_t dst[6], uint32_t flow,
-			   uint32_t seq)
+/* Test frame (flow, seq) to @dst in @f (TF_LEN bytes). */
+static inline void tf_build(uint8_t *f, const uint8_t dst[6], uint32_t flow,
+			    uint32_t seq)
 {
-	uint8_t f[TF_LEN] = {0};
 	uint32_t w[3] = {htonl(TF_MAGIC), htonl(flow), htonl(seq)};
 
+	memset(f, 0, TF_LEN);
 	memcpy(f, dst, 6);
 	memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6);
 	f[12] = TF_ETHERTYPE >> 8;
 	f[13] = TF_ETHERTYPE & 0xff;
 	memcpy(f + 14, w, sizeof(w));
+}
+
+static inline void tf_send(int fd, const uint8_t dst[6], uint32_t flow,
+			   uint32_t seq)
+{
+	uint8_t f[TF_LEN];
+
+	tf_build(f, dst, flow, seq);
 	CHECK_EQ(send(fd, f, sizeof(f), 0), TF_LEN);
 }
 
