@@ -8,8 +8,8 @@
  *   XIO_FAULTS="cqe=0.01,submit=0.05:EAGAIN,memfd=#3;seed=42"
  *
  * "site=P" fails each call with probability P (0..1), "site=#N" fails only
- * the Nth call; ":ERR" picks the error (EAGAIN, ENOMEM, EIO, EMFILE, ENOSPC
- * or "short": a short transfer / partial submit), else a random one of the
+ * the Nth call; ":ERR" picks the error (EAGAIN, ENOMEM, EIO, EMFILE, ENOSPC,
+ * ENOBUFS or "short": a short transfer / partial submit), else a random one of the
  * site's kinds.  Every injection is counted per site, and so is each one
  * the daemon turned into a retry; xiod writes the counts at exit to the
  * file named by XIO_FAULTS_REPORT.
