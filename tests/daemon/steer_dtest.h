@@ -69,6 +69,55 @@ static void wait_stat(const char *name, const char *field,
 	CHECK_EQ(stat_of(name, field), want);
 }
 
+/* A tenant @name of xiod `d` for packet I/O: @nbufs pool slots of
+ * @bufsz bytes, a 128-entry SQ. */
+static inline struct xio_tenant *pkt_tenant(const char *name, uint32_t nbufs,
+					    uint32_t bufsz)
+{
+	struct xio_client_opts o = {.sz = sizeof(o)};
+	struct xio_tenant *t;
+
+	o.name = name;
+	o.params.sq_entries = 128;
+	o.params.nr_bufs = nbufs;
+	o.params.buf_size = bufsz;
+	CHECK_EQ(xio_client_attach(d.sock, &o, &t), 0);
+	return t;
+}
+
+/* `xioctl steer add @name --mac @mac`: its exit status. */
+static inline int steer_add_mac(const char *name, const uint8_t mac[6])
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "steer add %s --mac %02x:%02x:%02x:%02x:%02x:%02x", name,
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	return xioctl(cmd);
+}
+
+/* The next test frame of @flow on raw socket @fd (10 s at most): its
+ * length, its sequence number in *@seq; other frames are skipped. */
+static inline ssize_t tf_recv(int fd, uint8_t *buf, size_t n, uint32_t flow,
+			      uint32_t *seq)
+{
+	uint64_t deadline = dt_now_ms() + 10000;
+	uint32_t fl;
+
+	for (;;) {
+		ssize_t r = recv(fd, buf, n, 0);
+
+		if (r < 0) {
+			CHECK(errno == EAGAIN);
+			CHECK(dt_now_ms() < deadline);
+			usleep(1000);
+			continue;
+		}
+		if (tf_parse(buf, r, &fl, seq) && fl == flow)
+			return r; /* else the kernel's own traffic */
+	}
+}
+
 static bool has_xdp(const char *ifname)
 {
 	char cmd[128], out[4096];

@@ -197,9 +197,8 @@ static void tx_frames(unsigned int n, unsigned int *refused,
 	static const uint8_t dst[6] = {0x02, 0x78, 0x69, 0, 0x07, 0x07};
 	uint8_t *sent = calloc(n, 1), g[2048];
 	unsigned int i, want = 0, seen = 0;
-	uint32_t fl, sq, last = 0;
+	uint32_t sq, last = 0;
 	int peer = raw_socket("xf1", ETH_P_ALL);
-	uint64_t deadline;
 
 	CHECK(sent);
 	*refused = *faulted = 0;
@@ -223,18 +222,8 @@ static void tx_frames(unsigned int n, unsigned int *refused,
 			(*faulted)++;
 	}
 	/* The peer sees exactly the frames that were not refused. */
-	deadline = dt_now_ms() + 10000;
 	while (seen < want) {
-		ssize_t len = recv(peer, g, sizeof(g), 0);
-
-		if (len < 0) {
-			CHECK(errno == EAGAIN);
-			CHECK(dt_now_ms() < deadline);
-			usleep(1000);
-			continue;
-		}
-		if (!tf_parse(g, len, &fl, &sq) || fl != 7)
-			continue;
+		CHECK_EQ(tf_recv(peer, g, sizeof(g), 7, &sq), TF_LEN);
 		CHECK(sq < n && sent[sq] && (!seen || sq > last));
 		last = sq;
 		seen++;
@@ -249,7 +238,6 @@ int main(void)
 {
 	unsigned long long inj, ret, drops;
 	unsigned int xsk_fails, refused, faulted, k, i;
-	char cmd[256];
 	int saved, lf;
 
 	if (geteuid() != 0)
@@ -275,22 +263,12 @@ int main(void)
 	close(lf);
 	unsetenv("XIO_FAULTS");
 	for (k = 0; k < NT; k++) {
-		struct xio_client_opts o = {.sz = sizeof(o)};
-
-		o.name = names[k];
-		o.params.sq_entries = 128;
-		o.params.nr_bufs = NBUF;
-		o.params.buf_size = BUFSZ;
-		CHECK_EQ(xio_client_attach(d.sock, &o, &tn[k]), 0);
+		tn[k] = pkt_tenant(names[k], NBUF, BUFSZ);
 		mac_of(mac[k], k + 1, 0);
 	}
 	xsk_fails = attach_until_sockets();
 	for (k = 0; k < NT; k++) {
-		snprintf(cmd, sizeof(cmd),
-			 "steer add %s --mac %02x:%02x:%02x:%02x:%02x:%02x",
-			 names[k], mac[k][0], mac[k][1], mac[k][2], mac[k][3],
-			 mac[k][4], mac[k][5]);
-		CHECK_EQ(xioctl(cmd), 0);
+		CHECK_EQ(steer_add_mac(names[k], mac[k]), 0);
 		for (i = 0; i < NBUF; i++)
 			post_rx(xio_tenant_qp(tn[k], 0), i);
 		nop_roundtrip(xio_tenant_qp(tn[k], 0), 1000);

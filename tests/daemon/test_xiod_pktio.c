@@ -147,7 +147,6 @@ int main(void)
 	static const char *names[NT] = {"pa", "pb", "pc"};
 	uint8_t f[1600], unk[6] = {0x02, 0x78, 0x69, 0, 0x09, 0x09};
 	unsigned int i, n = SCALE(NBUF) < 8 ? 8 : SCALE(NBUF);
-	char cmd[256];
 	int k, tx, sniff, st;
 	struct xio_cqe c;
 
@@ -157,13 +156,7 @@ int main(void)
 	veth_create("xp0", "xp1");
 	xiod_start(&d, "--cpus", "0", NULL);
 	for (k = 0; k < NT; k++) {
-		struct xio_client_opts o = {.sz = sizeof(o)};
-
-		o.name = names[k];
-		o.params.sq_entries = 128;
-		o.params.nr_bufs = NBUF;
-		o.params.buf_size = BUFSZ;
-		CHECK_EQ(xio_client_attach(d.sock, &o, &tn[k]), 0);
+		tn[k] = pkt_tenant(names[k], NBUF, BUFSZ);
 		mac_of(mac[k], (uint32_t)k + 1, 0);
 	}
 	st = xioctl("steer attach xp0");
@@ -171,13 +164,8 @@ int main(void)
 		xiod_stop(&d);
 		SKIP("xiod cannot attach XDP to a veth here (exit %d)", st);
 	}
-	for (k = 0; k < NT; k++) {
-		snprintf(cmd, sizeof(cmd),
-			 "steer add %s --mac %02x:%02x:%02x:%02x:%02x:%02x",
-			 names[k], mac[k][0], mac[k][1], mac[k][2], mac[k][3],
-			 mac[k][4], mac[k][5]);
-		CHECK_EQ(xioctl(cmd), 0);
-	}
+	for (k = 0; k < NT; k++)
+		CHECK_EQ(steer_add_mac(names[k], mac[k]), 0);
 	/* pa and pb post every slot; pc posts nothing. */
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < NBUF; i++)
