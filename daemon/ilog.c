@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "ilog.h"
 #include "xiod.h"
 
@@ -140,16 +141,21 @@ int ilog_create(const char *dir, const struct ilog_ident *id, struct ilog *lg)
 		}
 		/* Built aside and renamed: a half-made file is never seen
 		 * under the tenant's name. */
-		lg->fd = open(tmp,
-			      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
-				      O_NOFOLLOW,
-			      0600);
-		if (lg->fd < 0 || ftruncate(lg->fd, (off_t)size) < 0) {
+		lg->fd = XIO_FAULT_SYSCALL(XIO_FAULT_ILOG,
+					   open(tmp,
+						O_RDWR | O_CREAT | O_TRUNC |
+							O_CLOEXEC | O_NOFOLLOW,
+						0600));
+		if (lg->fd < 0 ||
+		    XIO_FAULT_SYSCALL(XIO_FAULT_ILOG,
+				      ftruncate(lg->fd, (off_t)size)) < 0) {
 			err = -errno;
 			goto fail;
 		}
-		lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE,
-				MAP_SHARED, lg->fd, 0);
+		lg->base = XIO_FAULT_MMAP_AT(XIO_FAULT_ILOG,
+					     mmap(NULL, lg->size,
+						  PROT_READ | PROT_WRITE,
+						  MAP_SHARED, lg->fd, 0));
 		if (lg->base == MAP_FAILED) {
 			lg->base = NULL;
 			err = -errno;
@@ -273,7 +279,9 @@ int ilog_open(const char *dir, const char *name, struct ilog *lg)
 	lg->path = log_path(dir, name);
 	if (!lg->path)
 		return -ENOMEM;
-	lg->fd = open(lg->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	lg->fd = XIO_FAULT_SYSCALL(
+		XIO_FAULT_ILOG,
+		open(lg->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW));
 	if (lg->fd < 0) {
 		err = -errno;
 		goto fail;
@@ -291,8 +299,9 @@ int ilog_open(const char *dir, const char *name, struct ilog *lg)
 		goto fail;
 	}
 	lg->size = (size_t)st.st_size;
-	lg->base = mmap(NULL, lg->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			lg->fd, 0);
+	lg->base = XIO_FAULT_MMAP_AT(
+		XIO_FAULT_ILOG, mmap(NULL, lg->size, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, lg->fd, 0));
 	if (lg->base == MAP_FAILED) {
 		lg->base = NULL;
 		err = -errno;

@@ -42,6 +42,7 @@ static struct site sites[XIO_FAULT__NR] = {
 	[XIO_FAULT_XSK_FILL] = {"xsk_fill", {-ENOBUFS}},
 	[XIO_FAULT_PKT_RX] = {"pkt_rx", {-ENOBUFS}},
 	[XIO_FAULT_PKT_TX] = {"pkt_tx", {-EAGAIN, -ENOBUFS}},
+	[XIO_FAULT_ILOG] = {"ilog", {-ENOSPC, -EMFILE, -ENOMEM}},
 };
 
 static const struct {

@@ -86,28 +86,21 @@ static inline int dt_connect(const char *path)
 static inline int fd_count(pid_t pid);
 static inline void wait_fd_count(pid_t pid, int want);
 
-/* Start xiod with extra arguments (NULL-terminated). */
-static inline void xiod_start(struct xiod *d, ...)
+/* Start xiod on @d's socket with extra arguments from @ap. */
+static inline void xiod_vstart(struct xiod *d, va_list ap)
 {
 	const char *argv[40];
 	int argc = 0, fd, n;
 	uint64_t deadline;
-	va_list ap;
 
-	snprintf(d->dir, sizeof(d->dir), "/tmp/xiod-test-XXXXXX");
-	CHECK(mkdtemp(d->dir));
-	chmod(d->dir, 0755);
-	snprintf(d->sock, sizeof(d->sock), "%s/xiod.sock", d->dir);
 	argv[argc++] = XIOD_PATH;
 	argv[argc++] = "--foreground";
 	argv[argc++] = "--socket";
 	argv[argc++] = d->sock;
 	argv[argc++] = "--socket-mode";
 	argv[argc++] = "0666";
-	va_start(ap, d);
 	for (const char *a; (a = va_arg(ap, const char *)) && argc < 38;)
 		argv[argc++] = a;
-	va_end(ap);
 	argv[argc] = NULL;
 	d->pid = fork();
 	CHECK(d->pid >= 0);
@@ -144,6 +137,32 @@ static inline void xiod_start(struct xiod *d, ...)
 		CHECK(dt_now_ms() < deadline);
 		usleep(10000);
 	}
+}
+
+/* Start xiod with extra arguments (NULL-terminated). */
+static inline void xiod_start(struct xiod *d, ...)
+{
+	va_list ap;
+
+	snprintf(d->dir, sizeof(d->dir), "/tmp/xiod-test-XXXXXX");
+	CHECK(mkdtemp(d->dir));
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof(d->sock), "%s/xiod.sock", d->dir);
+	va_start(ap, d);
+	xiod_vstart(d, ap);
+	va_end(ap);
+}
+
+/* After xiod died or stopped: a new one on the same socket path. */
+static inline void xiod_restart(struct xiod *d, ...)
+{
+	va_list ap;
+
+	CHECK(!mkdir(d->dir, 0755) || errno == EEXIST); /* xiod_stop() */
+	unlink(d->sock);
+	va_start(ap, d);
+	xiod_vstart(d, ap);
+	va_end(ap);
 }
 
 /* SIGTERM, then require a clean exit within 10 s. */
