@@ -85,6 +85,16 @@ static void acct_calibrate(void)
  * thread CPU time it really got, so time the thread was preempted is not
  * charged to whoever was being served (docs/accounting.md).
  */
+static inline void win_note(struct poller *p, struct tenant *t, uint64_t *acc,
+			    uint64_t cyc)
+{
+	if (cyc > p->w_max) {
+		p->w_max = cyc;
+		p->w_max_t = t;
+		p->w_max_acc = acc;
+	}
+}
+
 static inline void charge(struct poller *p, struct tenant *t, uint64_t cyc)
 {
 	p->acct_iter += cyc;
@@ -97,6 +107,27 @@ static inline void charge(struct poller *p, struct tenant *t, uint64_t cyc)
 		p->w_list[p->nr_w++] = t;
 	}
 	t->w_cycles += cyc;
+	win_note(p, t, NULL, cyc);
+}
+
+/*
+ * A fixed cost of serving the tenants (the entry into io_uring of a submit,
+ * whatever it carries): attributed, and shared out at win_close() among the
+ * tenants charged in the window, in proportion to their charges, so that
+ * what an operation costs a tenant does not depend on how many others
+ * happened to be batched with it.
+ */
+static inline void charge_shared(struct poller *p, uint64_t cyc)
+{
+	p->acct_iter += cyc;
+	p->w_shared += cyc;
+}
+
+/* Idle or overhead time (@acc: &p->w_idle or &p->w_over) of the window. */
+static inline void win_add(struct poller *p, uint64_t *acc, uint64_t cyc)
+{
+	*acc += cyc;
+	win_note(p, NULL, acc, cyc);
 }
 
 #define WINDOW_NS 200000 /* one thread CPU clock read per 200 us of work */
@@ -146,8 +177,14 @@ static uint64_t thread_cpu_ns(void)
 
 /*
  * End the accounting window: its TSC split (tenants, idle, overhead) is
- * scaled to the thread CPU time that passed in it.  CPU time beyond the
- * split (the sleep path, which is outside the split) is overhead.
+ * fitted to the thread CPU time that passed in it.  A window that got less
+ * CPU than its wall time was preempted: the time the thread lost is taken
+ * off the window's longest interval first (a preemption lasts a scheduler
+ * tick or more, far longer than any visit, so it lies inside the longest
+ * one), and only what remains is scaled over the whole split; so the
+ * tenants served in the rest of the window are not charged for it.  CPU
+ * time beyond the split (the sleep path, which is outside the split) is
+ * overhead.
  */
 static void win_close(struct poller *p)
 {
@@ -156,6 +193,37 @@ static void win_close(struct poller *p)
 	double wall_ns = (double)acct_ns(wall), scale = 1, extra = 0;
 	uint32_t i;
 
+	if (wall_ns > (double)dcpu && p->w_max) {
+		double lost = (wall_ns - (double)dcpu) / acct_ns_per_cycle;
+		uint64_t cut =
+			lost < (double)p->w_max ? (uint64_t)lost : p->w_max;
+
+		if (p->w_max_t) {
+			p->w_max_t->w_cycles -= cut;
+			p->w_attr -= cut;
+		} else {
+			*p->w_max_acc -= cut;
+		}
+		wall -= cut;
+		wall_ns = (double)acct_ns(wall);
+	}
+	p->w_max = 0;
+	if (p->w_shared) {
+		double sum = 0;
+
+		for (i = 0; i < p->nr_w; i++)
+			sum += (double)p->w_list[i]->w_cycles;
+		for (i = 0; i < p->nr_w && sum > 0; i++)
+			p->w_list[i]->w_cycles +=
+				(uint64_t)((double)p->w_shared *
+					   (double)p->w_list[i]->w_cycles /
+					   sum);
+		if (!(sum > 0)) { /* its tenants were handed back */
+			p->w_attr -= p->w_shared;
+			p->w_over += p->w_shared;
+		}
+		p->w_shared = 0;
+	}
 	if (wall_ns > 0 && (double)dcpu < wall_ns)
 		scale = (double)dcpu / wall_ns;
 	else if ((double)dcpu > wall_ns)
@@ -186,6 +254,8 @@ static void win_forget(struct poller *p, struct tenant *t)
 
 	if (!t->w_touched)
 		return;
+	if (p->w_max_t == t)
+		p->w_max = 0; /* its interval leaves the window */
 	ctr_add(&t->st.cycles, t->w_cycles);
 	for (i = 0; i < p->nr_w; i++) {
 		if (p->w_list[i] == t) {
@@ -743,7 +813,8 @@ static bool resubmit(struct poller *p, struct tenant *t, uint64_t *bytes)
  * until then).  The weight does not size visits: it is a share of poller
  * time (round_robin()).
  */
-#define BURST_DIV 20 /* a bucket holds 1/20 s of its rate */
+#define BURST_DIV 20   /* a bucket holds 1/20 s of its rate */
+#define BATCH_DIV 1000 /* a dry bucket waits for 1 ms of its rate */
 
 static double bucket(double tok, uint64_t rate, uint64_t *seen, double dt_s,
 		     double min_burst)
@@ -760,9 +831,16 @@ static double bucket(double tok, uint64_t rate, uint64_t *seen, double dt_s,
 	return tok > burst ? burst : tok;
 }
 
-/* Seconds until @tok reaches @want at @rate/s (0 if it has or no rate). */
-static double refill_s(double tok, double want, uint64_t rate)
+/*
+ * Seconds until @tok holds a batch at @rate/s: 1/BATCH_DIV s of its rate,
+ * at least @min (0 if it has or no rate).
+ */
+static double refill_s(double tok, double min, uint64_t rate)
 {
+	double want = (double)rate / BATCH_DIV;
+
+	if (want < min)
+		want = min;
 	return rate && tok < want ? (want - tok) / (double)rate : 0;
 }
 
@@ -785,16 +863,27 @@ static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
 		t->tb_ops = bucket(t->tb_ops, orate, &t->tb_ops_rate, dt, 1);
 		t->tb_bytes = bucket(t->tb_bytes, brate, &t->tb_bytes_rate, dt,
 				     t->buf_size);
-		if ((orate && t->tb_ops < 1) || (brate && t->tb_bytes <= 0)) {
+		/*
+		 * A dry bucket holds the tenant until it has refilled a
+		 * batch (1 ms of its rate), not a single token: served a token
+		 * at a time, a held tenant would get a completion every 1/rate
+		 * s, too often for its guest ever to sleep in xio_wait_cqe(),
+		 * and it would spin on a CPU its neighbours need.  The rate
+		 * is the same.
+		 */
+		if ((orate && t->tb_ops < 1) || (brate && t->tb_bytes <= 0))
+			t->tb_held = true;
+		wait = t->tb_held ? refill_s(t->tb_ops, 1, orate) : 0;
+		if (wait < refill_s(t->tb_bytes, 1, brate) && t->tb_held)
+			wait = refill_s(t->tb_bytes, 1, brate);
+		if (wait > 0) {
 			ctr_add(&t->st.throttled, 1);
-			wait = refill_s(t->tb_ops, 1, orate);
-			if (wait < refill_s(t->tb_bytes, 1, brate))
-				wait = refill_s(t->tb_bytes, 1, brate);
 			t->tb_until =
 				now + 1 +
 				(uint64_t)(wait * 1e9 / acct_ns_per_cycle);
 			return false;
 		}
+		t->tb_held = false;
 		if (orate)
 			*ops_left = (uint64_t)t->tb_ops;
 		if (brate && t->tb_bytes < *bytes)
@@ -1113,7 +1202,7 @@ static bool round_robin(struct poller *p)
  */
 static void submit_charged(struct poller *p)
 {
-	uint64_t c0 = acct_now(), cyc, total = 0;
+	uint64_t c0 = acct_now(), cyc, total = 0, fixed;
 	uint32_t i;
 
 	if (io_uring_sq_ready(&p->ring))
@@ -1121,6 +1210,11 @@ static void submit_charged(struct poller *p)
 	cyc = acct_now() - c0;
 	for (i = 0; i < p->nr_sub; i++)
 		total += p->sub_list[i]->sub_n;
+	if (total) {
+		fixed = cyc < p->enter_cyc ? cyc : p->enter_cyc;
+		charge_shared(p, fixed);
+		cyc -= fixed;
+	}
 	for (i = 0; i < p->nr_sub; i++) {
 		struct tenant *t = p->sub_list[i];
 
@@ -1479,12 +1573,51 @@ static void pin(struct poller *p)
 			 strerror(err));
 }
 
+/* The least time io_uring_submit() of @n NOPs takes, over 16 tries. */
+static uint64_t submit_cost(struct poller *p, unsigned int n)
+{
+	uint64_t best = UINT64_MAX, c0, c;
+	struct io_uring_sqe *s;
+	unsigned int i, k;
+
+	for (k = 0; k < 16; k++) {
+		for (i = 0; i < n && (s = io_uring_get_sqe(&p->ring)); i++) {
+			io_uring_prep_nop(s);
+			io_uring_sqe_set_data64(s, TAG_CANCEL); /* ignored */
+		}
+		c0 = acct_now();
+		io_uring_submit_and_wait(&p->ring, n);
+		c = acct_now() - c0;
+		io_uring_cq_advance(&p->ring, io_uring_cq_ready(&p->ring));
+		if (c < best)
+			best = c;
+	}
+	return best;
+}
+
+/*
+ * The fixed part of an io_uring_submit(), whatever it carries: a submit of
+ * one NOP less the extra cost of each of 8 more, measured on the poller's
+ * own CPU before anything is queued.  submit_charged() shares it out by
+ * work.
+ */
+static uint64_t enter_cost(struct poller *p)
+{
+	uint64_t one = submit_cost(p, 1), nine = submit_cost(p, 9);
+	uint64_t per = nine > one ? (nine - one) / 8 : 0;
+
+	return one > per ? one - per : 0;
+}
+
 static void *poller_main(void *arg)
 {
 	struct poller *p = arg;
 	uint64_t last_work = now_us(), mark, end, win;
 
 	pin(p);
+	p->enter_cyc = enter_cost(p);
+	log_info("poller %u: io_uring entry %llu ns", p->idx,
+		 (unsigned long long)acct_ns(p->enter_cyc));
 	arm_wake(p);
 	win = (uint64_t)(WINDOW_NS / acct_ns_per_cycle);
 	mark = acct_now();
@@ -1520,12 +1653,8 @@ static void *poller_main(void *arg)
 			uint64_t rest =
 				end - mark - p->acct_iter - p->acct_empty;
 
-			if (work) {
-				p->w_idle += p->acct_empty;
-				p->w_over += rest;
-			} else {
-				p->w_idle += p->acct_empty + rest;
-			}
+			win_add(p, &p->w_idle, p->acct_empty);
+			win_add(p, work ? &p->w_over : &p->w_idle, rest);
 		}
 		mark = end;
 		if (end - p->w_tsc0 >= win)

@@ -262,6 +262,7 @@ struct tenant {
 	double tb_ops, tb_bytes;
 	uint64_t tb_last;    /* acct_now() of the last refill */
 	uint64_t tb_until;   /* [P] throttled until this acct_now(); 0: not */
+	bool tb_held;	     /* [P] a bucket ran dry: wait for a batch */
 	struct tenant *next; /* [C] control's list, by id */
 	struct tenant *done_next; /* poller -> control hand-back */
 };
@@ -320,11 +321,16 @@ struct poller {
 	uint64_t timed_sleeps; /* [A] */
 	/* [A] time split in acct_now() units (docs/accounting.md) */
 	uint64_t cyc_attributed, cyc_idle, cyc_overhead, cyc_sleep;
-	uint64_t acct_iter;  /* [P] charged to tenants this loop iteration */
+	uint64_t acct_iter; /* [P] charged to tenants this loop iteration */
+	uint64_t enter_cyc; /* [P] a bare io_uring_enter() (submit_charged()) */
 	uint64_t acct_empty; /* [P] empty visits this loop iteration */
 	/* [P] the current accounting window (poller.c win_close()) */
 	uint64_t w_tsc0, w_cpu0; /* its start: acct_now(), thread CPU ns */
 	uint64_t w_attr, w_idle, w_over; /* acct_now() units split so far */
+	uint64_t w_shared;	/* fixed costs in it, shared out by work */
+	uint64_t w_max;		/* its longest single interval */
+	struct tenant *w_max_t; /* whose it was: a tenant, or NULL and */
+	uint64_t *w_max_acc;	/* &w_idle or &w_over */
 	uint32_t nr_w;
 	struct tenant *w_list[2 * XIOD_MAX_TENANTS_PER_POLLER]; /* charged */
 	struct pktio *pkt; /* [P] AF_XDP sockets, tenants by id (pktio.c) */

@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,16 @@ struct ftenant {
 	volatile int *go;
 	int cpu; /* pinned there, or -1 */
 	uint64_t done;
+	double cpu_pct; /* its thread's CPU time over its run's wall time */
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static void ft_attach(struct fenv *e, struct ftenant *f, const char *name)
 {
@@ -143,7 +153,7 @@ static void *ft_run(void *arg)
 {
 	struct ftenant *f = arg;
 	struct xio_qp *qp = xio_tenant_qp(f->t, 0);
-	uint64_t t0, now, end, sent = 0, inflight = 0, i = 0;
+	uint64_t t0, now, end, sent = 0, inflight = 0, i = 0, c0;
 	struct xio_cqe *c;
 	struct xio_sqe *s;
 
@@ -152,6 +162,7 @@ static void *ft_run(void *arg)
 	while (!__atomic_load_n(f->go, __ATOMIC_ACQUIRE))
 		xio_cpu_relax();
 	t0 = bench_mono_ns();
+	c0 = thread_cpu_ns();
 	end = t0 + (uint64_t)(f->secs * 1e9);
 	while ((now = bench_mono_ns()) < end) {
 		uint64_t due =
@@ -206,6 +217,8 @@ static void *ft_run(void *arg)
 				nanosleep(&ts, NULL);
 		}
 	}
+	f->cpu_pct = 100 * (double)(thread_cpu_ns() - c0) /
+		     (double)(bench_mono_ns() - t0);
 	while (inflight) {
 		if (xio_wait_cqe(qp, &c, 1000) == 0) {
 			xio_cqe_seen(qp, c);
@@ -256,16 +269,19 @@ enum {
 	F_SHARE30,
 	F_SHARE60,
 	F_MAXDEV,
+	F_DONEDEV,
 	F_ACCOUNTED,
 	F_BUSY,
 	F_NM_SOLO,
 	F_NM_NOQUOTA,
 	F_NM_QUOTA,
 	F_NM_FLOOD,
+	F_NM_FCPU,
 	F_NN_SOLO,
 	F_NN_NOQUOTA,
 	F_NN_QUOTA,
 	F_NN_FLOOD,
+	F_NN_FCPU,
 	F_NR
 };
 
@@ -274,6 +290,8 @@ static const struct bench_metric fair_metrics[F_NR] = {
 	{"fair.charged_30", "pct", "tenant offering 30%: charged share"},
 	{"fair.charged_60", "pct", "tenant offering 60%: charged share"},
 	{"fair.max_dev", "points", "largest |charged - offered| (target <= 2)"},
+	{"fair.done_dev", "points",
+	 "largest |charged - share of ops completed|"},
 	{"fair.accounted", "pct", "accounted / poller thread CPU (98..102)"},
 	{"fair.poller_busy", "pct", "shares: poller busy / wall time"},
 	{"fair.nm.solo", "Kops/s", "moderate pair (open loop) alone"},
@@ -281,16 +299,19 @@ static const struct bench_metric fair_metrics[F_NR] = {
 	 "moderate pair beside a NOP flood, no quota"},
 	{"fair.nm.quota", "pct", "moderate pair beside it, --ops-rate (>= 90)"},
 	{"fair.nm.flood", "pct", "flood's rate / its ops-rate limit"},
+	{"fair.nm.flood_cpu", "pct", "held flood's guest thread: CPU / wall"},
 	{"fair.nn.solo", "Kops/s", "pair of 4-deep readers alone"},
 	{"fair.nn.noquota", "pct", "pair beside a NOP flood, no quota"},
 	{"fair.nn.quota", "pct",
 	 "pair beside the flood with --ops-rate (>= 90)"},
 	{"fair.nn.flood", "pct", "flood's rate / its ops-rate limit (4-deep)"},
+	{"fair.nn.flood_cpu", "pct", "held flood's guest thread: CPU / wall"},
 };
 
 /*
  * Noisy neighbour, one run: @pair alone, beside the flood without quota,
- * beside it held to @limit; results into v[first..first+3][r].
+ * beside it held to @limit; results into v[first..first+4][r] (the last:
+ * how much of CPU A the held flood's guest thread took).
  */
 static void noisy(struct bench_ctx *ctx, struct fenv *e, struct ftenant *nn,
 		  double limit, double secs, double (*v)[BENCH_MAX_RUNS],
@@ -298,7 +319,9 @@ static void noisy(struct bench_ctx *ctx, struct fenv *e, struct ftenant *nn,
 {
 	struct xio_quota q = {.sz = sizeof(q), .flags = XIO_QUOTA_OPS_RATE};
 	struct ftenant *set[3] = {&nn[0], &nn[1], &nn[2]};
-	double solo, with, flood;
+	struct xio_poller_stats p0, p1;
+	double solo, with, flood, busy;
+	uint64_t w0;
 
 	run_set(set, 2);
 	solo = (double)(nn[0].done + nn[1].done) / secs;
@@ -317,14 +340,24 @@ static void noisy(struct bench_ctx *ctx, struct fenv *e, struct ftenant *nn,
 	q.ops_rate = (uint64_t)limit;
 	if (xio_admin_quota_set(e->a, nn[2].name, &q))
 		bench_die("quota");
+	poller0(e, &p0);
+	w0 = bench_mono_ns();
 	run_set(set, 3);
+	busy = (double)(bench_mono_ns() - w0);
+	poller0(e, &p1);
+	busy = 100 *
+	       ((double)(p1.thread_cpu_ns - p0.thread_cpu_ns) -
+		(double)(p1.idle_ns - p0.idle_ns)) /
+	       busy;
 	with = (double)(nn[0].done + nn[1].done) / secs;
 	v[first + 2][r] = 100 * with / solo;
 	v[first + 3][r] = 100 * (double)nn[2].done / secs / limit;
+	v[first + 4][r] = nn[2].cpu_pct;
 	bench_info(
 		ctx,
-		", beside the flood held to %.0f/s (%.0f ops/s) %.0f ops/s\n",
-		limit, (double)nn[2].done / secs, with);
+		", beside the flood held to %.0f/s (%.0f ops/s) %.0f ops/s; guest CPU: pair %.0f+%.0f %%, flood %.0f %%; poller busy %.0f %%\n",
+		limit, (double)nn[2].done / secs, with, nn[0].cpu_pct,
+		nn[1].cpu_pct, nn[2].cpu_pct, busy);
 }
 
 /* Offered shares against charged ones, one run; results into v[..][r]. */
@@ -334,7 +367,7 @@ static void shares(struct bench_ctx *ctx, struct fenv *e, struct ftenant *sh,
 	struct ftenant *set[3] = {&sh[0], &sh[1], &sh[2]};
 	struct xio_poller_stats p0, p1;
 	struct xio_tenant_stats st;
-	double cpu[3], sum = 0, dev = 0, acc, thr;
+	double cpu[3], sum = 0, dev = 0, ddev = 0, acc, thr, done = 0;
 	uint64_t w0, w1;
 	int i;
 
@@ -349,18 +382,29 @@ static void shares(struct bench_ctx *ctx, struct fenv *e, struct ftenant *sh,
 		stats_of(e, sh[i].name, &st);
 		cpu[i] = (double)st.cpu_ns;
 		sum += cpu[i];
+		done += (double)sh[i].done;
 	}
+	/*
+	 * Against the offered shares (Closer's figure), and against the
+	 * shares of the operations the guests really completed: the two
+	 * differ when a loaded CPU A kept a guest from offering its load, and
+	 * then only the second tells about the accounting.
+	 */
 	for (i = 0; i < 3; i++) {
 		double share = sum > 0 ? 100 * cpu[i] / sum : 0;
-		double d = share - 100 * offer[i];
+		double d = fabs(share - 100 * offer[i]);
+		double dd =
+			fabs(share -
+			     (done > 0 ? 100 * (double)sh[i].done / done : 0));
 
 		v[F_SHARE10 + i][r] = share;
-		if (d < 0)
-			d = -d;
 		if (d > dev)
 			dev = d;
+		if (dd > ddev)
+			ddev = dd;
 	}
 	v[F_MAXDEV][r] = dev;
+	v[F_DONEDEV][r] = ddev;
 	acc = (double)(p1.attributed_ns - p0.attributed_ns) +
 	      (double)(p1.idle_ns - p0.idle_ns) +
 	      (double)(p1.overhead_ns - p0.overhead_ns);
