@@ -228,6 +228,13 @@ static void win_close(struct poller *p)
 		scale = (double)dcpu / wall_ns;
 	else if ((double)dcpu > wall_ns)
 		extra = ((double)dcpu - wall_ns) / acct_ns_per_cycle;
+	if (extra > 0 && p->waker && p->waker->w_touched) {
+		/* The sleep that an empty kick ended (poller_main()): going
+		 * to sleep and waking up are its kicker's. */
+		p->waker->w_cycles += (uint64_t)extra;
+		p->w_attr += (uint64_t)extra;
+		extra = 0;
+	}
 	for (i = 0; i < p->nr_w; i++) {
 		struct tenant *t = p->w_list[i];
 		uint64_t c = (uint64_t)((double)t->w_cycles * scale);
@@ -518,6 +525,46 @@ static uint64_t kick_drain(struct xqp *q)
 }
 
 static void tenant_unpark(struct poller *p, struct tenant *t);
+static void cancel_ud(struct poller *p, uint64_t ud);
+
+/*
+ * A tenant held by its quota has no reason to kick: its rings do not ask
+ * for it (poller_sleep()), and nothing would be taken before its bucket
+ * refills, when the poller comes back to it anyway.  One that kicks all the
+ * same would wake a sleeping poller on every kick: its kick polls are
+ * cancelled until the hold ends (quota_admit() calls kick_resume()), so a
+ * quota bounds its doorbell as well as its operations.  The tenant is
+ * visited every round meanwhile (a held tenant is never parked).
+ */
+static void kick_pause(struct poller *p, struct tenant *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nr_qpairs; i++) {
+		struct xqp *q = &t->qps[i];
+
+		if (q->kick_armed && !q->kick_paused) {
+			q->kick_paused = true;
+			cancel_ud(p, (uint64_t)(uintptr_t)q | TAG_KICK);
+		}
+	}
+}
+
+static void kick_resume(struct poller *p, struct tenant *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nr_qpairs; i++) {
+		struct xqp *q = &t->qps[i];
+
+		if (!q->kick_paused)
+			continue;
+		q->kick_paused = false;
+		if (!q->kick_armed && !q->broken)
+			arm_kick(p,
+				 q); /* else its cancel is still on the way */
+	}
+}
 
 static void count_bytes(struct tenant *t, uint8_t opcode, int res)
 {
@@ -575,10 +622,15 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 		t = q->t;
 		if (res > 0) {
 			ctr_add(&t->st.kicks, kick_drain(q));
-			if (p->woke)
+			if (p->woke) {
 				ctr_add(&t->st.wakeups, 1);
+				if (!p->waker && !t->draining)
+					p->waker = t;
+			}
 			if (t->parked && !t->draining)
 				tenant_unpark(p, t);
+			if (t->tb_held && !t->draining)
+				kick_pause(p, t);
 		}
 		if (!(flags & IORING_CQE_F_MORE)) {
 			q->kick_armed = false;
@@ -587,7 +639,7 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 				log_warn(
 					"tenant %u qp %u: kick poll: %s (timed sleeps from now on)",
 					t->id, q->idx, strerror(-res));
-			else if (!t->draining)
+			else if (!t->draining && !q->kick_paused)
 				arm_kick(p, q);
 			/* A parked tenant without its doorbell would never
 			 * be visited again: back among the scanned. */
@@ -626,7 +678,7 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 static bool reap(struct poller *p)
 {
 	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	unsigned int head, n = 0, kicks = 0;
 	uint64_t t0 = acct_now(), t1;
 	struct tenant *t;
 
@@ -646,11 +698,14 @@ static bool reap(struct poller *p)
 			charge(p, t, t1 - t0);
 		t0 = t1;
 		n++;
+		kicks += (cqe->user_data & TAG_MASK) == TAG_KICK;
 	}
 	if (n)
 		io_uring_cq_advance(&p->ring, n);
 	p->woke = false;
-	return n != 0;
+	/* A doorbell alone is no work: it extends no idle window (the visit
+	 * it leads to is work if it finds some). */
+	return n != kicks;
 }
 
 /* ---- taking SQEs -------------------------------------------------------- */
@@ -844,8 +899,8 @@ static double refill_s(double tok, double min, uint64_t rate)
 	return rate && tok < want ? (want - tok) / (double)rate : 0;
 }
 
-static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
-			uint64_t *ops_left)
+static bool quota_admit(struct poller *p, struct tenant *t, uint32_t *entries,
+			uint32_t *bytes, uint64_t *ops_left)
 {
 	uint64_t orate = __atomic_load_n(&t->q_ops_rate, __ATOMIC_RELAXED);
 	uint64_t brate = __atomic_load_n(&t->q_bytes_rate, __ATOMIC_RELAXED);
@@ -884,6 +939,7 @@ static bool quota_admit(struct tenant *t, uint32_t *entries, uint32_t *bytes,
 			return false;
 		}
 		t->tb_held = false;
+		kick_resume(p, t);
 		if (orate)
 			*ops_left = (uint64_t)t->tb_ops;
 		if (brate && t->tb_bytes < *bytes)
@@ -951,7 +1007,7 @@ static enum visit_res visit(struct poller *p, struct tenant *t)
 	}
 	if (t->nr_resub && resubmit(p, t, &bytes))
 		return V_WORK; /* new SQEs wait behind the recovered ones */
-	if (!quota_admit(t, &budget_entries, &budget_bytes, &ops_left)) {
+	if (!quota_admit(p, t, &budget_entries, &budget_bytes, &ops_left)) {
 		for (i = 0; i < t->nr_qpairs; i++)
 			held |= qp_check_tail(t, &t->qps[i]);
 		return held ? V_HELD : V_IDLE;
@@ -1372,6 +1428,8 @@ static void drain_check(struct poller *p)
 		fixed_unregister(p, t);
 		p->draining[i] = p->draining[--p->nr_draining];
 		win_forget(p, t);
+		if (p->waker == t)
+			p->waker = NULL;
 		control_tenant_drained(t);
 	}
 }
@@ -1506,7 +1564,9 @@ static void poller_sleep(struct poller *p)
 				continue;
 			if (q->notify_owed)
 				notify_guest(p, q);
-			if (!q->kick_armed || q->notify_owed)
+			/* A paused kick poll: held, so tb_until bounds it. */
+			if ((!q->kick_armed && !q->kick_paused) ||
+			    q->notify_owed)
 				timed = true;
 			if (t->tb_until || !xio_host_sq_arm_wakeup(q->hq))
 				continue;
@@ -1648,6 +1708,12 @@ static void *poller_main(void *arg)
 		 * work, else idle.
 		 */
 		end = acct_now();
+		if (!work && p->waker) {
+			/* A sleep ended by a kick that brought nothing: the
+			 * kicker's, not idle time (and no idle window below). */
+			charge(p, p->waker, end - mark - p->acct_iter);
+			p->acct_empty = 0;
+		}
 		p->w_attr += p->acct_iter;
 		if (end - mark >= p->acct_iter + p->acct_empty) {
 			uint64_t rest =
@@ -1660,14 +1726,22 @@ static void *poller_main(void *arg)
 		if (end - p->w_tsc0 >= win)
 			win_close(p);
 		if (work) {
+			p->waker = NULL;
 			last_work = now_us();
 			continue;
 		}
-		if (now_us() - last_work < cfg.idle_us) {
+		if (!p->waker && now_us() - last_work < cfg.idle_us) {
 			xio_cpu_relax();
 			continue;
 		}
 		win_close(p);
+		if (p->waker) {
+			/* An empty wake-up costs its kicker an op of its
+			 * quota: a doorbell is not cheaper than a request. */
+			if (p->waker->tb_ops_rate)
+				p->waker->tb_ops -= 1;
+			p->waker = NULL;
+		}
 		poller_sleep(p);
 		/* Asleep is not CPU time: kept apart from the split (the
 		 * sleep path's CPU time lands in the next window's overhead). */

@@ -125,6 +125,7 @@ struct xqp {
 	int kick_fd;	      /* eventfd: guest -> xiod (xiod owns it) */
 	int notify_fd;	      /* eventfd: xiod -> guest (xiod owns it) */
 	bool kick_armed;      /* [P] multishot poll on kick_fd pending */
+	bool kick_paused;     /* [P] its poll cancelled while held by quota */
 	bool dirty;	      /* [P] CQEs posted, not yet published */
 	bool broken;	      /* [P] quarantined */
 	bool cq_blocked;      /* [P] SQ pending but CQ full */
@@ -314,6 +315,8 @@ struct poller {
 	uint64_t vt_quantum; /* lead over vclock a tenant may take */
 	uint64_t vt_lag;     /* lag behind vclock a held tenant may keep */
 	bool woke;
+	struct tenant
+		*waker; /* [P] whose kick ended the sleep, this iteration */
 	bool stop;
 
 	uint32_t nr_assigned;  /* [C] tenants handed over, not yet returned */
