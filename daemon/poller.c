@@ -560,9 +560,9 @@ static void kick_resume(struct poller *p, struct tenant *t)
 		if (!q->kick_paused)
 			continue;
 		q->kick_paused = false;
+		/* Still armed: its cancel is on the way, and re-arms it. */
 		if (!q->kick_armed && !q->broken)
-			arm_kick(p,
-				 q); /* else its cancel is still on the way */
+			arm_kick(p, q);
 	}
 }
 
