@@ -242,7 +242,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		SKIP("needs root (XDP, AF_XDP, network namespaces)");
-	ns_enter_or_skip("xiodpktf", 80);
+	ns_enter_or_skip("xiodpktf", 100);
 	veth_create("xf0", "xf1");
 	snprintf(log_path, sizeof(log_path), "/tmp/xio-fault-pktio-%d.log",
 		 (int)getpid());

@@ -10,7 +10,7 @@
  * their drift, crashes; with faults, every injection is accounted for:
  *
  *   completion faults (cqe)          == error or short CQEs seen by tenants
- *   setup faults (memfd mmap ftruncate eventfd) == refused attaches
+ *   setup faults (memfd mmap ftruncate eventfd ilog) == refused attaches
  *   submit faults, CQ overflows      == retries counted by xiod
  *
  * Exit 0 when all of that holds, 1 otherwise, 77 when faults were asked
@@ -79,6 +79,7 @@ static struct {
 	unsigned int think_us;	 /* pause after each round: a moderate load */
 	unsigned int hang_ms;	 /* a CQE wait longer than this: a hang */
 	unsigned int kill_every; /* mean s between SIGKILLs of xiod; 0: none */
+	bool logs; /* --state-dir without kills: in-flight logs (ilog faults) */
 	long rss_slack_kib;
 	bool quiet;
 } opt = {
@@ -161,8 +162,8 @@ static int xiod_start(bool first)
 		execl(opt.xiod, opt.xiod, "--foreground", "--socket", sock,
 		      "--pollers", pollers, "--log-level",
 		      opt.quiet ? "error" : "warning",
-		      opt.kill_every ? "--state-dir" : (char *)NULL, state_dir,
-		      (char *)NULL);
+		      opt.kill_every || opt.logs ? "--state-dir" : (char *)NULL,
+		      state_dir, (char *)NULL);
 		perror("xio-soak: exec xiod");
 		_exit(127);
 	}
@@ -536,11 +537,15 @@ enum {
 	F_MMAP,
 	F_FTRUNCATE,
 	F_EVENTFD,
+	F_ILOG,
 	F_OVERFLOW,
 	F_NR
 };
 static const char *const site_names[F_NR] = {
-	"submit", "cqe", "memfd", "mmap", "ftruncate", "eventfd", "cq_overflow",
+	[F_SUBMIT] = "submit",	     [F_CQE] = "cqe",
+	[F_MEMFD] = "memfd",	     [F_MMAP] = "mmap",
+	[F_FTRUNCATE] = "ftruncate", [F_EVENTFD] = "eventfd",
+	[F_ILOG] = "ilog",	     [F_OVERFLOW] = "cq_overflow",
 };
 
 /* Compare xiod's fault report with what the tenants saw; failures. */
@@ -566,7 +571,7 @@ static int account(const struct tstats *s)
 			}
 	fclose(f);
 	/* A setup fault a fallback absorbed (hugetlb -> 4 KiB) is retried. */
-	for (i = F_MEMFD; i <= F_EVENTFD; i++) {
+	for (i = F_MEMFD; i <= F_ILOG; i++) {
 		setup += inj[i];
 		absorbed += ret[i];
 	}
@@ -596,7 +601,7 @@ static void usage(void)
 		"usage: xio-soak --xiod PATH [--duration S] [--tenants N] [--rounds N]\n"
 		"                [--faults SPEC] [--report-every S] [--pollers N]\n"
 		"                [--rss-slack-kib K] [--think-us US] [--hang-ms MS]\n"
-		"                [--kill-every S] [--dir DIR] [--quiet]\n"
+		"                [--kill-every S] [--logs] [--dir DIR] [--quiet]\n"
 		"  SPEC: XIO_FAULTS syntax, e.g. 'cqe=0.01,submit=0.02;seed=7'\n");
 	exit(2);
 }
@@ -616,6 +621,7 @@ static void parse(int argc, char **argv)
 		{"think-us", required_argument, NULL, 'T'},
 		{"hang-ms", required_argument, NULL, 'H'},
 		{"kill-every", required_argument, NULL, 'K'},
+		{"logs", no_argument, NULL, 'L'},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
@@ -659,6 +665,9 @@ static void parse(int argc, char **argv)
 		case 'K':
 			opt.kill_every = (unsigned int)atoi(optarg);
 			break;
+		case 'L':
+			opt.logs = true;
+			break;
 		case 'q':
 			opt.quiet = true;
 			break;
@@ -698,7 +707,7 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/xiod.sock", dir);
 	snprintf(report_path, sizeof(report_path), "%s/faults.txt", dir);
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
-	if (opt.kill_every && mkdir(state_dir, 0700)) {
+	if ((opt.kill_every || opt.logs) && mkdir(state_dir, 0700)) {
 		perror("xio-soak: state dir");
 		return 1;
 	}
@@ -864,7 +873,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < opt.tenants; i++)
 		unlink(workers[i].path);
 	unlink(report_path);
-	if (opt.kill_every) {
+	if (opt.kill_every || opt.logs) {
 		/* Logs of tenants whose detach met a SIGKILL stay behind. */
 		DIR *d = opendir(state_dir);
 		struct dirent *e;
@@ -882,6 +891,10 @@ int main(int argc, char **argv)
 			closedir(d);
 		printf("state dir: %d in-flight log(s) left behind (removed)\n",
 		       left);
+		if (!opt.kill_every && left) {
+			printf("FAIL: logs of detached tenants left behind\n");
+			failures++;
+		}
 	}
 	rmdir(state_dir);
 	rmdir(dir);
