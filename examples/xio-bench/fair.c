@@ -282,6 +282,7 @@ enum {
 	F_NN_QUOTA,
 	F_NN_FLOOD,
 	F_NN_FCPU,
+	F_LOAD,
 	F_NR
 };
 
@@ -306,6 +307,7 @@ static const struct bench_metric fair_metrics[F_NR] = {
 	 "pair beside the flood with --ops-rate (>= 90)"},
 	{"fair.nn.flood", "pct", "flood's rate / its ops-rate limit (4-deep)"},
 	{"fair.nn.flood_cpu", "pct", "held flood's guest thread: CPU / wall"},
+	{"fair.loadavg", "load", "1-minute load average as each run began"},
 };
 
 /*
@@ -358,6 +360,20 @@ static void noisy(struct bench_ctx *ctx, struct fenv *e, struct ftenant *nn,
 		", beside the flood held to %.0f/s (%.0f ops/s) %.0f ops/s; guest CPU: pair %.0f+%.0f %%, flood %.0f %%; poller busy %.0f %%\n",
 		limit, (double)nn[2].done / secs, with, nn[0].cpu_pct,
 		nn[1].cpu_pct, nn[2].cpu_pct, busy);
+}
+
+/* The 1-minute load average (a quiet machine reads well below its CPUs). */
+static double loadavg(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = -1;
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
 }
 
 /* Offered shares against charged ones, one run; results into v[..][r]. */
@@ -503,6 +519,9 @@ int bench_fair(struct bench_ctx *ctx, int argc, char **argv)
 	}
 	/* Interleaved: every run goes through every experiment. */
 	for (r = 0; r < ctx->runs; r++) {
+		v[F_LOAD][r] = loadavg();
+		bench_info(ctx, "  run %d, load average %.2f\n", r + 1,
+			   v[F_LOAD][r]);
 		shares(ctx, &e, sh, offer, v, r);
 		noisy(ctx, &e, nm, limit, secs, v, F_NM_SOLO, r,
 		      "noisy neighbour, moderate pair");
