@@ -868,8 +868,8 @@ static bool resubmit(struct poller *p, struct tenant *t, uint64_t *bytes)
  * until then).  The weight does not size visits: it is a share of poller
  * time (round_robin()).
  */
-#define BURST_DIV 20   /* a bucket holds 1/20 s of its rate */
-#define BATCH_DIV 1000 /* a dry bucket waits for 1 ms of its rate */
+#define BURST_DIV 20  /* a bucket holds 1/20 s of its rate */
+#define BATCH_DIV 200 /* a dry bucket waits for 5 ms of its rate */
 
 static double bucket(double tok, uint64_t rate, uint64_t *seen, double dt_s,
 		     double min_burst)
@@ -920,11 +920,12 @@ static bool quota_admit(struct poller *p, struct tenant *t, uint32_t *entries,
 				     t->buf_size);
 		/*
 		 * A dry bucket holds the tenant until it has refilled a
-		 * batch (1 ms of its rate), not a single token: served a token
+		 * batch (5 ms of its rate), not a single token: served a token
 		 * at a time, a held tenant would get a completion every 1/rate
 		 * s, too often for its guest ever to sleep in xio_wait_cqe(),
-		 * and it would spin on a CPU its neighbours need.  The rate
-		 * is the same.
+		 * and it would spin on a CPU its neighbours need; served a
+		 * batch every 5 ms, the ~100 us that xio_wait_cqe() spins
+		 * before sleeping is 2 % of a CPU.  The rate is the same.
 		 */
 		if ((orate && t->tb_ops < 1) || (brate && t->tb_bytes <= 0))
 			t->tb_held = true;
