@@ -2,6 +2,8 @@
 /* Host administration client (include/xio/admin.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,42 +83,123 @@ static void tenant_from_wire(struct xio_tenant_info *o,
 	o->attach_flags = w->attach_flags;
 }
 
-int xio__admin_tenants_fd(int fd, uint32_t flags, struct xio_tenant_info *out,
-			  uint32_t max, uint32_t *total)
+/*
+ * Every listing reply (TENANT_LIST, TARGET_LIST, STATS, POLLER_STATS, STEER)
+ * starts with this head; its entries follow at an offset of their own.
+ */
+struct list_head {
+	struct xio_msg_hdr hdr;
+	int32_t status;
+	uint32_t total;
+	uint32_t count;
+};
+
+#define LIST_REPLY(T)                                                          \
+	_Static_assert(offsetof(T, total) ==                                   \
+				       offsetof(struct list_head, total) &&    \
+			       offsetof(T, count) ==                           \
+				       offsetof(struct list_head, count),      \
+		       #T " has the listing head")
+LIST_REPLY(struct xio_msg_tenant_list_reply);
+LIST_REPLY(struct xio_msg_target_list_reply);
+LIST_REPLY(struct xio_msg_stats_reply);
+LIST_REPLY(struct xio_msg_poller_stats_reply);
+LIST_REPLY(struct xio_msg_steer_reply);
+
+/*
+ * One paged listing.  @req, every field set but its start, is sent once per
+ * page with *@start = the entries seen so far (0 with @one_page, which stops
+ * after the first page); each reply (@type | REPLY, @rep_size bytes) brings
+ * at most @chunk entries of @esz bytes at offset @ents.  @page, if set,
+ * checks a reply first (0 or -errno); @copy turns an entry into the caller's
+ * entry @idx of @out.
+ */
+struct pager {
+	void *req;
+	uint32_t *start;
+	uint32_t type;
+	size_t rep_size, ents, esz;
+	uint32_t chunk;
+	bool one_page;
+	int (*page)(struct pager *pg, const void *rep);
+	void (*copy)(struct pager *pg, uint32_t idx, const void *wire);
+	void *out;
+	uint32_t stride; /* stats: the caller's entry size */
+	void *ctx;
+};
+
+/* The fields of a pager for request @req, type @type, reply @T (entries
+ * in its array @ents, at most @chunk a page). */
+#define PAGER(req, type_, T, ents_, chunk_)                                    \
+	.req = &(req), .start = &(req).start, .type = (type_),                 \
+	.rep_size = sizeof(T), .ents = offsetof(T, ents_),                     \
+	.esz = sizeof(((T *)0)->ents_[0]), .chunk = (chunk_)
+
+/*
+ * Fill @out[0..@max) from the pages of @pg's listing; *@total (if set) gets
+ * the last reply's total.  Ends on an empty page, a full @out or the total
+ * reached.  Returns the entries filled or -errno.
+ */
+static int list_pages(int fd, struct pager *pg, void *out, uint32_t max,
+		      uint32_t *total)
 {
-	struct xio_msg_tenant_list req;
-	struct xio_msg_tenant_list_reply *rep;
-	uint32_t filled = 0, i;
+	const struct list_head *h;
+	uint32_t filled = 0, start = 0, i;
+	char *rep;
 	int err;
 
 	if (!out && max)
 		return -EINVAL;
-	rep = malloc(sizeof(*rep));
+	pg->out = out;
+	rep = malloc(pg->rep_size);
 	if (!rep)
 		return -ENOMEM;
+	h = (const struct list_head *)(void *)rep;
 	for (;;) {
-		memset(&req, 0, sizeof(req));
-		xio__msg_hdr_init(&req.hdr, XIO_MSG_TENANT_LIST, 0);
-		req.start = filled;
-		req.flags = flags;
-		err = xio__rpc(fd, &req, NULL, 0, rep,
-			       XIO_MSG_TENANT_LIST | XIO_MSG_REPLY, NULL, 0,
-			       NULL);
+		xio__msg_hdr_init(pg->req, pg->type, 0);
+		*pg->start = pg->one_page ? 0 : start;
+		err = xio__rpc(fd, pg->req, NULL, 0, rep,
+			       pg->type | XIO_MSG_REPLY, NULL, 0, NULL);
 		if (err)
 			break;
-		if (rep->count > XIO_LIST_CHUNK) {
+		if (h->count > pg->chunk) {
 			err = -EPROTO;
 			break;
 		}
+		if (pg->page) {
+			err = pg->page(pg, rep);
+			if (err)
+				break;
+		}
 		if (total)
-			*total = rep->total;
-		for (i = 0; i < rep->count && filled < max; i++)
-			tenant_from_wire(&out[filled++], &rep->t[i]);
-		if (!rep->count || filled >= max || filled >= rep->total)
+			*total = h->total;
+		for (i = 0; i < h->count && filled < max; i++)
+			pg->copy(pg, filled++, rep + pg->ents + i * pg->esz);
+		start += h->count;
+		if (!h->count || filled >= max || start >= h->total ||
+		    pg->one_page)
 			break;
 	}
 	free(rep);
 	return err ? err : (int)filled;
+}
+
+static void copy_tenant(struct pager *pg, uint32_t idx, const void *wire)
+{
+	tenant_from_wire((struct xio_tenant_info *)pg->out + idx, wire);
+}
+
+int xio__admin_tenants_fd(int fd, uint32_t flags, struct xio_tenant_info *out,
+			  uint32_t max, uint32_t *total)
+{
+	struct xio_msg_tenant_list req = {.flags = flags};
+	struct pager pg = {
+		PAGER(req, XIO_MSG_TENANT_LIST,
+		      struct xio_msg_tenant_list_reply, t, XIO_LIST_CHUNK),
+		.copy = copy_tenant,
+	};
+
+	return list_pages(fd, &pg, out, max, total);
 }
 
 int xio_admin_tenants(struct xio_admin *a, struct xio_tenant_info *out,
@@ -257,122 +340,89 @@ int xio_admin_vm_tenant_adopt(struct xio_admin *a,
 	return vm_tenant(a, o, XIO_VM_F_ADOPT);
 }
 
+static void copy_target(struct pager *pg, uint32_t idx, const void *wire)
+{
+	const struct xio_wire_target *w = wire;
+	struct xio_target_info *o = (struct xio_target_info *)pg->out + idx;
+
+	o->index = w->index;
+	o->flags = w->flags;
+	o->size = w->size;
+	memcpy(o->path, w->path, sizeof(o->path));
+	o->path[sizeof(o->path) - 1] = '\0';
+}
+
 int xio_admin_target_list(struct xio_admin *a, const char *tenant,
 			  struct xio_target_info *out, uint32_t max,
 			  uint32_t *total)
 {
 	struct xio_msg_target_list req;
-	struct xio_msg_target_list_reply *rep;
-	uint32_t filled = 0, i;
+	struct pager pg = {
+		PAGER(req, XIO_MSG_TARGET_LIST,
+		      struct xio_msg_target_list_reply, t, XIO_LIST_CHUNK),
+		.copy = copy_target,
+	};
 	int err;
 
 	if (!a || (!out && max))
 		return -EINVAL;
-	rep = malloc(sizeof(*rep));
-	if (!rep)
-		return -ENOMEM;
-	for (;;) {
-		memset(&req, 0, sizeof(req));
-		xio__msg_hdr_init(&req.hdr, XIO_MSG_TARGET_LIST, 0);
-		err = set_tenant(req.tenant, tenant);
-		if (err)
-			break;
-		req.start = filled;
-		err = xio__rpc(a->sock, &req, NULL, 0, rep,
-			       XIO_MSG_TARGET_LIST | XIO_MSG_REPLY, NULL, 0,
-			       NULL);
-		if (err)
-			break;
-		if (rep->count > XIO_LIST_CHUNK) {
-			err = -EPROTO;
-			break;
-		}
-		if (total)
-			*total = rep->total;
-		for (i = 0; i < rep->count && filled < max; i++) {
-			struct xio_target_info *o = &out[filled++];
-
-			o->index = rep->t[i].index;
-			o->flags = rep->t[i].flags;
-			o->size = rep->t[i].size;
-			memcpy(o->path, rep->t[i].path, sizeof(o->path));
-			o->path[sizeof(o->path) - 1] = '\0';
-		}
-		if (!rep->count || filled >= max || filled >= rep->total)
-			break;
-	}
-	free(rep);
-	return err ? err : (int)filled;
+	memset(&req, 0, sizeof(req));
+	err = set_tenant(req.tenant, tenant);
+	if (err)
+		return err;
+	return list_pages(a->sock, &pg, out, max, total);
 }
 
 /* ---- accounting --------------------------------------------------------- */
 
-/* Copy @n wire entries of @esz bytes into the caller's array (stride *sz). */
-static void stats_out(void *out, uint32_t *filled, uint32_t max,
-		      const void *src, uint32_t n, size_t esz, uint32_t stride)
+/* A wire stats entry into the caller's array, whose entries are
+ * pg->stride bytes (their .sz): the common prefix, .sz and .version set. */
+static void copy_stats(struct pager *pg, uint32_t idx, const void *wire)
 {
-	size_t cp = stride < esz ? stride : esz;
-	uint32_t i;
+	size_t cp = pg->stride < pg->esz ? pg->stride : pg->esz;
+	char *o = (char *)pg->out + (size_t)idx * pg->stride;
+	uint32_t *hdr = (uint32_t *)(void *)o;
 
-	for (i = 0; i < n && *filled < max; i++) {
-		char *o = (char *)out + (size_t)*filled * stride;
-		uint32_t *hdr = (uint32_t *)(void *)o;
+	memset(o, 0, pg->stride);
+	memcpy(o, wire, cp);
+	hdr[0] = (uint32_t)cp; /* sz */
+	hdr[1] = XIO_STATS_VERSION;
+}
 
-		memset(o, 0, stride);
-		memcpy(o, (const char *)src + i * esz, cp);
-		hdr[0] = (uint32_t)cp; /* sz */
-		hdr[1] = XIO_STATS_VERSION;
-		(*filled)++;
-	}
+/* The caller's entry size (.sz of the first) or 0 when @max is 0. */
+static int stats_stride(const void *out, uint32_t max, uint32_t *stride)
+{
+	*stride = 0;
+	if (!max)
+		return 0;
+	*stride = *(const uint32_t *)out; /* .sz */
+	if (*stride < 16 || *stride % 8)
+		return -EINVAL; /* .sz not set */
+	return 0;
 }
 
 int xio_admin_stats(struct xio_admin *a, const char *tenant, uint32_t flags,
 		    struct xio_tenant_stats *out, uint32_t max, uint32_t *total)
 {
 	struct xio_msg_stats req;
-	struct xio_msg_stats_reply *rep;
-	uint32_t filled = 0, stride = 0, start = 0;
-	int err;
+	struct pager pg = {
+		PAGER(req, XIO_MSG_STATS, struct xio_msg_stats_reply, t,
+		      XIO_STATS_CHUNK),
+		/* Consumed records vanish: one page, from 0. */
+		.one_page = (flags & XIO_STATS_F_CONSUME) != 0,
+		.copy = copy_stats,
+	};
 
-	if (!a || (!out && max) || (flags & ~XIO_STATS_F_CONSUME))
+	if (!a || (!out && max) || (flags & ~XIO_STATS_F_CONSUME) ||
+	    stats_stride(out, max, &pg.stride))
 		return -EINVAL;
-	if (max) {
-		stride = out->sz;
-		if (stride < 16 || stride % 8)
-			return -EINVAL; /* .sz not set */
-	}
 	if (tenant && strlen(tenant) >= XIO_NAME_MAX)
 		return -EINVAL;
-	rep = malloc(sizeof(*rep));
-	if (!rep)
-		return -ENOMEM;
-	for (;;) {
-		memset(&req, 0, sizeof(req));
-		xio__msg_hdr_init(&req.hdr, XIO_MSG_STATS, 0);
-		if (tenant)
-			strcpy(req.tenant, tenant);
-		/* Consumed records vanish: the next page starts at 0 again. */
-		req.start = (flags & XIO_STATS_F_CONSUME) ? 0 : start;
-		req.flags = flags;
-		err = xio__rpc(a->sock, &req, NULL, 0, rep,
-			       XIO_MSG_STATS | XIO_MSG_REPLY, NULL, 0, NULL);
-		if (err)
-			break;
-		if (rep->count > XIO_STATS_CHUNK) {
-			err = -EPROTO;
-			break;
-		}
-		if (total && !start)
-			*total = rep->total;
-		stats_out(out, &filled, max, rep->t, rep->count,
-			  sizeof(rep->t[0]), stride);
-		start += rep->count;
-		if (!rep->count || filled >= max || start >= rep->total ||
-		    (flags & XIO_STATS_F_CONSUME))
-			break;
-	}
-	free(rep);
-	return err ? err : (int)filled;
+	memset(&req, 0, sizeof(req));
+	if (tenant)
+		strcpy(req.tenant, tenant);
+	req.flags = flags;
+	return list_pages(a->sock, &pg, out, max, total);
 }
 
 int xio_admin_stats_reset(struct xio_admin *a, const char *tenant)
@@ -394,43 +444,16 @@ int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
 			   uint32_t max, uint32_t *total)
 {
 	struct xio_msg_poller_stats req;
-	struct xio_msg_poller_stats_reply *rep;
-	uint32_t filled = 0, stride = 0, start = 0;
-	int err;
+	struct pager pg = {
+		PAGER(req, XIO_MSG_POLLER_STATS,
+		      struct xio_msg_poller_stats_reply, p, XIO_LIST_CHUNK),
+		.copy = copy_stats,
+	};
 
-	if (!a || (!out && max))
+	if (!a || (!out && max) || stats_stride(out, max, &pg.stride))
 		return -EINVAL;
-	if (max) {
-		stride = out->sz;
-		if (stride < 16 || stride % 8)
-			return -EINVAL;
-	}
-	rep = malloc(sizeof(*rep));
-	if (!rep)
-		return -ENOMEM;
-	for (;;) {
-		memset(&req, 0, sizeof(req));
-		xio__msg_hdr_init(&req.hdr, XIO_MSG_POLLER_STATS, 0);
-		req.start = start;
-		err = xio__rpc(a->sock, &req, NULL, 0, rep,
-			       XIO_MSG_POLLER_STATS | XIO_MSG_REPLY, NULL, 0,
-			       NULL);
-		if (err)
-			break;
-		if (rep->count > XIO_LIST_CHUNK) {
-			err = -EPROTO;
-			break;
-		}
-		if (total)
-			*total = rep->total;
-		stats_out(out, &filled, max, rep->p, rep->count,
-			  sizeof(rep->p[0]), stride);
-		start += rep->count;
-		if (!rep->count || filled >= max || start >= rep->total)
-			break;
-	}
-	free(rep);
-	return err ? err : (int)filled;
+	memset(&req, 0, sizeof(req));
+	return list_pages(a->sock, &pg, out, max, total);
 }
 
 int xio_admin_quota_set(struct xio_admin *a, const char *tenant,
@@ -455,8 +478,7 @@ int xio_admin_quota_set(struct xio_admin *a, const char *tenant,
 
 /* ---- steering ------------------------------------------------------------ */
 
-static int steer_rpc(struct xio_admin *a, struct xio_msg_steer *req,
-		     struct xio_msg_steer_reply **out)
+static int steer_rpc(struct xio_admin *a, struct xio_msg_steer *req)
 {
 	struct xio_msg_steer_reply *rep = malloc(sizeof(*rep));
 	int err;
@@ -466,52 +488,36 @@ static int steer_rpc(struct xio_admin *a, struct xio_msg_steer *req,
 	xio__msg_hdr_init(&req->hdr, XIO_MSG_STEER, 0);
 	err = xio__rpc(a->sock, req, NULL, 0, rep,
 		       XIO_MSG_STEER | XIO_MSG_REPLY, NULL, 0, NULL);
-	if (err || !out) {
-		free(rep);
-		return err;
-	}
-	*out = rep;
-	return 0;
+	free(rep);
+	return err;
 }
 
-static int steer_ifname(char dst[XIO_STEER_IFNAME_MAX], const char *ifname)
+/* ATTACH or DETACH on interface @ifname. */
+static int steer_iface(struct xio_admin *a, uint32_t op, const char *ifname,
+		       uint32_t flags)
 {
-	if (!ifname || !*ifname || strlen(ifname) >= XIO_STEER_IFNAME_MAX)
+	struct xio_msg_steer req;
+
+	if (!a || !ifname || !*ifname || strlen(ifname) >= XIO_STEER_IFNAME_MAX)
 		return -EINVAL;
-	strcpy(dst, ifname);
-	return 0;
+	memset(&req, 0, sizeof(req));
+	strcpy(req.ifname, ifname);
+	req.op = op;
+	req.flags = flags;
+	return steer_rpc(a, &req);
 }
 
 int xio_admin_steer_attach(struct xio_admin *a, const char *ifname,
 			   uint32_t flags)
 {
-	struct xio_msg_steer req;
-	int err;
-
-	if (!a || (flags & ~XIO_ADMIN_STEER_GENERIC))
+	if (flags & ~XIO_ADMIN_STEER_GENERIC)
 		return -EINVAL;
-	memset(&req, 0, sizeof(req));
-	err = steer_ifname(req.ifname, ifname);
-	if (err)
-		return err;
-	req.op = XIO_STEER_OP_ATTACH;
-	req.flags = flags;
-	return steer_rpc(a, &req, NULL);
+	return steer_iface(a, XIO_STEER_OP_ATTACH, ifname, flags);
 }
 
 int xio_admin_steer_detach(struct xio_admin *a, const char *ifname)
 {
-	struct xio_msg_steer req;
-	int err;
-
-	if (!a)
-		return -EINVAL;
-	memset(&req, 0, sizeof(req));
-	err = steer_ifname(req.ifname, ifname);
-	if (err)
-		return err;
-	req.op = XIO_STEER_OP_DETACH;
-	return steer_rpc(a, &req, NULL);
+	return steer_iface(a, XIO_STEER_OP_DETACH, ifname, 0);
 }
 
 static int steer_rule(struct xio_admin *a, uint32_t op, const char *tenant,
@@ -543,7 +549,7 @@ static int steer_rule(struct xio_admin *a, uint32_t op, const char *tenant,
 	}
 	if (op == XIO_STEER_OP_ADD && !req.flags)
 		return -EINVAL;
-	return steer_rpc(a, &req, NULL);
+	return steer_rpc(a, &req);
 }
 
 int xio_admin_steer_add(struct xio_admin *a, const char *tenant,
@@ -558,46 +564,55 @@ int xio_admin_steer_del(struct xio_admin *a, const char *tenant,
 	return steer_rule(a, XIO_STEER_OP_DEL, tenant, mac, family, addr);
 }
 
+/* SHOW: the interfaces come with every page; kept from the first. */
+struct steer_show {
+	struct xio_admin_steer_iface *ifs;
+	uint32_t *nr_ifs;
+};
+
+static int steer_show_page(struct pager *pg, const void *rep)
+{
+	const struct xio_msg_steer_reply *r = rep;
+	const struct xio_msg_steer *req = pg->req;
+	struct steer_show *ss = pg->ctx;
+	uint32_t i;
+
+	if (r->nr_ifaces > XIO_ADMIN_STEER_IFACES_MAX)
+		return -EPROTO;
+	if (req->start)
+		return 0;
+	if (ss->nr_ifs)
+		*ss->nr_ifs = r->nr_ifaces;
+	for (i = 0; ss->ifs && i < r->nr_ifaces; i++) {
+		ss->ifs[i] = r->ifaces[i];
+		ss->ifs[i].name[XIO_STEER_IFNAME_MAX - 1] = '\0';
+	}
+	return 0;
+}
+
+static void copy_rule(struct pager *pg, uint32_t idx, const void *wire)
+{
+	((struct xio_admin_steer_rule *)pg->out)[idx] =
+		*(const struct xio_admin_steer_rule *)wire;
+}
+
 int xio_admin_steer_show(struct xio_admin *a, struct xio_admin_steer_iface *ifs,
 			 uint32_t *nr_ifs, struct xio_admin_steer_rule *out,
 			 uint32_t max, uint32_t *total)
 {
-	struct xio_msg_steer_reply *rep;
+	struct steer_show ss = {.ifs = ifs, .nr_ifs = nr_ifs};
 	struct xio_msg_steer req;
-	uint32_t filled = 0, start = 0, i;
-	int err;
+	struct pager pg = {
+		PAGER(req, XIO_MSG_STEER, struct xio_msg_steer_reply, r,
+		      XIO_STEER_CHUNK),
+		.page = steer_show_page,
+		.copy = copy_rule,
+		.ctx = &ss,
+	};
 
 	if (!a || (!out && max))
 		return -EINVAL;
-	for (;;) {
-		memset(&req, 0, sizeof(req));
-		req.op = XIO_STEER_OP_SHOW;
-		req.start = start;
-		err = steer_rpc(a, &req, &rep);
-		if (err)
-			return err;
-		if (rep->count > XIO_STEER_CHUNK ||
-		    rep->nr_ifaces > XIO_ADMIN_STEER_IFACES_MAX) {
-			free(rep);
-			return -EPROTO;
-		}
-		if (!start) {
-			if (total)
-				*total = rep->total;
-			if (nr_ifs)
-				*nr_ifs = rep->nr_ifaces;
-			for (i = 0; ifs && i < rep->nr_ifaces; i++) {
-				ifs[i] = rep->ifaces[i];
-				ifs[i].name[XIO_STEER_IFNAME_MAX - 1] = '\0';
-			}
-		}
-		for (i = 0; i < rep->count && filled < max; i++)
-			out[filled++] = rep->r[i];
-		start += rep->count;
-		i = !rep->count || filled >= max || start >= rep->total;
-		free(rep);
-		if (i)
-			break;
-	}
-	return (int)filled;
+	memset(&req, 0, sizeof(req));
+	req.op = XIO_STEER_OP_SHOW;
+	return list_pages(a->sock, &pg, out, max, total);
 }

@@ -25,7 +25,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +40,7 @@
 #include "vm_tenant.h"
 #include "xiod.h"
 #include "xtest_proc.h"
+#include "fuzz.h"
 
 #define MAX_SEND 7
 
@@ -166,12 +166,6 @@ void vm_doorbell_forget(struct tenant *t)
 /* ---- the harness ---------------------------------------------------------- */
 
 static char file_path[64];
-
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_control: %s (errno %d)\n", what, errno);
-	abort();
-}
 
 static void cleanup(void)
 {

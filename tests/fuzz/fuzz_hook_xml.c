@@ -14,7 +14,7 @@
  * xmlMemSetup() hooks here that keep every block of the current input on a
  * list, which must be empty after every input, accepted or refused.
  */
-#include <stdarg.h>
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,7 @@
 #include <libxml/parser.h>
 
 #include "hook_parse.h"
+#include "fuzz.h"
 
 /* libxml2's allocations: a header links every live block of this input. */
 struct blk {
@@ -95,12 +96,6 @@ static char *x_strdup(const char *s)
 	if (d)
 		memcpy(d, s, n);
 	return d;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_hook_xml: %s\n", what);
-	abort();
 }
 
 static void terminated(const char *s, size_t n)

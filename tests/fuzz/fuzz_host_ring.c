@@ -11,8 +11,8 @@
  * the region, the in-flight count never exceeds the CQ, and a quarantined
  * ring stays quarantined.
  */
+#define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,24 +22,12 @@
 
 #include <xio/xio.h>
 
+#include "fuzz.h"
+
 #define NR_GEOM 16
 #define MAX_TAKE 40
 
 static struct xio_region *tmpl[NR_GEOM];
-
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_host_ring: %s\n", what);
-	abort();
-}
-
-static int quiet(enum xio_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
 
 static struct xio_region *template(unsigned int g)
 {
@@ -103,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	int n;
 
-	xio_set_print(quiet);
+	xio_set_print(NULL); /* silent */
 	t = template(get(&in, 1) % NR_GEOM);
 	l = xio_region_layout(t);
 	len = xio_region_size(t);

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include <xio/xio.h>
 
 #include "proto.h"
+#include "fuzz.h"
 
 #define MAX_SEND_FDS (XIO_MSG_MAX_FDS + 4)
 
@@ -61,20 +61,6 @@ static int evfd = -1;
 static char sock_path[108];
 static int listen_fd = -1;
 
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_proto: %s (errno %d)\n", what, errno);
-	abort();
-}
-
-static int quiet(enum xio_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 static void cleanup(void)
 {
 	unlink(sock_path);
@@ -84,7 +70,7 @@ static void setup(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	xio_set_print(quiet);
+	xio_set_print(NULL); /* silent */
 	evfd = eventfd(0, EFD_CLOEXEC);
 	if (evfd < 0)
 		die("eventfd");

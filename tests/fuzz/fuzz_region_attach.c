@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,24 +28,12 @@
 
 #include <xio/xio.h>
 
+#include "fuzz.h"
+
 #define NR_GEOM 8
 #define MAX_LEN (256U << 10)
 
 static struct xio_region *tmpl[NR_GEOM];
-
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz_region_attach: %s\n", what);
-	abort();
-}
-
-static int quiet(enum xio_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
 
 static struct xio_region *template(unsigned int g)
 {
@@ -192,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *buf;
 	int err;
 
-	xio_set_print(quiet);
+	xio_set_print(NULL); /* silent */
 	buf = build(data, size, &len);
 	if (!buf)
 		return 0;
