@@ -73,7 +73,8 @@ struct bench_ctx {
 	X(tenants, "1..N tenant processes on one xiod poller: Jain, CPU")      \
 	X(idle, "xiod CPU with idle tenants, first op after a sleep")          \
 	X(fair, "xiod accounting shares 10/30/60, noisy neighbour + quota")    \
-	X(steer, "frames/s into tenants' RX rings: xio steering vs a bridge")
+	X(steer, "frames/s into tenants' RX rings: xio steering vs a bridge")  \
+	X(dio, "4 KiB READs one at a time via xiod: buffered vs O_DIRECT")
 
 #define X(name, summary)                                                       \
 	int bench_##name(struct bench_ctx *ctx, int argc, char **argv);

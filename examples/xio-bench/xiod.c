@@ -21,9 +21,14 @@
  *   sidecore poller); then 4 KiB WRITEs and READs, 32 deep, on a file
  *   target (buffered, a temporary file next to the socket).  Kicks the
  *   guest rang per 10^6 operations.
+ * dio: 4 KiB READs one at a time (the guest sleeps in xio_wait_cqe()) from
+ *   a 16 MiB file in /var/tmp, through a buffered target and an O_DIRECT
+ *   one (the private xiod at its default --idle-us 50), and the same
+ *   O_DIRECT READs from one thread on CPU B with its own io_uring: mean,
+ *   p50, p99 and the share over 1 ms (docs/benchmarks.md, "O_DIRECT").
  *
- * usage: xio-bench [options] rtt|throughput|tenants|idle [--socket PATH] [--xiod PATH]
- *                  [--iters N]
+ * usage: xio-bench [options] rtt|throughput|tenants|idle|dio [--socket PATH]
+ *                  [--xiod PATH] [--iters N] [--idle-us N]
  */
 #include "bench.h"
 
@@ -68,6 +73,7 @@ struct xopts {
 	unsigned int
 		idle_tenants; /* rtt: idle tenants beside the measured one */
 	bool no_park;	      /* private xiod with --park-us 0 */
+	const char *idle_us;  /* private xiod's --idle-us (default 2000) */
 };
 
 static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
@@ -78,6 +84,7 @@ static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
 		{"iters", required_argument, NULL, 'n'},
 		{"idle-tenants", required_argument, NULL, 'T'},
 		{"no-park", no_argument, NULL, 'P'},
+		{"idle-us", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -104,6 +111,14 @@ static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
 		case 'P':
 			o->no_park = true;
 			break;
+		case 'I':
+			if (strtoul(optarg, &end, 10) > 60000000 || *end ||
+			    !*optarg)
+				bench_die(
+					"--idle-us: '%s' is not in 0..60000000",
+					optarg);
+			o->idle_us = optarg;
+			break;
 		case 'n':
 			o->iters = strtoull(optarg, &end, 10);
 			if (*end || !o->iters)
@@ -114,7 +129,7 @@ static int parse_opts(int argc, char **argv, struct xopts *o, const char *sub)
 		default:
 			fprintf(stderr,
 				"usage: xio-bench [options] %s [--socket PATH] [--xiod PATH] [--iters N]\n"
-				"       [--idle-tenants N] [--no-park]\n",
+				"       [--idle-tenants N] [--no-park] [--idle-us N]\n",
 				sub);
 			return 2;
 		}
@@ -200,6 +215,8 @@ static void xenv_start(struct bench_ctx *ctx, const struct xopts *o,
 				"warning",   NULL,	     NULL,
 				NULL};
 
+		if (o->idle_us)
+			argv[7] = (char *)o->idle_us;
 		if (o->no_park) {
 			argv[10] = "--park-us";
 			argv[11] = "0";
@@ -850,5 +867,205 @@ int bench_tenants(struct bench_ctx *ctx, int argc, char **argv)
 			 "%d tenant(s): kicks per 10^6 ops", n);
 		bench_table_row(ctx, label, metric);
 	}
+	return 0;
+}
+
+/* ---- dio: one 4 KiB READ at a time, buffered and O_DIRECT --------------- */
+
+#define DIO_BLOCKS 4096U /* a 16 MiB file */
+
+/* One READ at a time through xiod from @target; the guest sleeps in
+ * xio_wait_cqe() as an application would.  Latencies into @t (ticks). */
+static void dio_xiod(struct xenv *e, uint32_t target, uint64_t n, uint64_t *t)
+{
+	struct xio_cqe *c;
+	uint64_t i, t0;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		struct xio_sqe *s = xio_get_sqe(e->qp);
+
+		xio_prep_rw(s, XIO_OP_READ, target, 0, 0, IO_SIZE,
+			    (i * 7919 % DIO_BLOCKS) * IO_SIZE, i);
+		t0 = bench_tsc_start();
+		xio_submit(e->qp);
+		err = xio_wait_cqe(e->qp, &c, 10000);
+		t[i] = bench_tsc_stop() - t0;
+		if (err || c->res != (int32_t)IO_SIZE)
+			bench_die("READ failed: %s",
+				  xio_strerror(err ? err : c->res));
+		xio_cqe_seen(e->qp, c);
+	}
+}
+
+struct dio_uring {
+	const char *path;
+	uint64_t n, *t;
+};
+
+/* The same READs, O_DIRECT, from one thread with its own io_uring. */
+static void *dio_uring_main(void *arg)
+{
+	struct dio_uring *u = arg;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	uint64_t i, t0;
+	void *buf;
+	int fd, err;
+
+	fd = open(u->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 || posix_memalign(&buf, IO_SIZE, IO_SIZE))
+		bench_die("%s: O_DIRECT: %s", u->path, strerror(errno));
+	err = io_uring_queue_init(8, &ring, 0);
+	if (err)
+		bench_die("io_uring setup: %s", strerror(-err));
+	for (i = 0; i < u->n; i++) {
+		io_uring_prep_read(io_uring_get_sqe(&ring), fd, buf, IO_SIZE,
+				   (i * 7919 % DIO_BLOCKS) * IO_SIZE);
+		t0 = bench_tsc_start();
+		err = io_uring_submit_and_wait(&ring, 1);
+		if (err >= 0)
+			err = io_uring_peek_cqe(&ring, &cqe);
+		u->t[i] = bench_tsc_stop() - t0;
+		if (err < 0 || cqe->res != (int32_t)IO_SIZE)
+			bench_die("io_uring READ failed: %s",
+				  strerror(err < 0 ? -err : EIO));
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+enum {
+	D_BUF,
+	D_DIRECT,
+	D_URING,
+	D_PATHS
+};
+enum {
+	D_MEAN,
+	D_P50,
+	D_P99,
+	D_OVER,
+	D_STATS
+};
+
+static const struct bench_metric dio_metrics[D_PATHS * D_STATS] = {
+	{"dio.xiod_buffered.mean", "us", "xiod, buffered target: mean"},
+	{"dio.xiod_buffered.p50", "us", "xiod, buffered target: p50"},
+	{"dio.xiod_buffered.p99", "us", "xiod, buffered target: p99"},
+	{"dio.xiod_buffered.over_1ms", "pct", "xiod, buffered: reads > 1 ms"},
+	{"dio.xiod_direct.mean", "us", "xiod, O_DIRECT target: mean"},
+	{"dio.xiod_direct.p50", "us", "xiod, O_DIRECT target: p50"},
+	{"dio.xiod_direct.p99", "us", "xiod, O_DIRECT target: p99"},
+	{"dio.xiod_direct.over_1ms", "pct", "xiod, O_DIRECT: reads > 1 ms"},
+	{"dio.uring_direct.mean", "us", "io_uring O_DIRECT on CPU B: mean"},
+	{"dio.uring_direct.p50", "us", "io_uring O_DIRECT on CPU B: p50"},
+	{"dio.uring_direct.p99", "us", "io_uring O_DIRECT on CPU B: p99"},
+	{"dio.uring_direct.over_1ms", "pct", "io_uring O_DIRECT: reads > 1 ms"},
+};
+
+/* Mean, p50, p99 (us) and the share over 1 ms (%) of @n samples. */
+static void dio_stats(uint64_t *t, uint64_t n, double (*v)[BENCH_MAX_RUNS],
+		      int r)
+{
+	struct bench_lat l;
+	uint64_t i, over = 0;
+
+	for (i = 0; i < n; i++)
+		over += bench_ns(t[i]) > 1e6;
+	bench_lat_compute(t, n, &l);
+	v[D_MEAN][r] = l.mean / 1e3;
+	v[D_P50][r] = l.p50 / 1e3;
+	v[D_P99][r] = l.p99 / 1e3;
+	v[D_OVER][r] = 100.0 * (double)over / (double)n;
+}
+
+/* A file of DIO_BLOCKS blocks of data (O_DIRECT reads of holes would not
+ * reach the device), on the disk: written and synced. */
+static void dio_file(const char *path)
+{
+	char blk[IO_SIZE];
+	uint32_t i;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		bench_die("%s: %s", path, strerror(errno));
+	for (i = 0; i < DIO_BLOCKS; i++) {
+		memset(blk, (int)(i & 0xff) | 1, sizeof(blk));
+		if (write(fd, blk, sizeof(blk)) != (ssize_t)sizeof(blk))
+			bench_die("%s: %s", path, strerror(errno));
+	}
+	if (fsync(fd))
+		bench_die("%s: fsync: %s", path, strerror(errno));
+	close(fd);
+}
+
+int bench_dio(struct bench_ctx *ctx, int argc, char **argv)
+{
+	static double v[D_PATHS * D_STATS][BENCH_MAX_RUNS];
+	int tg[2] = {-1, -1}, r, i;
+	struct dio_uring u;
+	struct xio_admin *a;
+	char path[PATH_MAX];
+	struct xopts o;
+	struct xenv e;
+	pthread_t th;
+	uint64_t *t;
+
+	if (parse_opts(argc, argv, &o, "dio"))
+		return 2;
+	if (!o.idle_us)
+		o.idle_us = "50"; /* xiod's default: it sleeps during a read */
+	u.n = o.iters ? o.iters : ctx->quick ? 200 : 2000;
+	t = malloc(u.n * sizeof(*t));
+	if (!t)
+		bench_die("out of memory");
+	xenv_start(ctx, &o, &e, "xio-bench-dio", 4, 1);
+	/* /var/tmp: on the disk, where /tmp may be tmpfs. */
+	snprintf(path, sizeof(path), "/var/tmp/xio-bench-dio-%d.img",
+		 (int)getpid());
+	dio_file(path);
+	if (xio_admin_open(e.sock, &a) == 0) {
+		tg[0] = xio_admin_target_add(a, "xio-bench-dio", path, 0);
+		tg[1] = xio_admin_target_add(a, "xio-bench-dio", path,
+					     XIO_TARGET_DIRECT);
+		xio_admin_close(a);
+	}
+	if (tg[0] < 0 || tg[1] < 0) {
+		unlink(path);
+		xenv_stop(&e);
+		printf("SKIP: no buffered and O_DIRECT targets on %s (%s): needs xiod's administrator and O_DIRECT\n",
+		       path, xio_strerror(tg[0] < 0 ? tg[0] : tg[1]));
+		return 77;
+	}
+	u.path = path;
+	u.t = t;
+	for (r = 0; r < ctx->runs; r++) {
+		bench_info(ctx, "run %d/%d\n", r + 1, ctx->runs);
+		for (i = 0; i < 2; i++) {
+			dio_xiod(&e, (uint32_t)tg[i], u.n, t);
+			dio_stats(t, u.n, &v[i * D_STATS], r);
+		}
+		settle(&e);
+		bench_thread_start(ctx, &th, ctx->cpu_b, dio_uring_main, &u);
+		bench_thread_join(th);
+		dio_stats(t, u.n, &v[D_URING * D_STATS], r);
+		bench_info(
+			ctx,
+			"  mean / p50 us: buffered %.1f / %.1f, O_DIRECT %.1f / %.1f, io_uring O_DIRECT %.1f / %.1f\n",
+			v[D_MEAN][r], v[D_P50][r], v[D_STATS + D_MEAN][r],
+			v[D_STATS + D_P50][r], v[2 * D_STATS + D_MEAN][r],
+			v[2 * D_STATS + D_P50][r]);
+	}
+	unlink(path);
+	xenv_stop(&e);
+	free(t);
+	bench_report_table(
+		ctx,
+		"xio-bench dio: 4 KiB READs one at a time; guest on CPU A, poller / io_uring thread on CPU B",
+		dio_metrics, D_PATHS * D_STATS, v);
 	return 0;
 }
