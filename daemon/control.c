@@ -1522,9 +1522,9 @@ static int tenant_recover(struct tenant *t)
 	if (!k)
 		free(f);
 	log_info(
-		"tenant %u '%s': in-flight log: %u reposted, %u resubmitted (%u invalid), %u already seen, %u retaken; dropped %u corrupt, %u duplicate",
-		t->id, t->name, st.repost, st.resubmit, st.invalid, st.visible,
-		st.retake, st.corrupt, st.dup);
+		"tenant %u '%s': in-flight log: %u reposted, %u resubmitted (%u invalid, %u sends/receives answered EINTR), %u already seen, %u retaken; dropped %u corrupt, %u duplicate",
+		t->id, t->name, st.repost, st.resubmit, st.invalid, st.unsure,
+		st.visible, st.retake, st.corrupt, st.dup);
 	return 0;
 }
 
@@ -2152,6 +2152,19 @@ int control_listen(void)
 	}
 	if (probe >= 0)
 		close(probe);
+	/* Nothing recovered (nor the socket taken) before the killed xiod's
+	 * rings are gone: ilog.c, "the restart barrier". */
+	if (cfg.state_dir) {
+		state_lock_fd = ilog_barrier(cfg.state_dir, cfg.restart_wait);
+		if (state_lock_fd < 0) {
+			err = state_lock_fd;
+			state_lock_fd = -1;
+			if (err != -ETIMEDOUT)
+				log_err("state directory %s: %s", cfg.state_dir,
+					strerror(-err));
+			return err;
+		}
+	}
 	unlink(cfg.socket_path);
 	listen_fd = socket(AF_UNIX,
 			   SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -7,11 +7,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -342,13 +345,107 @@ int ilog_peek(const char *path, uint32_t *tenant_id)
 	return 0;
 }
 
+/* ---- the restart barrier ------------------------------------------------ */
+
+/*
+ * Why a lock on a file in the rings' registered-file tables waits for the
+ * killed xiod's requests (checked in io_uring/io_uring.c): the ring file's
+ * release (the process exit closing it) only queues io_ring_exit_work(),
+ * which cancels what can be cancelled and then waits, with no time limit,
+ * for the ring's reference count to drop to zero -- every request holds a
+ * reference until it is freed, including a READ whose DMA into a pinned
+ * guest page has not happened yet and one an io-wq worker is still
+ * executing.  Only then does io_ring_ctx_free() unregister the files
+ * (io_sqe_files_unregister(): fput), and the last fput of the open file
+ * description releases its flock (locks_remove_file()).  So a new xiod that
+ * gets the lock knows no request of the old rings can still land.
+ */
+int ilog_barrier(const char *dir, unsigned int wait_s)
+{
+	struct timespec t0, t1;
+	unsigned int ms = 0;
+	char *path;
+	sigset_t set;
+	int fd, err;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (asprintf(&path, "%s/%s", dir, ILOG_LOCK_NAME) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/*
+	 * A poll, not a blocking flock(): bounded, and SIGTERM (blocked in
+	 * xiod, read from a signalfd later) still ends the wait.  Every 1 ms
+	 * for the first 100 ms (a ring's exit work usually ends within a few),
+	 * then every 10 ms.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		unsigned int last = ms;
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			err = -errno;
+			goto fail;
+		}
+		if (!sigpending(&set) &&
+		    (sigismember(&set, SIGTERM) || sigismember(&set, SIGINT))) {
+			err = -EINTR;
+			goto fail;
+		}
+		if (wait_s && ms >= wait_s * 1000U) {
+			log_err("%s: the previous xiod's io_uring requests did not end in %u s (a stuck device?): not starting, or one could complete into a buffer after it was redone (--restart-wait)",
+				path, wait_s);
+			err = -ETIMEDOUT;
+			goto fail;
+		}
+		usleep(ms < 100 ? 1000 : 10000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (unsigned int)((t1.tv_sec - t0.tv_sec) * 1000 +
+				    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		/* At 1 s, then every 10 s. */
+		if ((last < 1000 && ms >= 1000) || last / 10000 != ms / 10000)
+			log_warn(
+				"%s: waiting for the previous xiod's io_uring requests to end (%u s)",
+				path, ms / 1000);
+	}
+	if (ms)
+		xiod_log(
+			ms >= 1000 ? LOG_WARN_ : LOG_INFO_,
+			"%s: the previous xiod's io_uring requests ended after %u ms",
+			path, ms);
+	free(path);
+	return fd;
+fail:
+	close(fd);
+out:
+	free(path);
+	return err;
+}
+
+void ilog_barrier_release(const char *dir, int fd)
+{
+	char *path;
+
+	if (fd < 0)
+		return;
+	if (asprintf(&path, "%s/%s", dir, ILOG_LOCK_NAME) >= 0) {
+		unlink(path);
+		free(path);
+	}
+	close(fd);
+}
+
 /* ---- recovery ----------------------------------------------------------- */
 
 struct cand {
 	uint64_t key; /* repost: CQ distance from the tail; resubmit: seq */
 	uint64_t seq;
 	uint32_t qp, rec;
-	bool repost;
+	bool repost, issued;
 };
 
 static int cand_by_seq(const void *a, const void *b)
@@ -420,7 +517,8 @@ int ilog_recover(struct ilog *lg, const struct ilog_pos *pos,
 
 			if (state == ILOG_FREE)
 				continue;
-			if ((state != ILOG_TAKEN && state != ILOG_POSTING) ||
+			if ((state != ILOG_TAKEN && state != ILOG_ISSUED &&
+			     state != ILOG_POSTING) ||
 			    !seq || seq >= (1ULL << 62)) {
 				st->corrupt++;
 				rec_drop(r);
@@ -438,8 +536,11 @@ int ilog_recover(struct ilog *lg, const struct ilog_pos *pos,
 			c[n].qp = q;
 			c[n].rec = i;
 			c[n].seq = seq;
-			if (state == ILOG_TAKEN) {
+			/* Even ISSUED: the poller submits to io_uring only
+			 * after publishing the head, so this one never went. */
+			if (state != ILOG_POSTING) {
 				c[n].key = seq;
+				c[n].issued = state == ILOG_ISSUED;
 				n++;
 				continue;
 			}
@@ -496,7 +597,12 @@ int ilog_recover(struct ilog *lg, const struct ilog_pos *pos,
 		 * its turn, never executed. */
 		memcpy(&f->sqe, &ilog_qp_recs(lg, f->qp)[f->rec].sqe,
 		       sizeof(f->sqe));
-		if (!f->repost && xio_sqe_validate(&l, &f->sqe)) {
+		if (f->repost)
+			continue;
+		if (c[i].issued && ilog_op_unsure(f->sqe.opcode)) {
+			f->status = -EINTR;
+			st->unsure++;
+		} else if (xio_sqe_validate(&l, &f->sqe)) {
 			f->status = -EINVAL;
 			st->invalid++;
 		}

@@ -24,7 +24,9 @@
  *   FREE -> TAKEN      before the SQ head that consumes the SQE is published
  *                      (L1: the state is store-released after the fields,
  *                      the head store-released after the state);
- *   TAKEN -> POSTING   before the CQE is written: its result and the CQ
+ *   TAKEN -> ISSUED    SEND, RECV, PKT_SEND only: before the request can
+ *                      reach io_uring (the submit that follows is a call);
+ *   TAKEN|ISSUED -> POSTING  before the CQE is written: its result and the CQ
  *                      index it is written at (L2: store-release of the
  *                      state; the CQ tail is store-released later, after);
  *   POSTING -> FREE    after the CQ tail that shows the CQE is published
@@ -60,6 +62,9 @@
 #define ILOG_FREE 0U
 #define ILOG_TAKEN 0x4e4b4154U	 /* "TAKN" */
 #define ILOG_POSTING 0x54534f50U /* "POST" */
+/* TAKEN, and a SEND, RECV or PKT_SEND handed to io_uring (or about to be):
+ * not re-executed after a restart (ilog_recover(): -EINTR). */
+#define ILOG_ISSUED 0x44535349U /* "ISSD" */
 
 /* struct ilog_target.kind */
 #define ILOG_T_NONE 0U
@@ -161,10 +166,33 @@ void ilog_seal(struct ilog *lg);
 /* Tenant id and name of the log file at @path (startup scan), or -errno. */
 int ilog_peek(const char *path, uint32_t *tenant_id);
 
+/* Requests that must not run twice: a SEND or PKT_SEND may leave twice, a
+ * RECV may have consumed data that a second one would not see. */
+static inline bool ilog_op_unsure(uint8_t op)
+{
+	return op == XIO_OP_SEND || op == XIO_OP_RECV || op == XIO_OP_PKT_SEND;
+}
+
 static inline struct ilog_rec *ilog_qp_recs(const struct ilog *lg, uint32_t qp)
 {
 	return lg->recs + (size_t)qp * lg->hdr->cq_entries;
 }
+
+/* ---- the restart barrier (docs/daemon.md, "Late completions") ---------- */
+
+#define ILOG_LOCK_NAME "xiod.lock"
+
+/*
+ * Take flock(LOCK_EX) on @dir/xiod.lock, waiting up to @wait_s seconds
+ * (0: forever) while the previous xiod's io_uring instances still hold
+ * theirs: each poller registers the returned fd in its ring
+ * (IORING_REGISTER_FILES), so the lock outlives the process until the
+ * kernel has freed the ring, after its last request ended.  The lock fd,
+ * or -ETIMEDOUT (logged), -EINTR (SIGINT/SIGTERM pending), -errno.
+ */
+int ilog_barrier(const char *dir, unsigned int wait_s);
+/* A clean stop (every tenant drained, the rings exited): remove the file. */
+void ilog_barrier_release(const char *dir, int fd);
 
 /* ---- recovery ----------------------------------------------------------- */
 
@@ -178,7 +206,8 @@ struct ilog_pos {
 struct ilog_fix {
 	uint32_t qp, rec;   /* record index within the queue pair */
 	bool repost;	    /* CQE result known: post it again; else resubmit */
-	int32_t status;	    /* resubmit: 0, or -EINVAL: answer it refused */
+	int32_t status;	    /* resubmit: 0; -EINVAL: answer it refused;
+			     * -EINTR: answer it, not executed again */
 	struct xio_sqe sqe; /* resubmit: the copy recovery validated */
 };
 
@@ -190,6 +219,7 @@ struct ilog_rstats {
 	uint32_t repost;   /* POSTING, CQE not published: posted again */
 	uint32_t resubmit; /* TAKEN: executed again */
 	uint32_t invalid;  /* resubmits whose SQE fails validation */
+	uint32_t unsure;   /* ISSUED sends/receives: answered -EINTR */
 	uint64_t next_seq; /* the tenant's next sequence number */
 };
 
@@ -197,7 +227,9 @@ struct ilog_rstats {
  * Sort out @lg's records against the ring positions @pos[nr_qpairs]: every
  * record is validated like guest input; dropped ones are set FREE.  A
  * TAKEN record whose SQE fails xio_sqe_validate() becomes a repost of
- * -EINVAL (XIO_CQE_F_INVALID).  *fixes (malloc'ed, *nr entries) lists per
+ * -EINVAL (XIO_CQE_F_INVALID); an ISSUED SEND, RECV or PKT_SEND, which may
+ * have gone out (or consumed data) before the kill, is answered -EINTR
+ * (ilog_fix.status) instead of being executed again.  *fixes (malloc'ed, *nr entries) lists per
  * queue pair the reposts in CQ order, then the resubmits in sequence order.
  * 0 or -ENOMEM.
  */

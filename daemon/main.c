@@ -33,7 +33,9 @@ struct xiod_config cfg = {
 	.max_tenants = 1024,
 	.max_guest_tenants = 16,
 	.max_region_bytes = 256ULL << 20,
+	.restart_wait = 60,
 };
+int state_lock_fd = -1;
 
 void xiod_log(int level, const char *fmt, ...)
 {
@@ -128,6 +130,8 @@ static void usage(FILE *f)
 		"                          libvirt domains, drop the others (default qemu:///system)\n"
 		"      --state-dir DIR     keep in-flight logs there: tenants survive a restart\n"
 		"                          of xiod (kill -9 included) and reattach (tmpfs, e.g. /run/xiod)\n"
+		"      --restart-wait SEC  wait this long for a killed xiod's io_uring requests\n"
+		"                          to end before starting (default 60, 0: no limit)\n"
 		"  -f, --foreground        do not detach from the terminal\n"
 		"      --demo              run a self-contained demo on a temporary socket:\n"
 		"                          two tenants with file targets, a checksummed workload\n"
@@ -223,6 +227,7 @@ enum {
 	OPT_METRICS,
 	OPT_LIBVIRT_SYNC,
 	OPT_STATE_DIR,
+	OPT_RESTART_WAIT,
 };
 
 static bool lv_sync;
@@ -250,6 +255,7 @@ static int parse_args(int argc, char **argv)
 		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"libvirt-sync", optional_argument, NULL, OPT_LIBVIRT_SYNC},
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+		{"restart-wait", required_argument, NULL, OPT_RESTART_WAIT},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -357,6 +363,11 @@ static int parse_args(int argc, char **argv)
 			}
 			cfg.state_dir = optarg;
 			break;
+		case OPT_RESTART_WAIT:
+			if (parse_uint(optarg, "--restart-wait", 86400, &v))
+				return -1;
+			cfg.restart_wait = (unsigned int)v;
+			break;
 		case 'l':
 			lvl = parse_level(optarg);
 			if (lvl < 0)
@@ -460,6 +471,9 @@ int main(int argc, char **argv)
 	err = control_run();
 	libvirt_sync_stop();
 	pollers_stop();
+	/* Drained: no request of ours can land any more (docs/daemon.md). */
+	if (!err)
+		ilog_barrier_release(cfg.state_dir, state_lock_fd);
 #ifdef XIO_FAULT_INJECT
 	/* What was injected, for a test to account for (docs/security.md). */
 	if (getenv("XIO_FAULTS_REPORT")) {

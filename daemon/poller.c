@@ -776,6 +776,13 @@ have_fd:
 		res = -EAGAIN;
 		goto inline_done;
 	}
+	/* No longer safe to run again after a restart (ilog.h): marked before
+	 * io_uring can see it (io_uring_submit() comes after, a call). */
+	if (ilog_op_unsure(s->opcode)) {
+		__atomic_store_n(&q->recs[rec].state, ILOG_ISSUED,
+				 __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	}
 	op->t = t;
 	op->q = q;
 	op->rec = rec;
@@ -840,10 +847,13 @@ static bool resubmit(struct poller *p, struct tenant *t, uint64_t *bytes)
 		const struct ilog_fix *f = &t->resub[t->resub_pos];
 		struct xqp *q = &t->qps[f->qp];
 
-		if (f->status) {
+		if (f->status == -EINVAL) {
 			refuse(p, q, f->rec, f->sqe.user_data);
 			ctr_add(&t->st.invalid, 1);
 			ctr_add(&t->st.completed, 1);
+		} else if (f->status) {
+			/* Issued before the kill: may have happened. */
+			post(p, q, f->rec, f->sqe.user_data, f->status);
 		} else {
 			if (f->sqe.opcode != XIO_OP_NOP &&
 			    (!t->nr_free ||
@@ -1811,6 +1821,17 @@ int pollers_start(void)
 				log_info(
 					"poller %u: no sparse fixed-buffer table (%s): plain READ/WRITE",
 					i, strerror(-ret));
+		}
+		/* The restart barrier (ilog.c): the lock lives as long as
+		 * this ring and its requests. */
+		if (state_lock_fd >= 0) {
+			ret = io_uring_register_files(&p->ring, &state_lock_fd,
+						      1);
+			if (ret < 0) {
+				log_err("poller %u: registering the restart barrier: %s",
+					i, strerror(-ret));
+				return ret;
+			}
 		}
 		ret = pthread_create(&p->th, NULL, poller_main, p);
 		if (ret) {

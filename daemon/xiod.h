@@ -82,11 +82,15 @@ struct xiod_config {
 	uint64_t max_region_bytes;
 	const char *metrics_listen; /* ADDR:PORT or NULL */
 	const char *state_dir;	    /* in-flight logs (ilog.h) or NULL */
+	unsigned int restart_wait; /* s, for the killed xiod's rings; 0: ever */
 	bool foreground;
 	bool no_fixed_bufs;
 	bool demo;
 };
 extern struct xiod_config cfg;
+/* The restart barrier (ilog_barrier()): registered in every poller's ring;
+ * -1 without a state directory. */
+extern int state_lock_fd;
 
 /* ---- tenants ------------------------------------------------------------ */
 

@@ -96,19 +96,30 @@ static void cases(void)
 	ilog_qp_recs(&lg, 1)[2].sqe.opcode = XIO_OP_READ;
 	ilog_qp_recs(&lg, 1)[2].sqe.len = 64;
 	ilog_qp_recs(&lg, 1)[2].sqe.buf_index = 99; /* beyond the pool */
+	/* Issued to io_uring before the kill: a send is answered -EINTR, a
+	 * READ (a damaged record: never marked so) is run again, and one
+	 * still in the SQ is taken again (never submitted). */
+	rec_set(&lg, 1, 3, ILOG_ISSUED, 14, 0xfffffff3, 0);
+	ilog_qp_recs(&lg, 1)[3].sqe.opcode = XIO_OP_PKT_SEND;
+	rec_set(&lg, 1, 4, ILOG_ISSUED, 15, 0xfffffff4, 0);
+	ilog_qp_recs(&lg, 1)[4].sqe.opcode = XIO_OP_READ;
+	ilog_qp_recs(&lg, 1)[4].sqe.len = 64;
+	rec_set(&lg, 1, 5, ILOG_ISSUED, 16, 3, 0);
+	ilog_qp_recs(&lg, 1)[5].sqe.opcode = XIO_OP_SEND;
 	ilog_close(&lg, false);
 
 	CHECK_EQ(reopen(&lg2), 0);
 	CHECK_EQ(ilog_recover(&lg2, pos, &f, &n, &st), 0);
-	CHECK_EQ(st.resubmit, 4);
+	CHECK_EQ(st.resubmit, 6);
 	CHECK_EQ(st.repost, 2);
 	CHECK_EQ(st.visible, 1);
-	CHECK_EQ(st.retake, 1);
+	CHECK_EQ(st.retake, 2);
 	CHECK_EQ(st.corrupt, 3);
 	CHECK_EQ(st.dup, 1);
 	CHECK_EQ(st.invalid, 1);
-	CHECK_EQ(st.next_seq, 14);
-	CHECK_EQ(n, 6);
+	CHECK_EQ(st.unsure, 1);
+	CHECK_EQ(st.next_seq, 17);
+	CHECK_EQ(n, 8);
 	/* qp 0: reposts in CQ order, then resubmits in seq order. */
 	CHECK(f[0].qp == 0 && f[0].repost && f[0].rec == 5);
 	CHECK(f[1].qp == 0 && f[1].repost && f[1].rec == 4);
@@ -116,6 +127,9 @@ static void cases(void)
 	CHECK(f[3].qp == 0 && !f[3].repost && f[3].rec == 0);
 	CHECK(f[4].qp == 1 && !f[4].repost && f[4].rec == 0 && !f[4].status);
 	CHECK(f[5].qp == 1 && !f[5].repost && f[5].status == -EINVAL);
+	CHECK(f[6].qp == 1 && f[6].rec == 3 && f[6].status == -EINTR);
+	CHECK(f[7].qp == 1 && f[7].rec == 4 && !f[7].status);
+	CHECK_EQ(ilog_qp_recs(&lg2, 1)[5].state, ILOG_FREE);
 	CHECK_EQ(f[2].sqe.user_data, 3);
 	/* Dropped records are free; kept ones untouched. */
 	for (i = 2; i <= 8; i++)
@@ -239,7 +253,9 @@ static void fuzz(void)
 		/* Plausible records, then random bytes over some. */
 		for (i = 0; i < 2 * ce; i++)
 			rec_set(&lg, i / ce, i % ce,
-				(rand() & 1) ? ILOG_TAKEN : ILOG_POSTING,
+				(rand() % 3) == 0 ? ILOG_TAKEN :
+				(rand() % 2) == 0 ? ILOG_ISSUED :
+						    ILOG_POSTING,
 				(uint64_t)(rand() % 40), (uint32_t)rand() % 64,
 				(uint32_t)rand() % 64);
 		for (i = 0; i < (uint32_t)(rand() % 200); i++)
@@ -255,8 +271,13 @@ static void fuzz(void)
 
 			CHECK(f[i].qp < 2 && f[i].rec < ce);
 			rec = &ilog_qp_recs(&lg, f[i].qp)[f[i].rec];
-			CHECK(rec->state ==
-			      (f[i].repost ? ILOG_POSTING : ILOG_TAKEN));
+			CHECK(f[i].repost ? rec->state == ILOG_POSTING :
+					    rec->state == ILOG_TAKEN ||
+						    rec->state == ILOG_ISSUED);
+			/* Only an issued send/receive is answered EINTR. */
+			if (f[i].status == -EINTR)
+				CHECK(rec->state == ILOG_ISSUED &&
+				      ilog_op_unsure(f[i].sqe.opcode));
 			CHECK(!f[i].status || !f[i].repost);
 			if (!f[i].repost && !f[i].status)
 				CHECK_EQ(xio_sqe_validate(&lay, &f[i].sqe), 0);

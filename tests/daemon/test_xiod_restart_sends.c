@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Sends across a restart (issue 8, docs/daemon.md "Restart"): a SEND that
+ * the killed xiod had handed to the kernel may have gone out, so the
+ * restarted xiod does not run it again: it completes with -EINTR ("may or
+ * may not have happened"), exactly once.
+ *
+ * A tenant's socket target (one end of a socketpair, with a small send
+ * buffer this test never reads from) takes SENDs until one stays in
+ * flight; two more join it.  xiod is SIGKILLed and restarted, the tenant
+ * reattaches: the three held SENDs complete -EINTR -- not -EBADF, which a
+ * re-executed one would get (a target passed as an fd is not restored) --
+ * each once, and nothing more reaches the peer afterwards.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtest.h"
+
+#define BS 4096U
+#define HELD 3
+
+static struct xiod d;
+static char dir[64];
+static const char *args[12];
+
+static void send1(struct xio_qp *qp, uint32_t buf, uint64_t ud)
+{
+	struct xio_sqe *sqe = xio_get_sqe(qp);
+
+	CHECK(sqe);
+	xio_prep_rw(sqe, XIO_OP_SEND, 0, buf, 0, BS, 0, ud);
+	CHECK_EQ(xio_submit(qp), 1);
+}
+
+static size_t drain(int fd)
+{
+	char b[BS];
+	size_t n = 0;
+	ssize_t r;
+
+	while ((r = recv(fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+		n += (size_t)r;
+	return n;
+}
+
+int main(void)
+{
+	struct xio_client_opts o = {.sz = sizeof(o)};
+	struct xio_tenant *t;
+	struct xio_admin *adm;
+	struct xio_cqe *cqe;
+	struct xio_qp *qp;
+	uint64_t ud, first_held = 0, t0;
+	int sv[2], sb = 4096, n = 0, i, st, err, seen[HELD] = {0};
+	size_t sent_before = 0, peer;
+
+	snprintf(dir, sizeof(dir), "/dev/shm/xiod-snd-XXXXXX");
+	if (!mkdtemp(dir)) {
+		snprintf(dir, sizeof(dir), "/tmp/xiod-snd-XXXXXX");
+		CHECK(mkdtemp(dir));
+	}
+	xiod_start(&d, "--state-dir", dir, NULL);
+	args[n++] = XIOD_PATH;
+	args[n++] = "--foreground";
+	args[n++] = "--socket";
+	args[n++] = d.sock;
+	args[n++] = "--socket-mode";
+	args[n++] = "0666";
+	args[n++] = "--state-dir";
+	args[n++] = dir;
+	args[n] = NULL;
+	o.name = "snd";
+	o.params.nr_qpairs = 1;
+	o.params.sq_entries = 16;
+	o.params.cq_entries = 16;
+	o.params.buf_size = BS;
+	o.params.nr_bufs = 4;
+	CHECK_EQ(xio_client_attach(d.sock, &o, &t), 0);
+	qp = xio_tenant_qp(t, 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)), 0);
+	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
+	CHECK_EQ(xio_admin_target_add_fd(adm, "snd", sv[0], 0, "sock"), 0);
+	xio_admin_close(adm);
+	close(sv[0]);
+	memset(xio_buf_ptr(xio_tenant_region(t), 0), 'x', BS);
+	/* Until one stays in flight: the peer's buffer is full. */
+	for (ud = 1; ud < 256 && !first_held; ud++) {
+		send1(qp, 0, ud);
+		err = xio_wait_cqe(qp, &cqe, 300);
+		if (err == -ETIMEDOUT) {
+			first_held = ud;
+			break;
+		}
+		CHECK_EQ(err, 0);
+		CHECK_EQ(cqe->user_data, ud);
+		/* A stream send may go out in part. */
+		CHECK(cqe->res > 0 && cqe->res <= (int)BS);
+		sent_before += (size_t)cqe->res;
+		xio_cqe_seen(qp, cqe);
+	}
+	CHECK(first_held);
+	for (i = 1; i < HELD; i++)
+		send1(qp, 0, first_held + (uint64_t)i);
+	CHECK(xio_wait_cqe(qp, &cqe, 300) == -ETIMEDOUT);
+
+	CHECK_EQ(kill(d.pid, SIGKILL), 0);
+	CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
+	d.pid = fork();
+	CHECK(d.pid >= 0);
+	if (!d.pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(XIOD_PATH, (char *const *)args);
+		_exit(127);
+	}
+	xio_set_print(NULL);
+	t0 = dt_now_ms();
+	while ((err = xio_tenant_reattach(t))) {
+		CHECK(err == -ENOENT || err == -ECONNREFUSED);
+		CHECK(dt_now_ms() - t0 < 10000);
+		usleep(1000);
+	}
+	for (i = 0; i < HELD; i++) {
+		CHECK_EQ(xio_wait_cqe(qp, &cqe, 10000), 0);
+		CHECK(cqe->user_data >= first_held &&
+		      cqe->user_data < first_held + HELD);
+		CHECK_EQ(seen[cqe->user_data - first_held]++, 0);
+		CHECK_EQ(cqe->res, -EINTR);
+		xio_cqe_seen(qp, cqe);
+	}
+	CHECK(xio_wait_cqe(qp, &cqe, 300) == -ETIMEDOUT);
+	/* What reached the peer: the completed SENDs, perhaps a part of the
+	 * first held one (a stream send goes out piecewise), nothing again. */
+	peer = drain(sv[1]);
+	CHECK(peer >= sent_before && peer <= sent_before + HELD * BS);
+	/* A SEND after the restart: the fd target was not restored. */
+	send1(qp, 0, 1000);
+	CHECK_EQ(xio_wait_cqe(qp, &cqe, 10000), 0);
+	CHECK_EQ(cqe->res, -EBADF);
+	xio_cqe_seen(qp, cqe);
+	usleep(50000);
+	CHECK_EQ(drain(sv[1]), 0);
+	printf("%llu SENDs completed (%zu bytes), %d held across the kill: -EINTR once each; the peer got %zu bytes\n",
+	       (unsigned long long)(first_held - 1), sent_before, HELD, peer);
+	CHECK_EQ(xio_client_detach(t), 0);
+	close(sv[1]);
+	xiod_stop(&d);
+	CHECK(rmdir(dir) == 0);
+	return 0;
+}
