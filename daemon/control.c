@@ -685,6 +685,8 @@ static void tstats_rebase(struct tenant *t)
 	t->since_ns = mono_ns();
 }
 
+static void final_push(struct final *f);
+
 /* Keep @t's counters after it is freed, until read or reset. */
 static void final_record(const struct tenant *t)
 {
@@ -696,6 +698,12 @@ static void final_record(const struct tenant *t)
 		return;
 	}
 	tstats_fill(&f->s, t);
+	final_push(f);
+}
+
+/* Append @f (state set here), dropping the oldest beyond MAX_FINALS. */
+static void final_push(struct final *f)
+{
 	f->s.state = XIO_TSTATE_DETACHED;
 	f->s.inflight = 0;
 	if (nr_finals >= MAX_FINALS) {
@@ -1661,6 +1669,107 @@ out:
 	return err;
 }
 
+/*
+ * Logs found at startup, whose tenants have --orphan-grace seconds to
+ * reattach (docs/daemon.md, "Orphaned logs").
+ */
+struct orphan {
+	char name[XIO_NAME_MAX];
+	struct orphan *next;
+};
+static struct orphan *orphans;
+static uint64_t orphans_due; /* mono_ns() */
+
+static void orphan_add(const char *file)
+{
+	size_t n = strlen(file) - 5; /* ".ilog" */
+	struct orphan *o;
+
+	if (!cfg.orphan_grace || n >= XIO_NAME_MAX)
+		return;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return;
+	memcpy(o->name, file, n);
+	o->next = orphans;
+	orphans = o;
+	orphans_due = mono_ns() + (uint64_t)cfg.orphan_grace * 1000000000ULL;
+}
+
+/*
+ * The grace is over: a log whose tenant is not back (no live tenant of that
+ * name: a reattached one, or a new one whose log replaced it) is removed,
+ * with a final record as a detach leaves (its counters died with the
+ * killed xiod: zero).  What it still held in flight is lost, and said so.
+ */
+static void orphans_check(void)
+{
+	struct orphan *o;
+
+	if (!orphans || mono_ns() < orphans_due)
+		return;
+	while ((o = orphans)) {
+		struct ilog lg = {.fd = -1};
+		struct tenant *t;
+		int err = 0;
+
+		orphans = o->next;
+		for (t = tenants; t && strcmp(t->name, o->name); t = t->next)
+			;
+		if (!t)
+			err = ilog_open(cfg.state_dir, o->name, &lg);
+		if (!t && !err) {
+			const struct ilog_hdr *h = lg.hdr;
+			uint64_t i, live = 0,
+				    nr = (uint64_t)h->nr_qpairs * h->cq_entries;
+			struct final *f = calloc(1, sizeof(*f));
+
+			for (i = 0; i < nr; i++)
+				live += XIO_READ_ONCE(lg.recs[i].state) !=
+					ILOG_FREE;
+			if (f) {
+				f->s.sz = sizeof(f->s);
+				f->s.version = XIO_STATS_VERSION;
+				f->s.id = h->tenant_id;
+				memcpy(f->s.name, h->name, sizeof(f->s.name));
+				f->s.weight = h->q_weight;
+				f->s.ops_rate = h->q_ops_rate;
+				f->s.bytes_rate = h->q_bytes_rate;
+				f->s.inflight_cap = h->q_inflight;
+				final_push(f);
+			}
+			log_warn(
+				"tenant %u '%s': not reattached within %u s of the restart: its in-flight log removed (%llu requests in it lost)",
+				h->tenant_id, o->name, cfg.orphan_grace,
+				(unsigned long long)live);
+			ilog_close(&lg, true);
+		} else if (err == -EBADMSG) {
+			char *path;
+
+			log_warn(
+				"in-flight log of '%s': not trusted, not reattached within %u s: removed",
+				o->name, cfg.orphan_grace);
+			if (asprintf(&path, "%s/%s.ilog", cfg.state_dir,
+				     o->name) >= 0) {
+				unlink(path);
+				free(path);
+			}
+		}
+		free(o);
+	}
+}
+
+/* Milliseconds until orphans_check() has work, or -1. */
+static int orphans_tick_ms(void)
+{
+	uint64_t now = mono_ns();
+
+	if (!orphans)
+		return -1;
+	return now >= orphans_due ? 0 :
+				    (int)((orphans_due - now) / 1000000 + 1);
+}
+
 /* Ids in the state directory stay reserved for their tenants' return. */
 static void state_dir_scan(void)
 {
@@ -1684,8 +1793,11 @@ static void state_dir_scan(void)
 			continue;
 		if (asprintf(&path, "%s/%s", cfg.state_dir, de->d_name) < 0)
 			continue;
-		if (!ilog_peek(path, &id) && id >= next_id && id < UINT32_MAX)
-			next_id = id + 1;
+		if (!ilog_peek(path, &id)) {
+			if (id >= next_id && id < UINT32_MAX)
+				next_id = id + 1;
+			orphan_add(de->d_name);
+		}
 		free(path);
 	}
 	closedir(d);
@@ -2215,7 +2327,11 @@ int control_run(void)
 		 cfg.socket_mode, cfg.nr_pollers);
 
 	while (!quitting || tenants) {
-		n = epoll_wait(epfd, evs, 32, vm_tenant_tick_ms());
+		int tick = vm_tenant_tick_ms(), o = orphans_tick_ms();
+
+		if (o >= 0 && (tick < 0 || o < tick))
+			tick = o;
+		n = epoll_wait(epfd, evs, 32, tick);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -2254,9 +2370,16 @@ int control_run(void)
 		/* Closed only here: evs[] may still name a conn marked dead. */
 		close_dead();
 		vm_tenants_check();
+		orphans_check();
 	}
 	while (finals)
 		final_unlink(&finals);
+	while (orphans) {
+		struct orphan *o = orphans;
+
+		orphans = o->next;
+		free(o);
+	}
 	steering_close();
 	metrics_close();
 	close(epfd);

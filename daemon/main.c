@@ -34,6 +34,7 @@ struct xiod_config cfg = {
 	.max_guest_tenants = 16,
 	.max_region_bytes = 256ULL << 20,
 	.restart_wait = 60,
+	.orphan_grace = 600,
 };
 int state_lock_fd = -1;
 
@@ -132,6 +133,8 @@ static void usage(FILE *f)
 		"                          of xiod (kill -9 included) and reattach (tmpfs, e.g. /run/xiod)\n"
 		"      --restart-wait SEC  wait this long for a killed xiod's io_uring requests\n"
 		"                          to end before starting (default 60, 0: no limit)\n"
+		"      --orphan-grace SEC  remove a log found at start-up whose tenant did not\n"
+		"                          reattach in this time (default 600, 0: keep it)\n"
 		"  -f, --foreground        do not detach from the terminal\n"
 		"      --demo              run a self-contained demo on a temporary socket:\n"
 		"                          two tenants with file targets, a checksummed workload\n"
@@ -228,6 +231,7 @@ enum {
 	OPT_LIBVIRT_SYNC,
 	OPT_STATE_DIR,
 	OPT_RESTART_WAIT,
+	OPT_ORPHAN_GRACE,
 };
 
 static bool lv_sync;
@@ -256,6 +260,7 @@ static int parse_args(int argc, char **argv)
 		{"libvirt-sync", optional_argument, NULL, OPT_LIBVIRT_SYNC},
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"restart-wait", required_argument, NULL, OPT_RESTART_WAIT},
+		{"orphan-grace", required_argument, NULL, OPT_ORPHAN_GRACE},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -367,6 +372,12 @@ static int parse_args(int argc, char **argv)
 			if (parse_uint(optarg, "--restart-wait", 86400, &v))
 				return -1;
 			cfg.restart_wait = (unsigned int)v;
+			break;
+		case OPT_ORPHAN_GRACE:
+			if (parse_uint(optarg, "--orphan-grace", 30 * 86400,
+				       &v))
+				return -1;
+			cfg.orphan_grace = (unsigned int)v;
 			break;
 		case 'l':
 			lvl = parse_level(optarg);

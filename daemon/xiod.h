@@ -83,6 +83,7 @@ struct xiod_config {
 	const char *metrics_listen; /* ADDR:PORT or NULL */
 	const char *state_dir;	    /* in-flight logs (ilog.h) or NULL */
 	unsigned int restart_wait; /* s, for the killed xiod's rings; 0: ever */
+	unsigned int orphan_grace; /* s for a found log's tenant; 0: keep it */
 	bool foreground;
 	bool no_fixed_bufs;
 	bool demo;

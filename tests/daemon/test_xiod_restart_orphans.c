@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Orphaned in-flight logs (issue 8, docs/daemon.md "Orphaned logs"): a
+ * tenant that does not come back after a restart (its process died while
+ * xiod was down, or its DETACH raced the kill) must not leave its log in
+ * the state directory forever.
+ *
+ * Three tenants with a request held in flight (a RECV on a socket nobody
+ * writes to); xiod is SIGKILLed and restarted with --orphan-grace 1.  "back"
+ * reattaches at once; "gone" never does (its process is gone); "late"
+ * tries after the grace.  Checked: right after the restart every log is
+ * there; then the logs of "gone" and "late" are removed, with a final
+ * record each (state detached, id and quota kept) -- "back"'s stays; "late"
+ * gets -ENOENT (its tenant was dropped); "back"'s RECV, issued before the
+ * kill, completes -EINTR.  Then an xiod with --orphan-grace 0 keeps a log
+ * nobody claims.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtest.h"
+
+static struct xiod d;
+static char dir[64];
+static const char *args[16];
+
+static void spawn(const char *grace)
+{
+	int n = 0;
+
+	args[n++] = XIOD_PATH;
+	args[n++] = "--foreground";
+	args[n++] = "--socket";
+	args[n++] = d.sock;
+	args[n++] = "--socket-mode";
+	args[n++] = "0666";
+	args[n++] = "--state-dir";
+	args[n++] = dir;
+	args[n++] = "--orphan-grace";
+	args[n++] = grace;
+	args[n] = NULL;
+	d.pid = fork();
+	CHECK(d.pid >= 0);
+	if (!d.pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(XIOD_PATH, (char *const *)args);
+		_exit(127);
+	}
+}
+
+static bool log_exists(const char *name)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s.ilog", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A tenant with a RECV held in flight on a socket target nobody writes to;
+ * the peer end is kept open (*peer). */
+static struct xio_tenant *tn_attach(const char *name, int *peer)
+{
+	struct xio_client_opts o = {.sz = sizeof(o)};
+	struct xio_tenant *t;
+	struct xio_admin *adm;
+	struct xio_sqe *sqe;
+	struct xio_qp *qp;
+	int sv[2];
+
+	o.name = name;
+	o.params.nr_qpairs = 1;
+	o.params.sq_entries = 8;
+	o.params.cq_entries = 8;
+	o.params.buf_size = 4096;
+	o.params.nr_bufs = 2;
+	CHECK_EQ(xio_client_attach(d.sock, &o, &t), 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
+	CHECK_EQ(xio_admin_target_add_fd(adm, name, sv[0], 0, "sock"), 0);
+	xio_admin_close(adm);
+	close(sv[0]);
+	*peer = sv[1];
+	qp = xio_tenant_qp(t, 0);
+	sqe = xio_get_sqe(qp);
+	CHECK(sqe);
+	xio_prep_rw(sqe, XIO_OP_RECV, 0, 0, 0, 64, 0, 7);
+	CHECK_EQ(xio_submit(qp), 1);
+	return t;
+}
+
+static void reattach(struct xio_tenant *t)
+{
+	uint64_t t0 = dt_now_ms();
+	int err;
+
+	while ((err = xio_tenant_reattach(t))) {
+		CHECK(err == -ENOENT || err == -ECONNREFUSED);
+		CHECK(dt_now_ms() - t0 < 10000);
+		usleep(1000);
+	}
+}
+
+int main(void)
+{
+	struct xio_tenant *back, *gone, *late, *keep;
+	struct xio_tenant_stats st = {.sz = sizeof(st)};
+	struct xio_quota q = {.sz = sizeof(q),
+			      .flags = XIO_QUOTA_WEIGHT,
+			      .weight = 77};
+	struct xio_admin *adm;
+	struct xio_cqe *cqe;
+	char keep_log[128];
+	int peer[4], stt, i;
+	uint32_t gone_id;
+	uint64_t t0;
+
+	snprintf(dir, sizeof(dir), "/dev/shm/xiod-orph-XXXXXX");
+	if (!mkdtemp(dir)) {
+		snprintf(dir, sizeof(dir), "/tmp/xiod-orph-XXXXXX");
+		CHECK(mkdtemp(dir));
+	}
+	xiod_start(&d, "--state-dir", dir, NULL);
+	back = tn_attach("back", &peer[0]);
+	gone = tn_attach("gone", &peer[1]);
+	late = tn_attach("late", &peer[2]);
+	gone_id = xio_tenant_id(gone);
+	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
+	CHECK_EQ(xio_admin_quota_set(adm, "gone", &q), 0);
+	xio_admin_close(adm);
+	CHECK(xio_wait_cqe(xio_tenant_qp(back, 0), &cqe, 200) == -ETIMEDOUT);
+
+	CHECK_EQ(kill(d.pid, SIGKILL), 0);
+	CHECK_EQ(waitpid(d.pid, &stt, 0), d.pid);
+	xio_set_print(NULL);
+	spawn("1");
+	reattach(back);
+	CHECK(log_exists("back") && log_exists("gone") && log_exists("late"));
+	/* Its RECV was in the kernel: not run again (docs/daemon.md). */
+	CHECK_EQ(xio_wait_cqe(xio_tenant_qp(back, 0), &cqe, 10000), 0);
+	CHECK_EQ(cqe->user_data, 7);
+	CHECK_EQ(cqe->res, -EINTR);
+	xio_cqe_seen(xio_tenant_qp(back, 0), cqe);
+	/* The grace: 1 s, on the control loop's own timer. */
+	t0 = dt_now_ms();
+	while (log_exists("gone") || log_exists("late")) {
+		CHECK(dt_now_ms() - t0 < 10000);
+		usleep(10000);
+	}
+	CHECK(log_exists("back"));
+	CHECK_EQ(xio_tenant_reattach(late), -ENOENT);
+	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
+	CHECK_EQ(xio_admin_stats(adm, "gone", 0, &st, 1, NULL), 1);
+	CHECK_EQ(st.state, XIO_TSTATE_DETACHED);
+	CHECK_EQ(st.id, gone_id);
+	CHECK_EQ(st.weight, 77);
+	CHECK_EQ(xio_admin_stats(adm, "late", 0, &st, 1, NULL), 1);
+	CHECK_EQ(st.state, XIO_TSTATE_DETACHED);
+	CHECK_EQ(xio_admin_stats(adm, "back", 0, &st, 1, NULL), 1);
+	CHECK_EQ(st.state, XIO_TSTATE_RUNNING);
+	xio_admin_close(adm);
+
+	/* --orphan-grace 0: a log nobody claims is kept. */
+	keep = tn_attach("keep", &peer[3]);
+	CHECK_EQ(kill(d.pid, SIGKILL), 0);
+	CHECK_EQ(waitpid(d.pid, &stt, 0), d.pid);
+	spawn("0");
+	reattach(back);
+	usleep(1500000);
+	CHECK(log_exists("back") && log_exists("keep"));
+	snprintf(keep_log, sizeof(keep_log), "%s/keep.ilog", dir);
+	CHECK_EQ(unlink(keep_log), 0);
+	CHECK_EQ(xio_client_detach(back), 0);
+	CHECK(!log_exists("back"));
+	xio_client_close(gone);
+	xio_client_close(late);
+	xio_client_close(keep);
+	xiod_stop(&d);
+	for (i = 0; i < 4; i++)
+		close(peer[i]);
+	CHECK(rmdir(dir) == 0);
+	printf("orphaned logs removed after the grace, with final records; a reattached tenant's log kept; --orphan-grace 0 keeps them\n");
+	return 0;
+}
