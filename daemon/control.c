@@ -1654,6 +1654,7 @@ static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
 	t->p->nr_assigned++;
 	log_info("tenant %u '%s' reattached: pid %d uid %u, poller %u", t->id,
 		 t->name, (int)c->cred.pid, (unsigned)c->cred.uid, t->p->idx);
+	steering_tenant_back(t);
 	poller_send(t->p, XIO_PCMD_ADD, t);
 	err = 0;
 	goto out;
@@ -1742,6 +1743,7 @@ static void orphans_check(void)
 				"tenant %u '%s': not reattached within %u s of the restart: its in-flight log removed (%llu requests in it lost)",
 				h->tenant_id, o->name, cfg.orphan_grace,
 				(unsigned long long)live);
+			steering_forget(h->tenant_id);
 			ilog_close(&lg, true);
 		} else if (err == -EBADMSG) {
 			char *path;
@@ -2305,6 +2307,7 @@ int control_run(void)
 	if (vm_tenant_init() < 0)
 		return -errno;
 	state_dir_scan();
+	steering_restore();
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sig_fd < 0 || done_fd < 0 || epfd < 0)
@@ -2381,6 +2384,7 @@ int control_run(void)
 		free(o);
 	}
 	steering_close();
+	steering_state_remove(); /* a clean stop: nothing to restore */
 	metrics_close();
 	close(epfd);
 	close(done_fd);

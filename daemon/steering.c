@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/ethtool.h>
@@ -199,34 +201,41 @@ static uint32_t free_port(void)
 	}
 }
 
-static int op_attach(const struct xio_msg_steer *m)
+/* Attach @name with @flags as port @port (a free one if UINT32_MAX). */
+static int iface_attach(const char *name, uint32_t flags, uint32_t port)
 {
 	enum xio_steer_attach_mode mode = XIO_STEER_NATIVE;
 	int err;
 
-	if (m->flags & ~XIO_ADMIN_STEER_GENERIC)
+	if (flags & ~XIO_ADMIN_STEER_GENERIC)
 		return -EINVAL;
-	if (m->flags & XIO_ADMIN_STEER_GENERIC)
+	if (flags & XIO_ADMIN_STEER_GENERIC)
 		mode = XIO_STEER_GENERIC;
-	if (find_iface(m->ifname) >= 0)
+	if (find_iface(name) >= 0)
 		return -EALREADY;
 	if (nr_ifaces >= XIO_ADMIN_STEER_IFACES_MAX)
 		return -ENOSPC;
 	err = steering_open();
 	if (err)
 		return err;
-	err = xio_steer_attach(steer, m->ifname, mode, 0);
+	err = xio_steer_attach(steer, name, mode, 0);
 	if (err)
 		return err;
 	memset(&ifaces[nr_ifaces], 0, sizeof(ifaces[0]));
-	strcpy(ifaces[nr_ifaces].name, m->ifname);
-	ifaces[nr_ifaces].flags = m->flags;
-	ifaces[nr_ifaces].port = free_port();
+	strcpy(ifaces[nr_ifaces].name, name);
+	ifaces[nr_ifaces].flags = flags;
+	ifaces[nr_ifaces].port = port == UINT32_MAX ? free_port() : port;
 	iface_io_open(nr_ifaces, mode == XIO_STEER_GENERIC);
 	nr_ifaces++;
-	log_info("steering: attached to %s (%s XDP)", m->ifname,
-		 mode == XIO_STEER_GENERIC ? "generic" : "native");
+	log_info("steering: attached to %s (%s XDP), port %u", name,
+		 mode == XIO_STEER_GENERIC ? "generic" : "native",
+		 ifaces[nr_ifaces - 1].port);
 	return 0;
+}
+
+static int op_attach(const struct xio_msg_steer *m)
+{
+	return iface_attach(m->ifname, m->flags, UINT32_MAX);
 }
 
 static int op_detach(const struct xio_msg_steer *m)
@@ -422,11 +431,14 @@ static int op_show(const struct xio_msg_steer *m, struct xio_msg_steer_reply *r)
 	return 0;
 }
 
+static void state_save(void);
+
 int steering_request(const struct xio_msg_steer *m, struct tenant *t,
 		     struct xio_msg_steer_reply *r)
 {
 	bool has_if =
 		m->op == XIO_STEER_OP_ATTACH || m->op == XIO_STEER_OP_DETACH;
+	int err;
 
 	if (m->resv0[0] || m->resv0[1] ||
 	    (has_if &&
@@ -434,18 +446,26 @@ int steering_request(const struct xio_msg_steer *m, struct tenant *t,
 		return -EINVAL;
 	switch (m->op) {
 	case XIO_STEER_OP_ATTACH:
-		return op_attach(m);
+		err = op_attach(m);
+		break;
 	case XIO_STEER_OP_DETACH:
-		return op_detach(m);
+		err = op_detach(m);
+		break;
 	case XIO_STEER_OP_ADD:
-		return t ? op_add(m, t) : -ENOENT;
+		err = t ? op_add(m, t) : -ENOENT;
+		break;
 	case XIO_STEER_OP_DEL:
-		return t ? op_del(m, t) : -ENOENT;
+		err = t ? op_del(m, t) : -ENOENT;
+		break;
 	case XIO_STEER_OP_SHOW:
 		return op_show(m, r);
 	default:
 		return -EINVAL;
 	}
+	/* A refused request may have changed something (a MAC added, its IP
+	 * refused and the MAC removed): save either way. */
+	state_save();
+	return err;
 }
 
 void steering_tenant_gone(struct tenant *t)
@@ -454,6 +474,274 @@ void steering_tenant_gone(struct tenant *t)
 		return;
 	xio_steer_del_tenant(steer, t->id); /* its counters stay */
 	t->steered = false;
+	state_save();
+}
+
+/* ---- the steering state file (docs/steering.md, "Restart") -------------- */
+
+/*
+ * <state dir>/steering: the interfaces attached (name, flags, port) and the
+ * rules (tenant id, MAC or IP), rewritten (aside, then renamed) after every
+ * change, so that a restarted xiod attaches the interfaces again at start
+ * and gives each tenant its rules back when it reattaches.  Read like any
+ * untrusted input: a file that fails a check is ignored, with a warning.
+ */
+#define STATE_NAME "steering"
+#define STATE_MAGIC 0x52454554534f4958ULL /* "XIOSTEER" little-endian */
+#define STATE_VERSION 1U
+#define STATE_RULES_MAX 65536U
+
+struct state_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t nr_ifaces;
+	uint32_t nr_rules;
+	uint32_t resv;
+	uint64_t csum; /* FNV-1a over the rest of the file */
+};
+
+/* Rules of tenants not back yet: given back by steering_tenant_back(),
+ * dropped by steering_forget(), kept in the file meanwhile. */
+static struct xio_steer_rule *pending;
+static uint32_t nr_pending;
+
+static uint64_t state_fnv(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static char *state_path(const char *suffix)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s%s", cfg.state_dir, STATE_NAME, suffix) < 0)
+		return NULL;
+	return p;
+}
+
+static void state_save(void)
+{
+	struct xio_steer_rule *r = NULL;
+	struct state_hdr h = {.magic = STATE_MAGIC, .version = STATE_VERSION};
+	size_t isz = nr_ifaces * sizeof(ifaces[0]), body;
+	char *path, *tmp = NULL, *buf = NULL;
+	int n = 0, fd = -1;
+
+	if (!cfg.state_dir)
+		return;
+	if (steer) {
+		n = xio_steer_rules(steer, NULL, 0);
+		if (n > 0) {
+			r = calloc((size_t)n, sizeof(*r));
+			n = r ? xio_steer_rules(steer, r, (unsigned int)n) :
+				-ENOMEM;
+		}
+	}
+	path = state_path("");
+	if (n < 0 || !path || !(tmp = state_path(".new")))
+		goto fail;
+	if (!nr_ifaces && !n && !nr_pending) {
+		unlink(path); /* nothing to restore */
+		goto out;
+	}
+	h.nr_ifaces = nr_ifaces;
+	h.nr_rules = (uint32_t)n + nr_pending;
+	body = isz + (size_t)h.nr_rules * sizeof(*r);
+	buf = malloc(body ? body : 1);
+	if (!buf)
+		goto fail;
+	memcpy(buf, ifaces, isz);
+	memcpy(buf + isz, r, (size_t)n * sizeof(*r));
+	memcpy(buf + isz + (size_t)n * sizeof(*r), pending,
+	       nr_pending * sizeof(*r));
+	h.csum = state_fnv(buf, body);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0 || write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
+	    write(fd, buf, body) != (ssize_t)body || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == 0)
+		goto out;
+fail:
+	log_warn("steering: saving the state for a restart: %s",
+		 strerror(errno ? errno : ENOMEM));
+	if (tmp)
+		unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(r);
+	free(tmp);
+	free(path);
+}
+
+/* The file's entries, checked; NULL (and a reason) if one is wrong. */
+static const char *state_check(const struct state_hdr *h, const char *body,
+			       size_t len)
+{
+	const struct xio_admin_steer_iface *fi = (const void *)body;
+	const struct xio_steer_rule *fr;
+	uint32_t i, j;
+
+	if (h->magic != STATE_MAGIC || h->version != STATE_VERSION || h->resv)
+		return "magic or version";
+	if (h->nr_ifaces > XIO_ADMIN_STEER_IFACES_MAX ||
+	    h->nr_rules > STATE_RULES_MAX ||
+	    len != h->nr_ifaces * sizeof(*fi) + h->nr_rules * sizeof(*fr))
+		return "size";
+	if (state_fnv(body, len) != h->csum)
+		return "checksum";
+	for (i = 0; i < h->nr_ifaces; i++) {
+		if (!fi[i].name[0] ||
+		    !memchr(fi[i].name, 0, sizeof(fi[i].name)) ||
+		    (fi[i].flags & ~XIO_ADMIN_STEER_GENERIC) ||
+		    fi[i].port >= XIO_ADMIN_STEER_IFACES_MAX)
+			return "interface";
+		for (j = 0; j < i; j++)
+			if (fi[j].port == fi[i].port ||
+			    !strcmp(fi[j].name, fi[i].name))
+				return "interface twice";
+	}
+	fr = (const void *)(body + h->nr_ifaces * sizeof(*fi));
+	for (i = 0; i < h->nr_rules; i++)
+		if (fr[i].tenant >= XIO_STEER_TENANTS_MAX ||
+		    (fr[i].family != AF_PACKET && ip_len(fr[i].family) < 0))
+			return "rule";
+	return NULL;
+}
+
+void steering_restore(void)
+{
+	const struct xio_admin_steer_iface *fi;
+	struct state_hdr h;
+	const char *why = NULL;
+	char *path, *body = NULL;
+	struct stat st;
+	size_t len = 0;
+	uint32_t i;
+	int fd, err;
+
+	if (!cfg.state_dir || !(path = state_path("")))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		free(path);
+		return; /* none: nothing was steered */
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)sizeof(h) ||
+	    st.st_size > (off_t)(sizeof(h) + 4096 +
+				 STATE_RULES_MAX * sizeof(*pending)))
+		why = "size";
+	else if ((len = (size_t)st.st_size - sizeof(h)),
+		 !(body = malloc(len ? len : 1)))
+		why = "no memory";
+	else if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+		 pread(fd, body, len, sizeof(h)) != (ssize_t)len)
+		why = "short read";
+	else
+		why = state_check(&h, body, len);
+	close(fd);
+	if (why) {
+		log_warn("steering: %s: %s: not trusted, nothing restored",
+			 path, why);
+		goto out;
+	}
+	fi = (const void *)body;
+	for (i = 0; i < h.nr_ifaces; i++) {
+		err = iface_attach(fi[i].name, fi[i].flags, fi[i].port);
+		if (err)
+			log_warn("steering: restoring %s (port %u): %s",
+				 fi[i].name, fi[i].port, strerror(-err));
+	}
+	if (h.nr_rules) {
+		pending = calloc(h.nr_rules, sizeof(*pending));
+		if (pending) {
+			memcpy(pending, body + h.nr_ifaces * sizeof(*fi),
+			       h.nr_rules * sizeof(*pending));
+			nr_pending = h.nr_rules;
+		}
+	}
+	log_info(
+		"steering: restored %u interface(s); %u rule(s) wait for their tenants",
+		nr_ifaces, nr_pending);
+	state_save(); /* what could not be restored is gone */
+out:
+	free(body);
+	free(path);
+}
+
+/* Take the pending rules of tenant @id out of the list; their number. */
+static uint32_t pending_take(uint32_t id, struct tenant *t)
+{
+	uint32_t i, k = 0, n = 0;
+
+	for (i = 0; i < nr_pending; i++) {
+		const struct xio_steer_rule *r = &pending[i];
+		struct xio_msg_steer m;
+		int err;
+
+		if (r->tenant != id) {
+			pending[k++] = *r;
+			continue;
+		}
+		n++;
+		if (!t)
+			continue;
+		memset(&m, 0, sizeof(m));
+		if (r->family == AF_PACKET) {
+			m.flags = XIO_STEER_F_MAC;
+			memcpy(m.mac, r->addr, sizeof(m.mac));
+		} else {
+			m.flags = XIO_STEER_F_IP;
+			m.family = r->family;
+			memcpy(m.addr, r->addr, sizeof(m.addr));
+		}
+		err = op_add(&m, t);
+		if (err)
+			log_warn(
+				"steering: tenant %u '%s': restoring a rule: %s",
+				t->id, t->name, strerror(-err));
+	}
+	nr_pending = k;
+	return n;
+}
+
+void steering_tenant_back(struct tenant *t)
+{
+	if (nr_pending && pending_take(t->id, t))
+		state_save();
+}
+
+void steering_forget(uint32_t id)
+{
+	if (nr_pending && pending_take(id, NULL))
+		state_save();
+}
+
+void steering_state_remove(void)
+{
+	char *path;
+
+	free(pending);
+	pending = NULL;
+	nr_pending = 0;
+	if (!cfg.state_dir || !(path = state_path("")))
+		return;
+	unlink(path);
+	free(path);
 }
 
 void steering_stats(struct xio_tenant_stats *w, uint32_t id)

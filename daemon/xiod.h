@@ -409,6 +409,14 @@ void steering_tenant_gone(struct tenant *t);
 /* Fill @w's steer_* fields from tenant @id's counters (zero when none). */
 void steering_stats(struct xio_tenant_stats *w, uint32_t id);
 void steering_close(void); /* detach everything, unload */
+/* With a state directory (docs/steering.md, "Restart"): at start, attach the
+ * interfaces of the killed xiod again and keep its rules until their
+ * tenants are back; give a reattached tenant its rules; drop those of one
+ * that will not come back; a clean stop removes the file. */
+void steering_restore(void);
+void steering_tenant_back(struct tenant *t);
+void steering_forget(uint32_t id);
+void steering_state_remove(void);
 
 /* demo.c: fork the --demo driver (before any thread exists). */
 pid_t demo_start(const char *sock, const char *dir);
