@@ -40,7 +40,7 @@ static uint64_t file_size(uint32_t nr_qpairs, uint32_t cq_entries)
 				    sizeof(struct ilog_rec));
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+uint64_t ilog_fnv(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
 	size_t i;
@@ -57,14 +57,14 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 static uint64_t static_csum(const struct ilog *lg)
 {
 	struct ilog_hdr h;
-	uint64_t c = 0xcbf29ce484222325ULL;
+	uint64_t c = ILOG_FNV_INIT;
 
 	memcpy(&h, lg->hdr, sizeof(h));
 	h.csum = 0;
 	h.upd_targets = 0;
-	c = fnv(c, &h, sizeof(h));
-	return fnv(c, lg->targets,
-		   (size_t)XIO_MAX_TARGETS * sizeof(struct ilog_target));
+	c = ilog_fnv(c, &h, sizeof(h));
+	return ilog_fnv(c, lg->targets,
+			(size_t)XIO_MAX_TARGETS * sizeof(struct ilog_target));
 }
 
 /*

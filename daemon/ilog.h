@@ -163,6 +163,9 @@ void ilog_close(struct ilog *lg, bool remove);
  */
 void ilog_update_begin(struct ilog *lg);
 void ilog_seal(struct ilog *lg);
+/* FNV-1a of @n bytes at @p, continuing from @h (ILOG_FNV_INIT to start). */
+#define ILOG_FNV_INIT 0xcbf29ce484222325ULL
+uint64_t ilog_fnv(uint64_t h, const void *p, size_t n);
 /* Tenant id and name of the log file at @path (startup scan), or -errno. */
 int ilog_peek(const char *path, uint32_t *tenant_id);
 

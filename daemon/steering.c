@@ -505,19 +505,6 @@ struct state_hdr {
 static struct xio_steer_rule *pending;
 static uint32_t nr_pending;
 
-static uint64_t state_fnv(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static char *state_path(const char *suffix)
 {
 	char *p;
@@ -562,7 +549,7 @@ static void state_save(void)
 	memcpy(buf + isz, r, (size_t)n * sizeof(*r));
 	memcpy(buf + isz + (size_t)n * sizeof(*r), pending,
 	       nr_pending * sizeof(*r));
-	h.csum = state_fnv(buf, body);
+	h.csum = ilog_fnv(ILOG_FNV_INIT, buf, body);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
 	if (fd < 0 || write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
@@ -601,7 +588,7 @@ static const char *state_check(const struct state_hdr *h, const char *body,
 	    h->nr_rules > STATE_RULES_MAX ||
 	    len != h->nr_ifaces * sizeof(*fi) + h->nr_rules * sizeof(*fr))
 		return "size";
-	if (state_fnv(body, len) != h->csum)
+	if (ilog_fnv(ILOG_FNV_INIT, body, len) != h->csum)
 		return "checksum";
 	for (i = 0; i < h->nr_ifaces; i++) {
 		if (!fi[i].name[0] ||

@@ -9,6 +9,7 @@
 
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -86,22 +87,34 @@ static inline int dt_connect(const char *path)
 static inline int fd_count(pid_t pid);
 static inline void wait_fd_count(pid_t pid, int want);
 
+/* @argv (@max entries): xiod on @d's socket, then the arguments in @ap up
+ * to a NULL. */
+static inline void dt_argv_v(const struct xiod *d, const char **argv, int max,
+			     va_list ap)
+{
+	const char *a;
+	int n = 0;
+
+	argv[n++] = XIOD_PATH;
+	argv[n++] = "--foreground";
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--socket-mode";
+	argv[n++] = "0666";
+	while ((a = va_arg(ap, const char *)) && n < max - 1)
+		argv[n++] = a;
+	CHECK(!a);
+	argv[n] = NULL;
+}
+
 /* Start xiod on @d's socket with extra arguments from @ap. */
 static inline void xiod_vstart(struct xiod *d, va_list ap)
 {
 	const char *argv[40];
-	int argc = 0, fd, n;
+	int fd, n;
 	uint64_t deadline;
 
-	argv[argc++] = XIOD_PATH;
-	argv[argc++] = "--foreground";
-	argv[argc++] = "--socket";
-	argv[argc++] = d->sock;
-	argv[argc++] = "--socket-mode";
-	argv[argc++] = "0666";
-	for (const char *a; (a = va_arg(ap, const char *)) && argc < 38;)
-		argv[argc++] = a;
-	argv[argc] = NULL;
+	dt_argv_v(d, argv, 40, ap);
 	d->pid = fork();
 	CHECK(d->pid >= 0);
 	if (d->pid == 0) {
@@ -185,6 +198,66 @@ static inline void xiod_stop(struct xiod *d)
 	CHECK_EQ(WEXITSTATUS(st), 0);
 	unlink(d->sock);
 	rmdir(d->dir);
+}
+
+/* ---- restart (docs/daemon.md, "Restart") -------------------------------- */
+
+/* A --state-dir, "/dev/shm/xiod-TAG-XXXXXX" (tmpfs: the in-flight logs are
+ * MAP_SHARED files), else under /tmp. */
+static inline void dt_state_dir(char *buf, size_t n, const char *tag)
+{
+	snprintf(buf, n, "/dev/shm/xiod-%s-XXXXXX", tag);
+	if (mkdtemp(buf))
+		return;
+	snprintf(buf, n, "/tmp/xiod-%s-XXXXXX", tag);
+	CHECK(mkdtemp(buf));
+}
+
+/* @argv (@max entries) of an xiod on @d's socket, then the NULL-terminated
+ * extra arguments: what dt_xiod_spawn() starts again after a kill. */
+static inline void dt_xiod_argv(const struct xiod *d, const char **argv,
+				int max, ...)
+{
+	va_list ap;
+
+	va_start(ap, max);
+	dt_argv_v(d, argv, max, ap);
+	va_end(ap);
+}
+
+/* Start xiod with @argv into @d->pid, not waiting for it to listen. */
+static inline void dt_xiod_spawn(struct xiod *d, const char *const *argv)
+{
+	d->pid = fork();
+	CHECK(d->pid >= 0);
+	if (d->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(XIOD_PATH, (char *const *)argv);
+		_exit(127);
+	}
+}
+
+/* SIGKILL @d's xiod and reap it. */
+static inline void dt_xiod_kill(struct xiod *d)
+{
+	int st;
+
+	CHECK(kill(d->pid, SIGKILL) == 0);
+	CHECK(waitpid(d->pid, &st, 0) == d->pid);
+}
+
+/* Retry xio_tenant_reattach() until a restarted xiod takes @t back (10 s at
+ * most; the not-listening-yet errors only). */
+static inline void dt_reattach(struct xio_tenant *t)
+{
+	uint64_t deadline = dt_now_ms() + 10000;
+	int err;
+
+	while ((err = xio_tenant_reattach(t))) {
+		CHECK(err == -ENOENT || err == -ECONNREFUSED);
+		CHECK(dt_now_ms() < deadline);
+		usleep(1000);
+	}
 }
 
 /*

@@ -127,4 +127,16 @@ static bool has_xdp(const char *ifname)
 	return strstr(out, " xdp") != NULL;
 }
 
+/* A CQE of @qp within @ms (copied out, consumed), or 0. */
+static inline int get_cqe(struct xio_qp *qp, struct xio_cqe *out, int ms)
+{
+	struct xio_cqe *c;
+
+	if (xio_wait_cqe(qp, &c, ms))
+		return 0;
+	*out = *c;
+	xio_cqe_seen(qp, c);
+	return 1;
+}
+
 #endif

@@ -64,18 +64,6 @@ static void post_rx(struct xio_qp *qp, uint32_t slot, uint32_t len, uint64_t ud)
 	CHECK_EQ(xio_submit(qp), 1);
 }
 
-/* A CQE of @qp within @ms, or 0. */
-static int get_cqe(struct xio_qp *qp, struct xio_cqe *out, int ms)
-{
-	struct xio_cqe *c;
-
-	if (xio_wait_cqe(qp, &c, ms))
-		return 0;
-	*out = *c;
-	xio_cqe_seen(qp, c);
-	return 1;
-}
-
 /* Tenant @k completes its @n frames from @seq0 in order, byte-exact, into
  * the buffers it posted (user_data = slot), none of another flow. */
 static void check_rx(int k, uint32_t seq0, uint32_t n)

@@ -129,17 +129,6 @@ static bool verify(struct tn *x, const unsigned char *b, uint32_t block)
 	       h.sum == payload_sum(b + sizeof(h), BS - sizeof(h));
 }
 
-static void xiod_spawn(void)
-{
-	d.pid = fork();
-	CHECK(d.pid >= 0);
-	if (d.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(XIOD_PATH, (char *const *)xiod_args);
-		_exit(127);
-	}
-}
-
 /* Back to xiod after it died: retry until the new one takes us. */
 static void reattach(struct tn *x)
 {
@@ -338,30 +327,16 @@ int main(void)
 	struct xio_admin *adm;
 	uint64_t *serve_us, seed = 0x1234567ULL ^ (uint64_t)getpid();
 	uint64_t t0, total_ops = 0, mism = 0, dups = 0;
-	int i, k, argc = 0, kills = KILLS_CI;
+	int i, k, kills = KILLS_CI;
 	const char *env = getenv("XIO_RESTART_KILLS");
 
 	if (env && atoi(env) >= 2)
 		kills = atoi(env);
-	/* tmpfs: the log is a MAP_SHARED file (docs/daemon.md). */
-	snprintf(state_dir, sizeof(state_dir), "/dev/shm/xiod-rs-XXXXXX");
-	if (!mkdtemp(state_dir)) {
-		snprintf(state_dir, sizeof(state_dir), "/tmp/xiod-rs-XXXXXX");
-		CHECK(mkdtemp(state_dir));
-	}
+	dt_state_dir(state_dir, sizeof(state_dir), "rs");
 	xiod_start(&d, "--state-dir", state_dir, NULL);
 	atomic_store(&spawned_ms, dt_now_ms());
-	xiod_args[argc++] = XIOD_PATH;
-	xiod_args[argc++] = "--foreground";
-	xiod_args[argc++] = "--socket";
-	xiod_args[argc++] = d.sock;
-	xiod_args[argc++] = "--socket-mode";
-	xiod_args[argc++] = "0666";
-	xiod_args[argc++] = "--state-dir";
-	xiod_args[argc++] = state_dir;
-	xiod_args[argc++] = "--log-level";
-	xiod_args[argc++] = "warning";
-	xiod_args[argc] = NULL;
+	dt_xiod_argv(&d, xiod_args, 16, "--state-dir", state_dir, "--log-level",
+		     "warning", NULL);
 	CHECK(xio_admin_open(d.sock, &adm) == 0);
 	for (i = 0; i < NT; i++) {
 		struct xio_client_opts o = {.sz = sizeof(o)};
@@ -462,7 +437,7 @@ int main(void)
 			if (dt_now_ms() - r0 > reap_max_ms)
 				reap_max_ms = dt_now_ms() - r0;
 		}
-		xiod_spawn();
+		dt_xiod_spawn(&d, xiod_args);
 		atomic_store(&spawned_ms, dt_now_ms());
 	}
 	/* Let the last one be served, then drain and check. */

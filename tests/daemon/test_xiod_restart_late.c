@@ -255,18 +255,6 @@ static void part_kernel(void)
 /* ---- part 2: xiod ------------------------------------------------------- */
 
 static struct xiod d;
-static const char *args[16];
-
-static void spawn(void)
-{
-	d.pid = fork();
-	CHECK(d.pid >= 0);
-	if (d.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(XIOD_PATH, (char *const *)args);
-		_exit(127);
-	}
-}
 
 static void guest_write(struct xio_tenant *t, struct xio_qp *qp, char v,
 			uint64_t ud, bool wait)
@@ -295,19 +283,14 @@ static void part_xiod(void)
 	struct xio_cqe *cqe;
 	struct blocker b;
 	struct xio_qp *qp;
+	const char *args[16], *args_1s[16];
 	uint64_t t0;
-	int err, n = 0, st;
+	int err, st;
 
 	xiod_start(&d, "--state-dir", dir, "--log-level", "warning", NULL);
-	args[n++] = XIOD_PATH;
-	args[n++] = "--foreground";
-	args[n++] = "--socket";
-	args[n++] = d.sock;
-	args[n++] = "--state-dir";
-	args[n++] = dir;
-	args[n++] = "--socket-mode";
-	args[n++] = "0666";
-	args[n] = NULL;
+	dt_xiod_argv(&d, args, 16, "--state-dir", dir, NULL);
+	dt_xiod_argv(&d, args_1s, 16, "--state-dir", dir, "--restart-wait", "1",
+		     NULL);
 	o.name = "late";
 	o.params.nr_qpairs = 1;
 	o.params.sq_entries = 8;
@@ -336,14 +319,10 @@ static void part_xiod(void)
 	}
 	xio_set_print(NULL);
 	/* Bounded: --restart-wait 1 gives up (exit status 1) while held. */
-	args[n] = "--restart-wait";
-	args[n + 1] = "1";
-	args[n + 2] = NULL;
-	spawn();
+	dt_xiod_spawn(&d, args_1s);
 	CHECK(waitpid(d.pid, &st, 0) == d.pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-	args[n] = NULL;
-	spawn();
+	dt_xiod_spawn(&d, args);
 	/* While the WRITE is held, the new xiod does not serve: with no
 	 * barrier it would be back within milliseconds (test_xiod_restart). */
 	t0 = dt_now_ms();
@@ -356,11 +335,7 @@ static void part_xiod(void)
 	CHECK(block0() == 'B');
 	unblock(&b);
 	t0 = dt_now_ms();
-	while ((err = xio_tenant_reattach(t))) {
-		CHECK(err == -ENOENT || err == -ECONNREFUSED);
-		CHECK(dt_now_ms() - t0 < 10000);
-		usleep(1000);
-	}
+	dt_reattach(t);
 	printf("xiod: restarted, waited for the held WRITE; reattached %llu ms after its release\n",
 	       (unsigned long long)(dt_now_ms() - t0));
 	/* The held WRITE completes once (landed by the old ring, redone by

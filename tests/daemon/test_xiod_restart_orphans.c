@@ -28,26 +28,9 @@ static const char *args[16];
 
 static void spawn(const char *grace)
 {
-	int n = 0;
-
-	args[n++] = XIOD_PATH;
-	args[n++] = "--foreground";
-	args[n++] = "--socket";
-	args[n++] = d.sock;
-	args[n++] = "--socket-mode";
-	args[n++] = "0666";
-	args[n++] = "--state-dir";
-	args[n++] = dir;
-	args[n++] = "--orphan-grace";
-	args[n++] = grace;
-	args[n] = NULL;
-	d.pid = fork();
-	CHECK(d.pid >= 0);
-	if (!d.pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(XIOD_PATH, (char *const *)args);
-		_exit(127);
-	}
+	dt_xiod_argv(&d, args, 16, "--state-dir", dir, "--orphan-grace", grace,
+		     NULL);
+	dt_xiod_spawn(&d, args);
 }
 
 static bool log_exists(const char *name)
@@ -90,18 +73,6 @@ static struct xio_tenant *tn_attach(const char *name, int *peer)
 	return t;
 }
 
-static void reattach(struct xio_tenant *t)
-{
-	uint64_t t0 = dt_now_ms();
-	int err;
-
-	while ((err = xio_tenant_reattach(t))) {
-		CHECK(err == -ENOENT || err == -ECONNREFUSED);
-		CHECK(dt_now_ms() - t0 < 10000);
-		usleep(1000);
-	}
-}
-
 int main(void)
 {
 	struct xio_tenant *back, *gone, *late, *keep;
@@ -112,15 +83,11 @@ int main(void)
 	struct xio_admin *adm;
 	struct xio_cqe *cqe;
 	char keep_log[128];
-	int peer[4], stt, i;
+	int peer[4], i;
 	uint32_t gone_id;
 	uint64_t t0;
 
-	snprintf(dir, sizeof(dir), "/dev/shm/xiod-orph-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "/tmp/xiod-orph-XXXXXX");
-		CHECK(mkdtemp(dir));
-	}
+	dt_state_dir(dir, sizeof(dir), "orph");
 	xiod_start(&d, "--state-dir", dir, NULL);
 	back = tn_attach("back", &peer[0]);
 	gone = tn_attach("gone", &peer[1]);
@@ -131,11 +98,10 @@ int main(void)
 	xio_admin_close(adm);
 	CHECK(xio_wait_cqe(xio_tenant_qp(back, 0), &cqe, 200) == -ETIMEDOUT);
 
-	CHECK_EQ(kill(d.pid, SIGKILL), 0);
-	CHECK_EQ(waitpid(d.pid, &stt, 0), d.pid);
+	dt_xiod_kill(&d);
 	xio_set_print(NULL);
 	spawn("1");
-	reattach(back);
+	dt_reattach(back);
 	CHECK(log_exists("back") && log_exists("gone") && log_exists("late"));
 	/* Its RECV was in the kernel: not run again (docs/daemon.md). */
 	CHECK_EQ(xio_wait_cqe(xio_tenant_qp(back, 0), &cqe, 10000), 0);
@@ -163,10 +129,9 @@ int main(void)
 
 	/* --orphan-grace 0: a log nobody claims is kept. */
 	keep = tn_attach("keep", &peer[3]);
-	CHECK_EQ(kill(d.pid, SIGKILL), 0);
-	CHECK_EQ(waitpid(d.pid, &stt, 0), d.pid);
+	dt_xiod_kill(&d);
 	spawn("0");
-	reattach(back);
+	dt_reattach(back);
 	usleep(1500000);
 	CHECK(log_exists("back") && log_exists("keep"));
 	snprintf(keep_log, sizeof(keep_log), "%s/keep.ilog", dir);

@@ -24,7 +24,7 @@
 
 static struct xiod d;
 static char dir[64];
-static const char *args[12];
+static const char *args[16];
 
 static void send1(struct xio_qp *qp, uint32_t buf, uint64_t ud)
 {
@@ -53,25 +53,13 @@ int main(void)
 	struct xio_admin *adm;
 	struct xio_cqe *cqe;
 	struct xio_qp *qp;
-	uint64_t ud, first_held = 0, t0;
-	int sv[2], sb = 4096, n = 0, i, st, err, seen[HELD] = {0};
+	uint64_t ud, first_held = 0;
+	int sv[2], sb = 4096, i, err, seen[HELD] = {0};
 	size_t sent_before = 0, peer;
 
-	snprintf(dir, sizeof(dir), "/dev/shm/xiod-snd-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "/tmp/xiod-snd-XXXXXX");
-		CHECK(mkdtemp(dir));
-	}
+	dt_state_dir(dir, sizeof(dir), "snd");
 	xiod_start(&d, "--state-dir", dir, NULL);
-	args[n++] = XIOD_PATH;
-	args[n++] = "--foreground";
-	args[n++] = "--socket";
-	args[n++] = d.sock;
-	args[n++] = "--socket-mode";
-	args[n++] = "0666";
-	args[n++] = "--state-dir";
-	args[n++] = dir;
-	args[n] = NULL;
+	dt_xiod_argv(&d, args, 16, "--state-dir", dir, NULL);
 	o.name = "snd";
 	o.params.nr_qpairs = 1;
 	o.params.sq_entries = 16;
@@ -107,22 +95,10 @@ int main(void)
 		send1(qp, 0, first_held + (uint64_t)i);
 	CHECK(xio_wait_cqe(qp, &cqe, 300) == -ETIMEDOUT);
 
-	CHECK_EQ(kill(d.pid, SIGKILL), 0);
-	CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
-	d.pid = fork();
-	CHECK(d.pid >= 0);
-	if (!d.pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(XIOD_PATH, (char *const *)args);
-		_exit(127);
-	}
+	dt_xiod_kill(&d);
+	dt_xiod_spawn(&d, args);
 	xio_set_print(NULL);
-	t0 = dt_now_ms();
-	while ((err = xio_tenant_reattach(t))) {
-		CHECK(err == -ENOENT || err == -ECONNREFUSED);
-		CHECK(dt_now_ms() - t0 < 10000);
-		usleep(1000);
-	}
+	dt_reattach(t);
 	for (i = 0; i < HELD; i++) {
 		CHECK_EQ(xio_wait_cqe(qp, &cqe, 10000), 0);
 		CHECK(cqe->user_data >= first_held &&

@@ -26,17 +26,6 @@ static const char *args[16];
 static const uint8_t MAC_A[6] = {0x02, 0x78, 0x69, 0, 0, 0x0a};
 static const uint8_t MAC_B[6] = {0x02, 0x78, 0x69, 0, 0, 0x0b};
 
-static void spawn(void)
-{
-	d.pid = fork();
-	CHECK(d.pid >= 0);
-	if (!d.pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(XIOD_PATH, (char *const *)args);
-		_exit(127);
-	}
-}
-
 static struct xio_tenant *tn_attach(const char *name)
 {
 	struct xio_client_opts o = {.sz = sizeof(o)};
@@ -68,23 +57,25 @@ static int rules_of(uint32_t id, struct xio_admin_steer_iface *ifs,
 	return k;
 }
 
+/* SIGKILL xiod; its XDP link goes with the process, soon (not at once). */
+static void xiod_kill_unlinked(void)
+{
+	uint64_t t0;
+
+	dt_xiod_kill(&d);
+	t0 = dt_now_ms();
+	while (has_xdp("xr0")) {
+		CHECK(dt_now_ms() - t0 < 5000);
+		usleep(10000);
+	}
+}
+
 static bool file_exists(const char *name)
 {
 	char p[128];
 
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	return access(p, F_OK) == 0;
-}
-
-static int get_cqe(struct xio_qp *qp, struct xio_cqe *out, int ms)
-{
-	struct xio_cqe *c;
-
-	if (xio_wait_cqe(qp, &c, ms))
-		return 0;
-	*out = *c;
-	xio_cqe_seen(qp, c);
-	return 1;
 }
 
 int main(void)
@@ -95,28 +86,16 @@ int main(void)
 	struct xio_cqe c;
 	uint32_t nr_ifs, a_id, b_id, fl, sq;
 	uint64_t t0;
-	int st, tx, n = 0, fd;
+	int st, tx, fd;
 
 	if (geteuid() != 0)
 		SKIP("needs root (XDP, network namespaces)");
 	ns_enter_or_skip("xiodrst", 60);
 	veth_create("xr0", "xr1");
-	snprintf(dir, sizeof(dir), "/dev/shm/xiod-rst-XXXXXX");
-	CHECK(mkdtemp(dir));
+	dt_state_dir(dir, sizeof(dir), "rst");
 	xiod_start(&d, "--cpus", "0", "--state-dir", dir, NULL);
-	args[n++] = XIOD_PATH;
-	args[n++] = "--foreground";
-	args[n++] = "--socket";
-	args[n++] = d.sock;
-	args[n++] = "--socket-mode";
-	args[n++] = "0666";
-	args[n++] = "--cpus";
-	args[n++] = "0";
-	args[n++] = "--state-dir";
-	args[n++] = dir;
-	args[n++] = "--orphan-grace";
-	args[n++] = "2";
-	args[n] = NULL;
+	dt_xiod_argv(&d, args, 16, "--cpus", "0", "--state-dir", dir,
+		     "--orphan-grace", "2", NULL);
 	sa = tn_attach("sa");
 	sb = tn_attach("sb");
 	a_id = xio_tenant_id(sa);
@@ -137,21 +116,10 @@ int main(void)
 	CHECK_EQ(xio_submit(xio_tenant_qp(sa, 0)), 1);
 	nop_roundtrip(xio_tenant_qp(sa, 0), 1000);
 
-	CHECK_EQ(kill(d.pid, SIGKILL), 0);
-	CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
-	t0 = dt_now_ms();
-	while (has_xdp("xr0")) { /* the link goes with the process, soon */
-		CHECK(dt_now_ms() - t0 < 5000);
-		usleep(10000);
-	}
+	xiod_kill_unlinked();
 	xio_set_print(NULL);
-	spawn();
-	t0 = dt_now_ms();
-	while ((st = xio_tenant_reattach(sa))) {
-		CHECK(st == -ENOENT || st == -ECONNREFUSED);
-		CHECK(dt_now_ms() - t0 < 10000);
-		usleep(1000);
-	}
+	dt_xiod_spawn(&d, args);
+	dt_reattach(sa);
 	CHECK(has_xdp("xr0"));
 	CHECK_EQ(rules_of(a_id, ifs, &nr_ifs), 2);
 	CHECK_EQ(nr_ifs, 1);
@@ -196,20 +164,9 @@ int main(void)
 	{
 		/* The file no longer holds sb's rule: a second restart shows
 		 * it (sa's rules, xr0 again, nothing of sb). */
-		CHECK_EQ(kill(d.pid, SIGKILL), 0);
-		CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
-		t0 = dt_now_ms();
-		while (has_xdp("xr0")) {
-			CHECK(dt_now_ms() - t0 < 5000);
-			usleep(10000);
-		}
-		spawn();
-		t0 = dt_now_ms();
-		while ((st = xio_tenant_reattach(sa))) {
-			CHECK(st == -ENOENT || st == -ECONNREFUSED);
-			CHECK(dt_now_ms() - t0 < 10000);
-			usleep(1000);
-		}
+		xiod_kill_unlinked();
+		dt_xiod_spawn(&d, args);
+		dt_reattach(sa);
 		CHECK_EQ(rules_of(a_id, NULL, NULL), 2);
 		CHECK_EQ(rules_of(b_id, NULL, NULL), 0);
 	}
@@ -228,7 +185,7 @@ int main(void)
 		CHECK_EQ(write(fd, "XIOSTEER garbage, not a state file", 34),
 			 34);
 		close(fd);
-		spawn();
+		dt_xiod_spawn(&d, args);
 		t0 = dt_now_ms();
 		while ((fd = dt_connect(d.sock)) < 0) {
 			CHECK(dt_now_ms() - t0 < 10000);
