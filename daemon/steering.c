@@ -546,9 +546,11 @@ static void state_save(void)
 	if (!buf)
 		goto fail;
 	memcpy(buf, ifaces, isz);
-	memcpy(buf + isz, r, (size_t)n * sizeof(*r));
-	memcpy(buf + isz + (size_t)n * sizeof(*r), pending,
-	       nr_pending * sizeof(*r));
+	if (n) /* r and pending may be NULL */
+		memcpy(buf + isz, r, (size_t)n * sizeof(*r));
+	if (nr_pending)
+		memcpy(buf + isz + (size_t)n * sizeof(*r), pending,
+		       nr_pending * sizeof(*r));
 	h.csum = ilog_fnv(ILOG_FNV_INIT, buf, body);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
