@@ -615,7 +615,8 @@ static int tenant_for(struct conn *c, const char *sel, size_t len,
 	X(steer_passed) \
 	X(steer_wrong_node) \
 	X(pkt_received) \
-	X(pkt_sent)
+	X(pkt_sent) \
+	X(pkt_tx_refused)
 /* clang-format on */
 
 static uint64_t mono_ns(void)
@@ -657,10 +658,12 @@ static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
 	w->inflight_cap = __atomic_load_n(&t->q_inflight, __ATOMIC_RELAXED);
 	w->inflight_slots = t->nr_ops;
 	w->elapsed_ns = mono_ns() - t->since_ns;
-	/* Frames for it that found no posted buffer (pktio.c). */
-	w->steer_drops = ctr_get(&t->st.pkt_drops);
+	/* Frames for it that found no posted buffer or a full hand-off ring
+	 * between pollers (pktio.c). */
+	w->steer_drops = ctr_get(&t->st.pkt_drops) + pktio_handoff_drops(t->id);
 	w->pkt_received = ctr_get(&t->st.pkt_received);
 	w->pkt_sent = ctr_get(&t->st.pkt_sent);
+	w->pkt_tx_refused = ctr_get(&t->st.pkt_tx_refused);
 	if (t->steered)
 		steering_stats(w, t->id);
 }
@@ -959,6 +962,8 @@ static const struct prom_metric prom_tenant[] = {
 	   "Frames delivered into the tenant's posted RX buffers."),
 	PM("xio_tenant_packets_sent_total", "counter", pkt_sent, 1,
 	   "Frames the tenant sent out of a steering port."),
+	PM("xio_tenant_packets_tx_refused_total", "counter", pkt_tx_refused, 1,
+	   "Frames refused: source MAC not one steered to the tenant."),
 	PM("xio_tenant_inflight", "gauge", inflight, 1,
 	   "Operations of the tenant in io_uring now."),
 	PM("xio_tenant_inflight_max", "gauge", inflight_max, 1,

@@ -13,12 +13,18 @@
  *  - transmit: XIO_OP_PKT_SEND goes through io_uring as a send on a packet
  *    socket bound to the interface (a "port"), like XIO_OP_SEND.
  *
+ *  - hand-off: a frame read by poller A for a tenant of poller B is copied
+ *    into the (A -> B) hand-off ring, which B drains on its loop and
+ *    delivers exactly like its own frames.
+ *
  * Threads: sockets and ports are made and unmade by the control thread
  * (steering.c); a socket is handed to its poller through the inbox and is
  * read by that poller only, which acknowledges its removal before the
  * control thread unmaps it.  The rings are single-producer/single-consumer
  * with the kernel: the poller is the only user-space reader of RX and the
- * only writer of the fill ring.
+ * only writer of the fill ring.  A hand-off ring is single-producer (A)
+ * single-consumer (B), made by the control thread before A's first socket
+ * and freed only after the pollers stopped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +40,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_xdp.h>
+
+#include <xio/barrier.h>
 
 #include "fault.h"
 #include "xio_steer_abi.h"
@@ -55,6 +63,7 @@
 _Static_assert((XSK_RING & (XSK_RING - 1)) == 0, "ring size power of two");
 _Static_assert(XSK_NR_FRAMES <= XSK_RING, "a refill never overflows fill");
 _Static_assert(sizeof(struct xio_steer_meta) == 8, "metadata layout");
+_Static_assert(sizeof(((struct op *)0)->tx.hdr) == ETH_HLEN, "header copy");
 
 /* One mapped AF_XDP ring.  The indices are free-running u32 like xio's. */
 struct xring {
@@ -80,15 +89,64 @@ struct xsk {
 	bool dying;	   /* [P] XSK_DEL seen: released at the poll's end */
 	uint32_t released; /* atomic: the poller dropped it (XSK_DEL done) */
 	uint64_t frames;   /* [A] read from the RX ring */
-	uint64_t foreign;  /* [A] no metadata, or a tenant not served here */
+	uint64_t foreign;  /* [A] no metadata, or a tenant served nowhere */
+	uint64_t handed;   /* [A] to another poller's hand-off ring */
 };
 
 /* Per poller: its sockets and its tenants by id ([P]). */
 struct pktio {
 	struct xsk *xsks[PKT_MAX_XSKS];
 	uint32_t nr_xsks;
+	uint32_t asleep;  /* atomic: sleeping, wake me for hand-offs */
+	uint64_t ho_lost; /* [A] handed frames whose tenant had left */
 	struct tenant *by_id[XIO_STEER_MAX_TENANTS];
 };
+
+/*
+ * Hand-off ring from poller A (producer) to poller B (consumer): frames A's
+ * sockets received for tenants B serves, copied out of A's UMEM into the
+ * ring's own slots (see docs/steering.md for copy vs. passing the UMEM
+ * chunk).  Free-running u32 indices, like xio's rings:
+ *
+ *  - A fills slot head & mask (descriptor and bytes), then store-releases
+ *    head + 1; B load-acquires head, so it reads only completed slots.
+ *  - B store-releases tail after it has copied the slots out; A
+ *    load-acquires tail before it reuses a slot, so it never overwrites
+ *    bytes B is still reading.  A re-reads tail only when its cached copy
+ *    says full: one shared cache line touched per batch, not per frame.
+ *  - Full: A drops the frame and counts it for the tenant (ho_drops); it
+ *    never waits for B.
+ *
+ * head and tail sit on their own cache lines.  Waking B: pktio_sleep_
+ * pending() / ho_wake() below.
+ */
+#define HO_SLOTS 256U /* frames per ring (power of two) */
+#define HO_BATCH XSK_RX_BATCH
+
+struct ho_desc {
+	uint32_t tenant;
+	uint32_t len;
+};
+
+struct handoff {
+	uint32_t head __attribute__((aligned(64))); /* written by A */
+	uint32_t tail_seen;			    /* [A] last tail read */
+	uint32_t tail __attribute__((aligned(64))); /* written by B */
+	struct ho_desc desc[HO_SLOTS] __attribute__((aligned(64)));
+	uint8_t data[HO_SLOTS][XSK_FRAME_SIZE];
+};
+
+_Static_assert((HO_SLOTS & (HO_SLOTS - 1)) == 0, "ring size power of two");
+
+/* ho[A][B]: made by the control thread (store-release), never freed while
+ * the pollers run; ho_any: some ring exists (pollers then look). */
+static struct handoff *ho[XIOD_MAX_POLLERS][XIOD_MAX_POLLERS];
+static uint32_t ho_any;
+/* Tenant id -> its poller's index + 1 (0: none), written by that poller
+ * (relaxed: a hint, B checks its own table); drops on a full ring, per
+ * tenant id (ids are not reused while xiod runs), any poller adds. */
+static uint16_t ho_owner[XIO_STEER_MAX_TENANTS];
+static uint64_t ho_drops[XIO_STEER_MAX_TENANTS];
 
 /* Transmit ports: a packet socket per attached interface slot. */
 struct port {
@@ -110,13 +168,18 @@ int pktio_init(struct poller *p)
 
 void pktio_poller_fini(struct poller *p)
 {
+	if (p->pkt && p->pkt->ho_lost)
+		log_info(
+			"pktio: poller %u: %llu handed frames for tenants gone",
+			p->idx, (unsigned long long)p->pkt->ho_lost);
 	free(p->pkt);
 	p->pkt = NULL;
 }
 
-bool pktio_has_xsks(const struct poller *p)
+bool pktio_active(const struct poller *p)
 {
-	return p->pkt && p->pkt->nr_xsks;
+	return p->pkt &&
+	       (p->pkt->nr_xsks || __atomic_load_n(&ho_any, __ATOMIC_RELAXED));
 }
 
 /*
@@ -144,15 +207,20 @@ bool pktio_sleep_prepare(struct poller *p)
 void pktio_tenant_add(struct poller *p, struct tenant *t)
 {
 	t->rx_nr = 0;
-	if (t->id < XIO_STEER_MAX_TENANTS)
+	if (t->id < XIO_STEER_MAX_TENANTS) {
 		p->pkt->by_id[t->id] = t;
+		__atomic_store_n(&ho_owner[t->id], (uint16_t)(p->idx + 1),
+				 __ATOMIC_RELAXED);
+	}
 }
 
 /* The tenant leaves the poller: no more frames; its posted buffers go. */
 void pktio_tenant_del(struct poller *p, struct tenant *t)
 {
-	if (t->id < XIO_STEER_MAX_TENANTS && p->pkt->by_id[t->id] == t)
+	if (t->id < XIO_STEER_MAX_TENANTS && p->pkt->by_id[t->id] == t) {
 		p->pkt->by_id[t->id] = NULL;
+		__atomic_store_n(&ho_owner[t->id], 0, __ATOMIC_RELAXED);
+	}
 	while (t->rx_nr) {
 		struct op *op = &t->ops[t->rx_head];
 
@@ -239,17 +307,212 @@ static void rx_deliver(struct poller *p, struct tenant *t, const void *frame,
 
 /* ---- AF_XDP sockets: the poller's side ---------------------------------- */
 
+/* ---- hand-off between pollers ------------------------------------------- */
+
+/*
+ * Poller @p (A) passes a frame for tenant @id to poller @b: copied into the
+ * (A -> B) ring, or dropped and counted when it is full.  Sets bit @b of
+ * *@woken: ho_wake() then wakes B if it sleeps.
+ */
+static void ho_push(struct poller *p, uint32_t b, uint32_t id,
+		    const void *frame, uint32_t len, uint64_t *woken)
+{
+	struct handoff *h = __atomic_load_n(&ho[p->idx][b], __ATOMIC_ACQUIRE);
+	uint32_t head, slot;
+
+	if (h && h->head - h->tail_seen == HO_SLOTS)
+		h->tail_seen = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	if (!h || h->head - h->tail_seen == HO_SLOTS || len > XSK_FRAME_SIZE) {
+		__atomic_fetch_add(&ho_drops[id], 1, __ATOMIC_RELAXED);
+		return;
+	}
+	head = h->head;
+	slot = head & (HO_SLOTS - 1);
+	memcpy(h->data[slot], frame, len);
+	h->desc[slot].tenant = id;
+	h->desc[slot].len = len;
+	/* Pairs with the acquire of head in ho_drain(). */
+	__atomic_store_n(&h->head, head + 1, __ATOMIC_RELEASE);
+	*woken |= 1ULL << b;
+}
+
+/*
+ * After a batch of hand-offs: wake the pollers of @woken that are asleep
+ * or about to be.  Dekker with pktio_sleep_pending(): B stores asleep = 1,
+ * full barrier, then reads the heads; A has stored head, full barrier,
+ * then reads asleep.  One of the two sees the other's store: either B sees
+ * the frame and does not sleep, or A sees the flag and kicks B.  The
+ * exchange makes one kick per sleep, not one per batch.
+ */
+static void ho_wake(uint64_t woken)
+{
+	uint32_t b;
+
+	if (!woken)
+		return;
+	xio_smp_mb();
+	for (b = 0; woken; b++, woken >>= 1) {
+		struct pktio *pk = pollers[b].pkt;
+
+		if ((woken & 1) &&
+		    __atomic_load_n(&pk->asleep, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(&pk->asleep, 0, __ATOMIC_RELAXED))
+			poller_kick(&pollers[b]);
+	}
+}
+
+/* Where tenant @id's frame read by @p goes: 1 delivered or handed on, 0
+ * served nowhere. */
+static int rx_route(struct poller *p, uint32_t id, const void *frame,
+		    uint32_t len, uint64_t *woken)
+{
+	struct tenant *t = p->pkt->by_id[id];
+	uint32_t o;
+
+	if (t) {
+		if (t->draining)
+			return 0;
+		rx_deliver(p, t, frame, len);
+		return 1;
+	}
+	o = __atomic_load_n(&ho_owner[id], __ATOMIC_RELAXED);
+	if (!o || o - 1 == p->idx || o > cfg.nr_pollers)
+		return 0;
+	ho_push(p, o - 1, id, frame, len, woken);
+	return 2;
+}
+
+/*
+ * Poller @p (B) delivers up to HO_BATCH frames of each ring towards it to
+ * their tenants, exactly as its own sockets' frames.  The descriptors were
+ * written by xiod itself, bounded anyway.
+ */
+static uint32_t ho_drain(struct poller *p)
+{
+	uint32_t a, n = 0;
+
+	for (a = 0; a < cfg.nr_pollers; a++) {
+		struct handoff *h =
+			__atomic_load_n(&ho[a][p->idx], __ATOMIC_ACQUIRE);
+		uint32_t tail, head, i, cnt;
+
+		if (!h)
+			continue;
+		tail = h->tail;
+		head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+		cnt = head - tail < HO_BATCH ? head - tail : HO_BATCH;
+		for (i = 0; i < cnt; i++) {
+			uint32_t slot = (tail + i) & (HO_SLOTS - 1);
+			const struct ho_desc *d = &h->desc[slot];
+			struct tenant *t = d->tenant < XIO_STEER_MAX_TENANTS ?
+						   p->pkt->by_id[d->tenant] :
+						   NULL;
+
+			if (t && !t->draining && d->len <= XSK_FRAME_SIZE)
+				rx_deliver(p, t, h->data[slot], d->len);
+			else
+				ctr_add(&p->pkt->ho_lost, 1);
+		}
+		/* Pairs with the acquire of tail in ho_push(): the slots are
+		 * copied out, A may reuse them. */
+		if (cnt)
+			__atomic_store_n(&h->tail, tail + cnt,
+					 __ATOMIC_RELEASE);
+		n += cnt;
+	}
+	return n;
+}
+
+/*
+ * Before poller @p sleeps: whether hand-off frames are waiting (then it
+ * must not sleep); otherwise it is marked asleep, so that a producer
+ * wakes it (ho_wake()).
+ */
+bool pktio_sleep_pending(struct poller *p)
+{
+	uint32_t a;
+
+	if (!p->pkt || !__atomic_load_n(&ho_any, __ATOMIC_RELAXED))
+		return false;
+	__atomic_store_n(&p->pkt->asleep, 1, __ATOMIC_RELAXED);
+	xio_smp_mb();
+	for (a = 0; a < cfg.nr_pollers; a++) {
+		struct handoff *h =
+			__atomic_load_n(&ho[a][p->idx], __ATOMIC_ACQUIRE);
+
+		if (h &&
+		    __atomic_load_n(&h->head, __ATOMIC_RELAXED) != h->tail) {
+			__atomic_store_n(&p->pkt->asleep, 0, __ATOMIC_RELAXED);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Awake again: producers need not kick it. */
+void pktio_sleep_done(struct poller *p)
+{
+	if (p->pkt)
+		__atomic_store_n(&p->pkt->asleep, 0, __ATOMIC_RELAXED);
+}
+
+uint64_t pktio_handoff_drops(uint32_t id)
+{
+	return id < XIO_STEER_MAX_TENANTS ?
+		       __atomic_load_n(&ho_drops[id], __ATOMIC_RELAXED) :
+		       0;
+}
+
+/* Control thread, before poller @a gets its first socket: its rings
+ * towards every other poller (untouched pages cost nothing). */
+static int ho_open(uint32_t a)
+{
+	uint32_t b;
+
+	for (b = 0; b < cfg.nr_pollers; b++) {
+		void *m;
+
+		if (b == a || ho[a][b])
+			continue;
+		m = mmap(NULL, sizeof(struct handoff), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return -ENOMEM;
+		/* Pairs with the acquires in ho_push() and ho_drain(). */
+		__atomic_store_n(&ho[a][b], m, __ATOMIC_RELEASE);
+		__atomic_store_n(&ho_any, 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/* After the pollers stopped. */
+static void ho_fini(void)
+{
+	uint32_t a, b;
+
+	for (a = 0; a < XIOD_MAX_POLLERS; a++)
+		for (b = 0; b < XIOD_MAX_POLLERS; b++) {
+			if (ho[a][b])
+				munmap(ho[a][b], sizeof(struct handoff));
+			ho[a][b] = NULL;
+		}
+	ho_any = 0;
+}
+
+/* ---- AF_XDP sockets: the poller's side ---------------------------------- */
+
 /*
  * Drain up to XSK_RX_BATCH frames of @x and give their chunks back to the
  * fill ring.  The kernel publishes RX entries with a store-release of the
  * producer, read here with an acquire; our consumer store-release lets it
  * reuse the slots, and the fill producer store-release publishes the
- * addresses written before it.
+ * addresses written before it.  A frame for a tenant of another poller is
+ * copied into its hand-off ring, so its chunk goes back at once too.
  */
 static uint32_t xsk_rx(struct poller *p, struct xsk *x)
 {
 	const struct xdp_desc *descs = x->rx.ring;
-	uint64_t *fill = x->fill.ring;
+	uint64_t *fill = x->fill.ring, woken = 0;
 	uint32_t cons = *x->rx.consumer, prod, n, i, fprod;
 
 	prod = __atomic_load_n(x->rx.producer, __ATOMIC_ACQUIRE);
@@ -269,7 +532,7 @@ static uint32_t xsk_rx(struct poller *p, struct xsk *x)
 		const struct xdp_desc *d = &descs[(cons + i) & x->rx.mask];
 		uint64_t addr = d->addr, base = addr & ~(XSK_FRAME_SIZE - 1ULL);
 		struct xio_steer_meta meta = {0, 0};
-		struct tenant *t = NULL;
+		int r = 0;
 
 		if (base < x->umem_len && d->len <= XSK_FRAME_SIZE &&
 		    addr - base >= sizeof(meta) &&
@@ -278,17 +541,19 @@ static uint32_t xsk_rx(struct poller *p, struct xsk *x)
 			       sizeof(meta));
 			if (meta.magic == XIO_STEER_META_MAGIC &&
 			    meta.tenant < XIO_STEER_MAX_TENANTS)
-				t = p->pkt->by_id[meta.tenant];
+				r = rx_route(p, meta.tenant, x->umem + addr,
+					     d->len, &woken);
 		}
-		if (t && !t->draining)
-			rx_deliver(p, t, x->umem + addr, d->len);
-		else
+		if (!r)
 			ctr_add(&x->foreign, 1);
+		else if (r == 2)
+			ctr_add(&x->handed, 1);
 		fill[(fprod + i) & x->fill.mask] = base;
 	}
 	__atomic_store_n(x->rx.consumer, cons + n, __ATOMIC_RELEASE);
 	__atomic_store_n(x->fill.producer, fprod + n, __ATOMIC_RELEASE);
 	ctr_add(&x->frames, n);
+	ho_wake(woken);
 	return n;
 }
 
@@ -299,6 +564,8 @@ bool pktio_poll(struct poller *p)
 
 	for (i = 0; i < pk->nr_xsks; i++)
 		n += xsk_rx(p, pk->xsks[i]);
+	if (__atomic_load_n(&ho_any, __ATOMIC_RELAXED))
+		n += ho_drain(p);
 	return n != 0;
 }
 
@@ -450,6 +717,11 @@ int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 
 	if (!x)
 		return -ENOMEM;
+	err = ho_open(p->idx);
+	if (err) {
+		free(x);
+		return err;
+	}
 	x->ifindex = ifindex;
 	x->queue = queue;
 	x->p = p;
@@ -504,10 +776,11 @@ void pktio_xsk_close(struct xsk *x)
 	memset(&xs, 0, sizeof(xs));
 	if (getsockopt(x->fd, SOL_XDP, XDP_STATISTICS, &xs, &l) == 0)
 		log_info(
-			"pktio: ifindex %d queue %u: %llu frames, %llu not for a tenant of poller %u, kernel drops %llu (rx ring full %llu, no fill %llu)",
+			"pktio: ifindex %d queue %u: %llu frames, %llu handed from poller %u to others, %llu for no tenant, kernel drops %llu (rx ring full %llu, no fill %llu)",
 			x->ifindex, x->queue,
 			(unsigned long long)ctr_get(&x->frames),
-			(unsigned long long)ctr_get(&x->foreign), x->p->idx,
+			(unsigned long long)ctr_get(&x->handed), x->p->idx,
+			(unsigned long long)ctr_get(&x->foreign),
 			(unsigned long long)xs.rx_dropped,
 			(unsigned long long)xs.rx_ring_full,
 			(unsigned long long)xs.rx_fill_ring_empty_descs);
@@ -600,11 +873,121 @@ int pktio_tx_fd(uint32_t port, uint32_t len)
 	return fault < 0 ? fault : ports[port].fd;
 }
 
+/* ---- transmit: source address check ------------------------------------ */
+
+/*
+ * The source MACs a tenant may send from are the MACs steered to it
+ * (`steer add --mac`): a tenant cannot put frames on the wire in another
+ * host's or tenant's name.  One word per MAC, TX_MAC_VALID | the 48 bits,
+ * written by the control thread (steering.c keeps it in step with the
+ * mac_tenant map) with relaxed atomic stores and read by the pollers with
+ * relaxed loads: a word is never torn, and a send racing with a change of
+ * the rules is decided by the old or the new set, like one made just
+ * before or after it.
+ */
+#define TX_MAC_VALID (1ULL << 63)
+static uint64_t tx_macs[XIO_STEER_MAX_TENANTS][PKTIO_TX_MACS];
+
+static uint64_t mac_word(const uint8_t m[6])
+{
+	uint64_t w = TX_MAC_VALID;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		w |= (uint64_t)m[i] << (40 - 8 * i);
+	return w;
+}
+
+/* The slot of @w in tenant @id's row, or -1. */
+static int tx_mac_find(uint32_t id, uint64_t w)
+{
+	int i;
+
+	for (i = 0; i < PKTIO_TX_MACS; i++)
+		if (__atomic_load_n(&tx_macs[id][i], __ATOMIC_RELAXED) == w)
+			return i;
+	return -1;
+}
+
+/* Whether tenant @id can be given @mac (it has it, or a free slot). */
+bool pktio_tx_mac_room(uint32_t id, const uint8_t mac[6])
+{
+	return id < XIO_STEER_MAX_TENANTS &&
+	       (tx_mac_find(id, mac_word(mac)) >= 0 || tx_mac_find(id, 0) >= 0);
+}
+
+/* @mac is tenant @id's from now on (-1 or no room: nobody's). */
+void pktio_tx_mac_set(const uint8_t mac[6], int64_t id)
+{
+	uint64_t w = mac_word(mac);
+	uint32_t t;
+	int i;
+
+	for (t = 0; t < XIO_STEER_MAX_TENANTS; t++) {
+		if (t == id)
+			continue;
+		i = tx_mac_find(t, w);
+		if (i >= 0)
+			__atomic_store_n(&tx_macs[t][i], 0, __ATOMIC_RELAXED);
+	}
+	if (id < 0 || id >= XIO_STEER_MAX_TENANTS ||
+	    tx_mac_find((uint32_t)id, w) >= 0)
+		return;
+	i = tx_mac_find((uint32_t)id, 0);
+	if (i >= 0)
+		__atomic_store_n(&tx_macs[id][i], w, __ATOMIC_RELAXED);
+}
+
+void pktio_tx_mac_clear(uint32_t id)
+{
+	int i;
+
+	for (i = 0; id < XIO_STEER_MAX_TENANTS && i < PKTIO_TX_MACS; i++)
+		__atomic_store_n(&tx_macs[id][i], 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * XIO_OP_PKT_SEND of @frame (at least ETH_HLEN bytes in @t's pool, which
+ * the guest can write at any time): copy its Ethernet header once into
+ * @hdr, host memory, and check the source address of that copy.  The
+ * frame is then sent with this copy as its header (pktio_tx_prep()), so
+ * what was checked is what the kernel puts on the wire, whatever the
+ * guest writes meanwhile.  -EPERM (counted): not one of @t's MACs.
+ */
+int pktio_tx_check(struct tenant *t, const void *frame, uint8_t hdr[ETH_HLEN])
+{
+	memcpy(hdr, frame, ETH_HLEN);
+	if (t->id < XIO_STEER_MAX_TENANTS &&
+	    tx_mac_find(t->id, mac_word(hdr + ETH_ALEN)) >= 0)
+		return 0;
+	ctr_add(&t->st.pkt_tx_refused, 1);
+	return -EPERM;
+}
+
+/*
+ * The message of @op's send: the checked header from @op (it lives until
+ * the completion, as the kernel may read it as late as the send runs),
+ * then the rest of the frame from the pool.
+ */
+void pktio_tx_prep(struct op *op, const uint8_t hdr[ETH_HLEN], void *frame,
+		   uint32_t len)
+{
+	memcpy(op->tx.hdr, hdr, ETH_HLEN);
+	op->tx.iov[0].iov_base = op->tx.hdr;
+	op->tx.iov[0].iov_len = ETH_HLEN;
+	op->tx.iov[1].iov_base = (uint8_t *)frame + ETH_HLEN;
+	op->tx.iov[1].iov_len = len - ETH_HLEN;
+	memset(&op->tx.msg, 0, sizeof(op->tx.msg));
+	op->tx.msg.msg_iov = op->tx.iov;
+	op->tx.msg.msg_iovlen = 2;
+}
+
 /* After the pollers stopped: nobody submits on the ports any more. */
 void pktio_fini(void)
 {
 	uint32_t i;
 
+	ho_fini();
 	for (i = 0; i < XIO_ADMIN_STEER_IFACES_MAX; i++) {
 		if (ports[i].open)
 			close(ports[i].fd);

@@ -723,6 +723,7 @@ static void dispatch(struct poller *p, struct tenant *t, struct xqp *q,
 	uint32_t nt;
 	struct op *op;
 	void *buf = NULL;
+	uint8_t hdr[14];
 	int res, fd;
 
 	if (s->opcode == XIO_OP_NOP) {
@@ -767,6 +768,11 @@ have_fd:
 			goto inline_done;
 		}
 	}
+	if (s->opcode == XIO_OP_PKT_SEND) {
+		res = pktio_tx_check(t, buf, hdr); /* hdr: sent from there */
+		if (res)
+			goto inline_done;
+	}
 	op = op_alloc(t);
 	us = io_uring_get_sqe(&p->ring);
 	if (!op || !us) {
@@ -807,8 +813,11 @@ have_fd:
 		io_uring_prep_fsync(us, fd, 0);
 		break;
 	case XIO_OP_SEND:
-	case XIO_OP_PKT_SEND:
 		io_uring_prep_send(us, fd, buf, s->len, MSG_NOSIGNAL);
+		break;
+	case XIO_OP_PKT_SEND:
+		pktio_tx_prep(op, hdr, buf, s->len);
+		io_uring_prep_sendmsg(us, fd, &op->tx.msg, MSG_NOSIGNAL);
 		break;
 	default: /* XIO_OP_RECV: the validator admits nothing else */
 		io_uring_prep_recv(us, fd, buf, s->len, 0);
@@ -1515,6 +1524,16 @@ void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg)
 	pcmd_send(p, type, NULL, arg);
 }
 
+/* An empty inbox pass: resets the doorbell, ends a sleep. */
+void poller_kick(struct poller *p)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&p->inbox_pending, 1, __ATOMIC_RELEASE);
+	if (write(p->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("poller %u: wake: %s", p->idx, strerror(errno));
+}
+
 /* ---- sleeping ----------------------------------------------------------- */
 
 /*
@@ -1587,7 +1606,8 @@ static void poller_sleep(struct poller *p)
 				pending = true;
 		}
 	}
-	if (__atomic_load_n(&p->inbox_pending, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&p->inbox_pending, __ATOMIC_ACQUIRE) ||
+	    pktio_sleep_pending(p))
 		pending = true;
 	if (!pending) {
 		uint64_t ns = timed ? TIMED_SLEEP_NS : UINT64_MAX;
@@ -1615,6 +1635,7 @@ static void poller_sleep(struct poller *p)
 			log_warn("poller %u: wait: %s", p->idx, strerror(-ret));
 		p->woke = true;
 	}
+	pktio_sleep_done(p);
 	for (i = 0; i < p->nr_tenants; i++) {
 		struct tenant *t = p->tenants[i];
 
@@ -1706,7 +1727,7 @@ static void *poller_main(void *arg)
 		}
 		work |= reap(p);
 		work |= round_robin(p);
-		if (pktio_has_xsks(p))
+		if (pktio_active(p))
 			work |= pktio_poll(p);
 		publish_dirty(p);
 		if (io_uring_sq_ready(&p->ring) || p->nr_sub)
@@ -1853,13 +1874,19 @@ void pollers_stop(void)
 
 	if (!pollers)
 		return;
+	/* Every poller stopped before any is freed: one may still hand a
+	 * frame to another (pktio.c) until it stops. */
+	for (i = 0; i < cfg.nr_pollers; i++)
+		if (pollers[i].started)
+			poller_send(&pollers[i], XIO_PCMD_STOP, NULL);
+	for (i = 0; i < cfg.nr_pollers; i++)
+		if (pollers[i].started)
+			pthread_join(pollers[i].th, NULL);
 	for (i = 0; i < cfg.nr_pollers; i++) {
 		struct poller *p = &pollers[i];
 
 		if (!p->started)
 			continue;
-		poller_send(p, XIO_PCMD_STOP, NULL);
-		pthread_join(p->th, NULL);
 		io_uring_queue_exit(&p->ring);
 		close(p->wake_fd);
 		free(p->dirty);

@@ -266,19 +266,6 @@ static int ip_len(int32_t family)
 	return -1;
 }
 
-/* Whether poller @p reads one of the AF_XDP sockets (frames reach only
- * the tenants of the socket's poller). */
-static bool serves_xsk(const struct poller *p)
-{
-	uint32_t i, q;
-
-	for (i = 0; i < nr_ifaces; i++)
-		for (q = 0; q < io[i].nr_rxqs; q++)
-			if (io[i].xsk[q] && rxq_poller(q) == p)
-				return true;
-	return false;
-}
-
 static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 {
 	int node, err;
@@ -299,6 +286,9 @@ static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 		ip_mode_set = true;
 	}
 	if (m->flags & XIO_STEER_F_MAC) {
+		/* its frames may leave with it as source: room for that */
+		if (!pktio_tx_mac_room(t->id, m->mac))
+			return -ENOSPC;
 		err = xio_steer_add_mac(steer, t->id, m->mac);
 		if (err)
 			return err;
@@ -306,11 +296,15 @@ static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 	if (m->flags & XIO_STEER_F_IP) {
 		err = xio_steer_add_ip(steer, t->id, m->family, m->addr);
 		if (err) {
-			if (m->flags & XIO_STEER_F_MAC)
+			if (m->flags & XIO_STEER_F_MAC) {
 				xio_steer_del_mac(steer, m->mac);
+				pktio_tx_mac_set(m->mac, -1);
+			}
 			return err;
 		}
 	}
+	if (m->flags & XIO_STEER_F_MAC)
+		pktio_tx_mac_set(m->mac, t->id); /* another's no more */
 	node = steering_node(t);
 	if (node >= 0) {
 		err = xio_steer_set_tenant_node(steer, t->id, node);
@@ -321,10 +315,6 @@ static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 	t->steered = true;
 	log_info("steering: tenant %u '%s': rule added (node %d)", t->id,
 		 t->name, node);
-	if (nr_ifaces && !serves_xsk(t->p))
-		log_warn(
-			"steering: tenant %u '%s' is on poller %u, which reads no AF_XDP socket: its frames are dropped (docs/steering.md, limits)",
-			t->id, t->name, t->p->idx);
 	return 0;
 }
 
@@ -362,6 +352,7 @@ static int op_del(const struct xio_msg_steer *m, struct tenant *t)
 		err = xio_steer_del_tenant(steer, t->id);
 		if (err < 0)
 			return err;
+		pktio_tx_mac_clear(t->id);
 		log_info("steering: tenant %u '%s': %d rule(s) removed", t->id,
 			 t->name, err);
 		return err ? 0 : -ENOENT;
@@ -384,6 +375,7 @@ static int op_del(const struct xio_msg_steer *m, struct tenant *t)
 		err = xio_steer_del_mac(steer, m->mac);
 		if (err)
 			return err;
+		pktio_tx_mac_set(m->mac, -1);
 	}
 	if (m->flags & XIO_STEER_F_IP) {
 		err = xio_steer_del_ip(steer, m->family, m->addr);
@@ -473,6 +465,7 @@ void steering_tenant_gone(struct tenant *t)
 	if (!steer || !t->steered || t->id >= XIO_STEER_TENANTS_MAX)
 		return;
 	xio_steer_del_tenant(steer, t->id); /* its counters stay */
+	pktio_tx_mac_clear(t->id);
 	t->steered = false;
 	state_save();
 }

@@ -21,7 +21,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <liburing.h>
 #include <xio/admin.h>
@@ -156,6 +158,13 @@ struct op {
 	uint8_t in_use;
 	uint32_t len; /* XIO_OP_PKT_RECV: the posted buffer */
 	void *buf;
+	/* XIO_OP_PKT_SEND: sent as {hdr, the rest of the frame in the pool};
+	 * hdr is the copy pktio_tx_check() checked (host-private) */
+	struct {
+		struct msghdr msg;
+		struct iovec iov[2];
+		uint8_t hdr[14];
+	} tx;
 };
 
 struct tenant_stats {
@@ -172,7 +181,8 @@ struct tenant_stats {
 	uint64_t throttled;
 	/* packet I/O (pktio.c) */
 	uint64_t pkt_received, pkt_sent;
-	uint64_t pkt_drops; /* frames for it without a posted buffer */
+	uint64_t pkt_drops;	 /* frames for it without a posted buffer */
+	uint64_t pkt_tx_refused; /* PKT_SEND from a source MAC not its own */
 };
 
 /* ---- time accounting ---------------------------------------------------- */
@@ -353,6 +363,8 @@ int pollers_start(void);
 void pollers_stop(void);
 void poller_send(struct poller *p, enum pcmd_type type, struct tenant *t);
 void poller_send_arg(struct poller *p, enum pcmd_type type, void *arg);
+/* Wake @p if it sleeps, for work that is not in its inbox (any thread). */
+void poller_kick(struct poller *p);
 /* The completion path, for pktio.c (poller thread only). */
 struct op *op_alloc(struct tenant *t);
 void op_free(struct tenant *t, struct op *op);
@@ -364,8 +376,10 @@ void post(struct poller *p, struct xqp *q, uint32_t rec, uint64_t user_data,
 struct xsk;
 int pktio_init(struct poller *p);
 void pktio_poller_fini(struct poller *p);
-bool pktio_has_xsks(const struct poller *p);
+bool pktio_active(const struct poller *p);  /* pktio_poll() has work */
 bool pktio_sleep_prepare(struct poller *p); /* false: sleep timed */
+bool pktio_sleep_pending(struct poller *p); /* true: do not sleep */
+void pktio_sleep_done(struct poller *p);
 void pktio_xsk_cqe(struct xsk *x, int res);
 bool poller_arm_xsk(struct poller *p, int fd, struct xsk *x);
 void poller_cancel_xsk(struct poller *p, struct xsk *x);
@@ -377,6 +391,9 @@ bool pktio_poll(struct poller *p);
 void pktio_xsk_add(struct poller *p, struct xsk *x);
 void pktio_xsk_del(struct poller *p, struct xsk *x);
 int pktio_tx_fd(uint32_t port, uint32_t len);
+int pktio_tx_check(struct tenant *t, const void *frame, uint8_t hdr[14]);
+void pktio_tx_prep(struct op *op, const uint8_t hdr[14], void *frame,
+		   uint32_t len);
 /* control thread */
 int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 		   struct xsk **out, int *fd_out);
@@ -384,6 +401,13 @@ void pktio_xsk_close(struct xsk *x);
 int pktio_port_open(uint32_t port, int ifindex);
 void pktio_port_close(uint32_t port);
 void pktio_fini(void); /* after the pollers stopped */
+/* Source MACs tenants may send from: the MACs steered to them. */
+#define PKTIO_TX_MACS 8 /* per tenant */
+bool pktio_tx_mac_room(uint32_t id, const uint8_t mac[6]);
+void pktio_tx_mac_set(const uint8_t mac[6], int64_t id); /* -1: nobody's */
+void pktio_tx_mac_clear(uint32_t id);
+/* Frames for tenant @id dropped on a full hand-off ring (any thread). */
+uint64_t pktio_handoff_drops(uint32_t id);
 
 /* control.c: the poller hands a drained tenant back (any thread). */
 void control_tenant_drained(struct tenant *t);

@@ -455,6 +455,7 @@ static void json_counters(const struct xio_tenant_stats *t)
 	JU("steer_wrong_node", t->steer_wrong_node);
 	JU("pkt_received", t->pkt_received);
 	JU("pkt_sent", t->pkt_sent);
+	JU("pkt_tx_refused", t->pkt_tx_refused);
 }
 
 static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
@@ -488,6 +489,7 @@ static void totals_of(const struct sample *s, struct xio_tenant_stats *tot)
 		tot->steer_wrong_node += t->steer_wrong_node;
 		tot->pkt_received += t->pkt_received;
 		tot->pkt_sent += t->pkt_sent;
+		tot->pkt_tx_refused += t->pkt_tx_refused;
 	}
 }
 
@@ -604,16 +606,17 @@ static void stats_table(const struct sample *s, const struct sample *prev)
 	for (i = 0; i < s->nt; i++) {
 		const struct xio_tenant_stats *t = &s->t[i];
 
-		if (!t->steer_packets && !t->pkt_sent)
+		if (!t->steer_packets && !t->pkt_sent && !t->pkt_tx_refused)
 			continue;
 		human(r, sizeof(r), t->steer_bytes);
-		printf("steering %u '%s': %llu frames (%s), passed %llu, drops %llu, wrong node %llu; packets received %llu, sent %llu\n",
+		printf("steering %u '%s': %llu frames (%s), passed %llu, drops %llu, wrong node %llu; packets received %llu, sent %llu, refused %llu\n",
 		       t->id, t->name, (unsigned long long)t->steer_packets, r,
 		       (unsigned long long)t->steer_passed,
 		       (unsigned long long)t->steer_drops,
 		       (unsigned long long)t->steer_wrong_node,
 		       (unsigned long long)t->pkt_received,
-		       (unsigned long long)t->pkt_sent);
+		       (unsigned long long)t->pkt_sent,
+		       (unsigned long long)t->pkt_tx_refused);
 	}
 	for (i = 0; i < s->np; i++) {
 		const struct xio_poller_stats *p = &s->p[i];

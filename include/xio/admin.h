@@ -220,6 +220,8 @@ struct xio_tenant_stats {
 	/* Packet I/O (XIO_OP_PKT_RECV / PKT_SEND, docs/steering.md). */
 	uint64_t pkt_received; /* frames delivered into posted RX buffers */
 	uint64_t pkt_sent;     /* frames sent out of a steering port */
+	/* XIO_OP_PKT_SEND refused (-EPERM): source MAC not steered to it */
+	uint64_t pkt_tx_refused;
 };
 
 struct xio_poller_stats {

@@ -207,6 +207,8 @@ static void tx_frames(unsigned int n, unsigned int *refused,
 		struct xio_cqe c;
 
 		tf_build(xio_buf_ptr(r, 0), dst, 7, i);
+		/* from its own MAC: others are refused (-EPERM) */
+		memcpy((uint8_t *)xio_buf_ptr(r, 0) + 6, mac[0], 6);
 		CHECK(s);
 		xio_prep_pkt_send(s, 0, 0, 0, TF_LEN, i);
 		CHECK_EQ(xio_submit(qp), 1);

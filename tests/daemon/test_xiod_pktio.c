@@ -14,11 +14,25 @@
  *    the receiving interface sees them);
  *  - XIO_OP_PKT_SEND: the frames appear on the peer byte-exact, in order;
  *    too short, too long and an unknown port are refused;
+ *  - the source MAC of a sent frame must be one steered to the tenant:
+ *    another tenant's or a foreign one is refused with -EPERM and counted
+ *    in pkt_tx_refused; while a thread flips the source address of the
+ *    buffer between the tenant's MAC and a spoofed one, sends racing with
+ *    it either succeed or are refused, and the peer never sees a frame
+ *    with the spoofed address (the poller checks and sends a private copy
+ *    of the header);
  *  - XDP through a bpf_link: xiod killed with SIGKILL leaves no program.
+ *
+ * With the argument "2" xiod runs two pollers: the veth's only receive queue
+ * is read by poller 0, pa and pc are served there and pb by poller 1, so
+ * every frame of pb crosses the hand-off ring between the pollers, and the
+ * same checks hold for it (exact, in order, byte-exact, 0 misdelivered).
  *
  * Root only; SKIP without XDP or network namespaces.
  */
 #include "steer_dtest.h"
+
+#include <pthread.h>
 
 #define NT 3	    /* tenants */
 #define NBUF 64	    /* pool slots (and RX buffers posted) per tenant */
@@ -29,7 +43,7 @@ static uint8_t mac[NT][6];
 static const uint8_t SRC[6] = {0x02, 0, 0, 0, 0, 0x01};
 
 /*
- * Frame (flow, seq): dst, SRC, TF ethertype, TF words, then bytes derived
+ * Frame (flow, seq): dst, src, TF ethertype, TF words, then bytes derived
  * from (flow, seq, offset).  Lengths vary between 60 and 1514.
  */
 static uint32_t frame_len(uint32_t flow, uint32_t seq)
@@ -37,13 +51,13 @@ static uint32_t frame_len(uint32_t flow, uint32_t seq)
 	return 60 + (flow * 977 + seq * 131) % (1514 - 60 + 1);
 }
 
-static uint32_t frame_make(uint8_t *f, const uint8_t dst[6], uint32_t flow,
-			   uint32_t seq)
+static uint32_t frame_from(uint8_t *f, const uint8_t dst[6],
+			   const uint8_t src[6], uint32_t flow, uint32_t seq)
 {
 	uint32_t len = frame_len(flow, seq), w[3], i;
 
 	memcpy(f, dst, 6);
-	memcpy(f + 6, SRC, 6);
+	memcpy(f + 6, src, 6);
 	f[12] = TF_ETHERTYPE >> 8;
 	f[13] = TF_ETHERTYPE & 0xff;
 	w[0] = htonl(TF_MAGIC);
@@ -53,6 +67,13 @@ static uint32_t frame_make(uint8_t *f, const uint8_t dst[6], uint32_t flow,
 	for (i = 26; i < len; i++)
 		f[i] = (uint8_t)(i * 7 + flow * 13 + seq);
 	return len;
+}
+
+/* A frame from the peer (source SRC). */
+static uint32_t frame_make(uint8_t *f, const uint8_t dst[6], uint32_t flow,
+			   uint32_t seq)
+{
+	return frame_from(f, dst, SRC, flow, seq);
 }
 
 static void post_rx(struct xio_qp *qp, uint32_t slot, uint32_t len, uint64_t ud)
@@ -90,30 +111,21 @@ static void check_rx(int k, uint32_t seq0, uint32_t n)
 	}
 }
 
-/* The peer's raw socket sees frames (flow, seq0..seq0+n-1), byte-exact. */
-static void check_peer(int fd, const uint8_t dst[6], uint32_t flow,
-		       uint32_t seq0, uint32_t n)
+/* The peer's raw socket sees frames (flow, seq0..seq0+n-1) from @src,
+ * byte-exact. */
+static void check_peer(int fd, const uint8_t dst[6], const uint8_t src[6],
+		       uint32_t flow, uint32_t seq0, uint32_t n)
 {
 	uint8_t got[2048], want[1600];
-	uint32_t i = 0, fl, sq, len;
-	uint64_t deadline = dt_now_ms() + 10000;
+	uint32_t i, sq, len;
+	ssize_t r;
 
-	while (i < n) {
-		ssize_t r = recv(fd, got, sizeof(got), 0);
-
-		if (r < 0) {
-			CHECK(errno == EAGAIN);
-			CHECK(dt_now_ms() < deadline);
-			usleep(1000);
-			continue;
-		}
-		if (!tf_parse(got, r, &fl, &sq) || fl != flow)
-			continue; /* not ours (the kernel's own traffic) */
-		len = frame_make(want, dst, flow, seq0 + i);
+	for (i = 0; i < n; i++) {
+		r = tf_recv(fd, got, sizeof(got), flow, &sq);
+		len = frame_from(want, dst, src, flow, seq0 + i);
 		CHECK_EQ(sq, seq0 + i);
-		CHECK_EQ((uint32_t)r, len);
+		CHECK_EQ(r, (ssize_t)len);
 		CHECK(!memcmp(got, want, len));
-		i++;
 	}
 }
 
@@ -130,8 +142,91 @@ static int pkt_send(struct xio_qp *qp, uint32_t port, uint32_t len)
 	return c.res;
 }
 
-int main(void)
+/* Rewrites the source address of a frame between two MACs until told. */
+struct flipper {
+	uint8_t *src; /* in the tenant's pool */
+	const uint8_t *mac[2];
+	int stop;
+	uint64_t flips;
+};
+
+static void *flip_main(void *arg)
 {
+	struct flipper *fl = arg;
+	int j;
+
+	while (!__atomic_load_n(&fl->stop, __ATOMIC_RELAXED)) {
+		const uint8_t *m = fl->mac[fl->flips++ & 1];
+
+		for (j = 0; j < 6; j++)
+			__atomic_store_n(&fl->src[j], m[j], __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * Sends of one buffer whose source address another thread flips between
+ * pa's MAC and @spoof: each completes with its length or -EPERM, and the
+ * peer sees exactly the ones that succeeded, all from pa's MAC.  Returns
+ * how many were refused.
+ */
+static uint32_t tx_flip_race(struct xio_qp *qp, struct xio_region *r, int peer,
+			     const uint8_t dst[6], const uint8_t spoof[6],
+			     uint32_t rounds)
+{
+	struct flipper fl = {.mac = {mac[0], spoof}};
+	uint8_t want[1600], got[2048];
+	uint32_t len = frame_from(xio_buf_ptr(r, 1), dst, mac[0], 8, 0);
+	uint32_t rd, i, ok = 0, refused = 0, seen = 0, fw, sq;
+	pthread_t th;
+	struct xio_cqe c;
+
+	frame_from(want, dst, mac[0], 8, 0);
+	fl.src = (uint8_t *)xio_buf_ptr(r, 1) + 6;
+	CHECK_EQ(pthread_create(&th, NULL, flip_main, &fl), 0);
+	for (rd = 0; rd < rounds; rd++) {
+		for (i = 0; i < 32; i++) {
+			struct xio_sqe *s = xio_get_sqe(qp);
+
+			CHECK(s);
+			xio_prep_pkt_send(s, 0, 1, 0, len, 88);
+		}
+		CHECK_EQ(xio_submit(qp), 32);
+		for (i = 0; i < 32; i++) {
+			CHECK(get_cqe(qp, &c, 10000));
+			CHECK_EQ(c.user_data, 88);
+			if (c.res == -EPERM) {
+				refused++;
+			} else {
+				CHECK_EQ(c.res, (int)len);
+				ok++;
+			}
+		}
+		/* The peer: exactly the sent ones, none spoofed. */
+		for (; seen < ok; seen++) {
+			CHECK_EQ(tf_recv(peer, got, sizeof(got), 8, &sq),
+				 (ssize_t)len);
+			CHECK(!memcmp(got, want, len)); /* pa's MAC, intact */
+		}
+	}
+	__atomic_store_n(&fl.stop, 1, __ATOMIC_RELAXED);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	usleep(50000); /* nothing more arrives */
+	for (;;) {
+		ssize_t got_n = recv(peer, got, sizeof(got), 0);
+
+		if (got_n < 0)
+			break;
+		CHECK(!tf_parse(got, got_n, &fw, &sq) || fw != 8);
+	}
+	printf("flip race: %u sent, %u refused, %llu flips\n", ok, refused,
+	       (unsigned long long)fl.flips);
+	return refused;
+}
+
+int main(int argc, char **argv)
+{
+	bool two = argc > 1 && !strcmp(argv[1], "2");
 	static const char *names[NT] = {"pa", "pb", "pc"};
 	uint8_t f[1600], unk[6] = {0x02, 0x78, 0x69, 0, 0x09, 0x09};
 	unsigned int i, n = SCALE(NBUF) < 8 ? 8 : SCALE(NBUF);
@@ -140,9 +235,14 @@ int main(void)
 
 	if (geteuid() != 0)
 		SKIP("needs root (XDP, AF_XDP, network namespaces)");
-	ns_enter_or_skip("xiodpkt", 50);
+	ns_enter_or_skip(two ? "xiodpkt2" : "xiodpkt", 50);
 	veth_create("xp0", "xp1");
-	xiod_start(&d, "--cpus", "0", NULL);
+	if (two)
+		xiod_start(&d, "--pollers", "2", "--cpus",
+			   sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "0,1" : "0,0",
+			   NULL);
+	else
+		xiod_start(&d, "--cpus", "0", NULL);
 	for (k = 0; k < NT; k++) {
 		tn[k] = pkt_tenant(names[k], NBUF, BUFSZ);
 		mac_of(mac[k], (uint32_t)k + 1, 0);
@@ -154,6 +254,9 @@ int main(void)
 	}
 	for (k = 0; k < NT; k++)
 		CHECK_EQ(steer_add_mac(names[k], mac[k]), 0);
+	/* Placement: least loaded poller, in attach order. */
+	CHECK_EQ(stat_of("pa", "poller"), 0);
+	CHECK_EQ(stat_of("pb", "poller"), two ? 1 : 0);
 	/* pa and pb post every slot; pc posts nothing. */
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < NBUF; i++)
@@ -236,30 +339,69 @@ int main(void)
 		int peer = raw_socket("xp1", ETH_P_ALL);
 		uint8_t dst[6] = {0x02, 0x78, 0x69, 0, 0x07, 0x07};
 
+		uint32_t refused;
+
 		for (i = 0; i < n; i++) {
-			uint32_t len = frame_make(xio_buf_ptr(r, 0), dst, 7, i);
+			uint32_t len = frame_from(xio_buf_ptr(r, 0), dst,
+						  mac[0], 7, i);
 
 			CHECK_EQ(pkt_send(qp, 0, len), (int)len);
 		}
-		check_peer(peer, dst, 7, 0, n);
+		check_peer(peer, dst, mac[0], 7, 0, n);
+		/* Another tenant's source MAC, a foreign one: refused. */
+		CHECK_EQ(pkt_send(qp, 0,
+				  frame_from(xio_buf_ptr(r, 0), dst, mac[1], 7,
+					     n)),
+			 -EPERM);
+		CHECK_EQ(
+			pkt_send(qp, 0,
+				 frame_from(xio_buf_ptr(r, 0), dst, SRC, 7, n)),
+			-EPERM);
+		CHECK_EQ(stat_of("pa", "pkt_tx_refused"), 2);
+		CHECK_EQ(stat_of("pb", "pkt_tx_refused"), 0);
+		refused = tx_flip_race(qp, r, peer, dst, mac[1], SCALE(32));
+		CHECK_EQ(stat_of("pa", "pkt_tx_refused"), 2ULL + refused);
+		CHECK_EQ(stat_of("pa", "pkt_sent"),
+			 n + 32ULL * SCALE(32) - refused);
 		close(peer);
 		CHECK_EQ(pkt_send(qp, 0, 13), -EINVAL); /* < Ethernet */
 		CHECK_EQ(pkt_send(qp, 0, 1500 + 19), -EMSGSIZE); /* > MTU */
 		CHECK_EQ(pkt_send(qp, 3, 60), -ENXIO);		 /* no port */
-		CHECK_EQ(stat_of("pa", "pkt_sent"), n);
 		CHECK(stat_of("pa", "bytes_sent") > 0);
+		/* A MAC moved to another tenant is no longer pa's to send
+		 * from; given back, it is again. */
+		snprintf(cmd, sizeof(cmd),
+			 "steer add pb --mac %02x:%02x:%02x:%02x:%02x:%02x",
+			 mac[0][0], mac[0][1], mac[0][2], mac[0][3], mac[0][4],
+			 mac[0][5]);
+		CHECK_EQ(xioctl(cmd), 0);
+		CHECK_EQ(pkt_send(qp, 0,
+				  frame_from(xio_buf_ptr(r, 0), dst, mac[0], 7,
+					     n)),
+			 -EPERM);
+		cmd[11] = 'a'; /* "steer add pa ..." */
+		CHECK_EQ(xioctl(cmd), 0);
+		CHECK_EQ(pkt_send(qp, 0,
+				  frame_from(xio_buf_ptr(r, 0), dst, mac[0], 7,
+					     n)),
+			 (int)frame_len(7, n));
 	}
 	close(tx);
 	close(sniff);
 
-	/* bpf_link: SIGKILL leaves no XDP program on xp0. */
+	/* bpf_link: SIGKILL leaves no XDP program on xp0.  Two pollers:
+	 * SIGTERM, a clean exit (sockets, hand-off rings, pollers). */
 	CHECK(has_xdp("xp0"));
 	for (k = 0; k < NT; k++)
 		xio_client_close(tn[k]);
-	CHECK_EQ(kill(d.pid, SIGKILL), 0);
-	CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
-	unlink(d.sock);
-	rmdir(d.dir);
+	if (two) {
+		xiod_stop(&d);
+	} else {
+		CHECK_EQ(kill(d.pid, SIGKILL), 0);
+		CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
+		unlink(d.sock);
+		rmdir(d.dir);
+	}
 	{
 		uint64_t deadline = dt_now_ms() + 5000;
 
@@ -269,8 +411,9 @@ int main(void)
 			usleep(10000);
 		}
 	}
-	printf("ok: %u frames per tenant delivered exactly, %u dropped "
-	       "without buffers, %u sent; no XDP left after SIGKILL\n",
-	       2 * n, n, n);
+	printf("ok: %u frames per tenant delivered exactly%s, %u dropped "
+	       "without buffers, %u sent; no XDP left after %s\n",
+	       2 * n, two ? " (pb's through the hand-off ring)" : "", n, n,
+	       two ? "SIGTERM" : "SIGKILL");
 	return 0;
 }
