@@ -103,6 +103,7 @@ static void tenant_free(struct tenant *t)
 	xio_region_destroy(t->region);
 	free(t->qps);
 	free(t->ops);
+	free(t->tx);
 	free(t);
 }
 

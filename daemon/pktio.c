@@ -63,7 +63,7 @@
 _Static_assert((XSK_RING & (XSK_RING - 1)) == 0, "ring size power of two");
 _Static_assert(XSK_NR_FRAMES <= XSK_RING, "a refill never overflows fill");
 _Static_assert(sizeof(struct xio_steer_meta) == 8, "metadata layout");
-_Static_assert(sizeof(((struct op *)0)->tx.hdr) == ETH_HLEN, "header copy");
+_Static_assert(sizeof(((struct pkt_tx *)0)->hdr) == ETH_HLEN, "header copy");
 
 /* One mapped AF_XDP ring.  The indices are free-running u32 like xio's. */
 struct xring {
@@ -957,7 +957,9 @@ void pktio_tx_mac_clear(uint32_t id)
 int pktio_tx_check(struct tenant *t, const void *frame, uint8_t hdr[ETH_HLEN])
 {
 	memcpy(hdr, frame, ETH_HLEN);
+	/* Pairs with the store-release in pktio_tx_alloc(). */
 	if (t->id < XIO_STEER_MAX_TENANTS &&
+	    __atomic_load_n(&t->tx, __ATOMIC_ACQUIRE) &&
 	    tx_mac_find(t->id, mac_word(hdr + ETH_ALEN)) >= 0)
 		return 0;
 	ctr_add(&t->st.pkt_tx_refused, 1);
@@ -965,21 +967,41 @@ int pktio_tx_check(struct tenant *t, const void *frame, uint8_t hdr[ETH_HLEN])
 }
 
 /*
- * The message of @op's send: the checked header from @op (it lives until
- * the completion, as the kernel may read it as late as the send runs),
- * then the rest of the frame from the pool.
+ * The message of @op's send (after pktio_tx_check() passed): the checked
+ * header, kept in @op's slot of t->tx until the completion (the kernel may
+ * read it as late as the send runs), then the rest of the frame from the
+ * pool.
  */
-void pktio_tx_prep(struct op *op, const uint8_t hdr[ETH_HLEN], void *frame,
-		   uint32_t len)
+struct msghdr *pktio_tx_prep(struct tenant *t, struct op *op,
+			     const uint8_t hdr[ETH_HLEN], void *frame,
+			     uint32_t len)
 {
-	memcpy(op->tx.hdr, hdr, ETH_HLEN);
-	op->tx.iov[0].iov_base = op->tx.hdr;
-	op->tx.iov[0].iov_len = ETH_HLEN;
-	op->tx.iov[1].iov_base = (uint8_t *)frame + ETH_HLEN;
-	op->tx.iov[1].iov_len = len - ETH_HLEN;
-	memset(&op->tx.msg, 0, sizeof(op->tx.msg));
-	op->tx.msg.msg_iov = op->tx.iov;
-	op->tx.msg.msg_iovlen = 2;
+	struct pkt_tx *x = &t->tx[op - t->ops];
+
+	memcpy(x->hdr, hdr, ETH_HLEN);
+	x->iov[0].iov_base = x->hdr;
+	x->iov[0].iov_len = ETH_HLEN;
+	x->iov[1].iov_base = (uint8_t *)frame + ETH_HLEN;
+	x->iov[1].iov_len = len - ETH_HLEN;
+	memset(&x->msg, 0, sizeof(x->msg));
+	x->msg.msg_iov = x->iov;
+	x->msg.msg_iovlen = 2;
+	return &x->msg;
+}
+
+/* Control thread: @t's send state, once (only tenants with a MAC rule pay
+ * for it); freed with the tenant (control.c tenant_free()). */
+int pktio_tx_alloc(struct tenant *t)
+{
+	struct pkt_tx *x;
+
+	if (t->tx)
+		return 0;
+	x = calloc(t->nr_ops, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	__atomic_store_n(&t->tx, x, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* After the pollers stopped: nobody submits on the ports any more. */

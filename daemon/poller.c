@@ -816,8 +816,9 @@ have_fd:
 		io_uring_prep_send(us, fd, buf, s->len, MSG_NOSIGNAL);
 		break;
 	case XIO_OP_PKT_SEND:
-		pktio_tx_prep(op, hdr, buf, s->len);
-		io_uring_prep_sendmsg(us, fd, &op->tx.msg, MSG_NOSIGNAL);
+		io_uring_prep_sendmsg(us, fd,
+				      pktio_tx_prep(t, op, hdr, buf, s->len),
+				      MSG_NOSIGNAL);
 		break;
 	default: /* XIO_OP_RECV: the validator admits nothing else */
 		io_uring_prep_recv(us, fd, buf, s->len, 0);

@@ -289,6 +289,9 @@ static int op_add(const struct xio_msg_steer *m, struct tenant *t)
 		/* its frames may leave with it as source: room for that */
 		if (!pktio_tx_mac_room(t->id, m->mac))
 			return -ENOSPC;
+		err = pktio_tx_alloc(t);
+		if (err)
+			return err;
 		err = xio_steer_add_mac(steer, t->id, m->mac);
 		if (err)
 			return err;

@@ -158,13 +158,14 @@ struct op {
 	uint8_t in_use;
 	uint32_t len; /* XIO_OP_PKT_RECV: the posted buffer */
 	void *buf;
-	/* XIO_OP_PKT_SEND: sent as {hdr, the rest of the frame in the pool};
-	 * hdr is the copy pktio_tx_check() checked (host-private) */
-	struct {
-		struct msghdr msg;
-		struct iovec iov[2];
-		uint8_t hdr[14];
-	} tx;
+};
+
+/* XIO_OP_PKT_SEND of one in-flight slot: sent as {hdr, the rest of the
+ * frame in the pool}; hdr is the copy pktio_tx_check() checked. */
+struct pkt_tx {
+	struct msghdr msg;
+	struct iovec iov[2];
+	uint8_t hdr[14];
 };
 
 struct tenant_stats {
@@ -246,6 +247,10 @@ struct tenant {
 	/* [P] buffers posted with XIO_OP_PKT_RECV: a FIFO of ops[] chained
 	 * through next_free, oldest first (pktio.c) */
 	uint32_t rx_head, rx_tail, rx_nr;
+	/* PKT_SEND state per in-flight slot (nr_ops): made by the control
+	 * thread with the tenant's first MAC rule (store-release, before the
+	 * MAC is allowed), freed with the tenant; NULL: it cannot send */
+	struct pkt_tx *tx;
 	uint32_t sub_n; /* [P] its io_uring SQEs not yet submitted */
 	/* weighted share of poller time [P] (poller.c round_robin()) */
 	bool backlog;	    /* its last visit took something or was held */
@@ -392,8 +397,8 @@ void pktio_xsk_add(struct poller *p, struct xsk *x);
 void pktio_xsk_del(struct poller *p, struct xsk *x);
 int pktio_tx_fd(uint32_t port, uint32_t len);
 int pktio_tx_check(struct tenant *t, const void *frame, uint8_t hdr[14]);
-void pktio_tx_prep(struct op *op, const uint8_t hdr[14], void *frame,
-		   uint32_t len);
+struct msghdr *pktio_tx_prep(struct tenant *t, struct op *op,
+			     const uint8_t hdr[14], void *frame, uint32_t len);
 /* control thread */
 int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 		   struct xsk **out, int *fd_out);
@@ -404,6 +409,7 @@ void pktio_fini(void); /* after the pollers stopped */
 /* Source MACs tenants may send from: the MACs steered to them. */
 #define PKTIO_TX_MACS 8 /* per tenant */
 bool pktio_tx_mac_room(uint32_t id, const uint8_t mac[6]);
+int pktio_tx_alloc(struct tenant *t); /* before its first MAC */
 void pktio_tx_mac_set(const uint8_t mac[6], int64_t id); /* -1: nobody's */
 void pktio_tx_mac_clear(uint32_t id);
 /* Frames for tenant @id dropped on a full hand-off ring (any thread). */
