@@ -370,17 +370,12 @@ int main(int argc, char **argv)
 		CHECK(stat_of("pa", "bytes_sent") > 0);
 		/* A MAC moved to another tenant is no longer pa's to send
 		 * from; given back, it is again. */
-		snprintf(cmd, sizeof(cmd),
-			 "steer add pb --mac %02x:%02x:%02x:%02x:%02x:%02x",
-			 mac[0][0], mac[0][1], mac[0][2], mac[0][3], mac[0][4],
-			 mac[0][5]);
-		CHECK_EQ(xioctl(cmd), 0);
+		CHECK_EQ(steer_add_mac("pb", mac[0]), 0);
 		CHECK_EQ(pkt_send(qp, 0,
 				  frame_from(xio_buf_ptr(r, 0), dst, mac[0], 7,
 					     n)),
 			 -EPERM);
-		cmd[11] = 'a'; /* "steer add pa ..." */
-		CHECK_EQ(xioctl(cmd), 0);
+		CHECK_EQ(steer_add_mac("pa", mac[0]), 0);
 		CHECK_EQ(pkt_send(qp, 0,
 				  frame_from(xio_buf_ptr(r, 0), dst, mac[0], 7,
 					     n)),
