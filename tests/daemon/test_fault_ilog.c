@@ -53,15 +53,19 @@ static unsigned long long ilog_injected(void)
 	return inj;
 }
 
-static unsigned int dir_entries(const char *path)
+/* The in-flight logs (<name>.ilog) in @path: not xiod.lock, not steering. */
+static unsigned int dir_logs(const char *path)
 {
 	DIR *dir = opendir(path);
 	struct dirent *de;
 	unsigned int n = 0;
 
 	CHECK(dir);
-	while ((de = readdir(dir)))
-		n += de->d_name[0] != '.';
+	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+
+		n += len > 5 && !strcmp(de->d_name + len - 5, ".ilog");
+	}
 	closedir(dir);
 	return n;
 }
@@ -114,7 +118,7 @@ static void attach_faults(void)
 	}
 	wait_fd_count(d.pid, fds);
 	/* No log of a detached tenant, no half-made one. */
-	CHECK_EQ(dir_entries(state_dir), 0);
+	CHECK_EQ(dir_logs(state_dir), 0);
 	xiod_stop(&d);
 	inj = ilog_injected();
 	printf("attach: %u tenants, %u refused; ilog injected %llu == refused\n",
@@ -134,7 +138,7 @@ static void recovery_faults(void)
 	nop_roundtrip(xio_tenant_qp(t, 0), 1);
 	CHECK_EQ(kill(d.pid, SIGKILL), 0);
 	CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
-	CHECK_EQ(dir_entries(state_dir), 1); /* its log survived */
+	CHECK_EQ(dir_logs(state_dir), 1); /* its log survived */
 
 	faults_on("ilog=1:ENOMEM");
 	xiod_restart(&d, "--state-dir", state_dir, NULL);
@@ -145,7 +149,7 @@ static void recovery_faults(void)
 	wait_fd_count(d.pid, fds);
 	xiod_stop(&d);
 	CHECK_EQ(ilog_injected(), tries);
-	CHECK_EQ(dir_entries(state_dir), 1); /* kept for the next try */
+	CHECK_EQ(dir_logs(state_dir), 1); /* kept for the next try */
 
 	xiod_restart(&d, "--state-dir", state_dir, NULL);
 	CHECK_EQ(xio_tenant_reattach(t), 0);
