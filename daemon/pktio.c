@@ -322,7 +322,9 @@ static void ho_push(struct poller *p, uint32_t b, uint32_t id,
 
 	if (h && h->head - h->tail_seen == HO_SLOTS)
 		h->tail_seen = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
-	if (!h || h->head - h->tail_seen == HO_SLOTS || len > XSK_FRAME_SIZE) {
+	/* fault builds: as if the ring were full */
+	if (!h || h->head - h->tail_seen == HO_SLOTS || len > XSK_FRAME_SIZE ||
+	    xio__fault(XIO_FAULT_HANDOFF)) {
 		__atomic_fetch_add(&ho_drops[id], 1, __ATOMIC_RELAXED);
 		return;
 	}

@@ -43,6 +43,7 @@ static struct site sites[XIO_FAULT__NR] = {
 	[XIO_FAULT_PKT_RX] = {"pkt_rx", {-ENOBUFS}},
 	[XIO_FAULT_PKT_TX] = {"pkt_tx", {-EAGAIN, -ENOBUFS}},
 	[XIO_FAULT_ILOG] = {"ilog", {-ENOSPC, -EMFILE, -ENOMEM}},
+	[XIO_FAULT_HANDOFF] = {"handoff", {-ENOBUFS}},
 };
 
 static const struct {

@@ -35,6 +35,7 @@ enum xio_fault_site {
 	XIO_FAULT_PKT_RX,      /* a steered frame finds no RX buffer: a drop */
 	XIO_FAULT_PKT_TX,      /* a PKT_SEND's packet socket: its error CQE */
 	XIO_FAULT_ILOG,	       /* a tenant's in-flight log: create or reopen */
+	XIO_FAULT_HANDOFF,     /* a hand-off ring between pollers full: drop */
 	XIO_FAULT__NR
 };
 

@@ -9,14 +9,16 @@
  *   pkt_rx    a steered frame that finds no RX buffer
  *   pkt_tx    XIO_OP_PKT_SEND refused before io_uring (-ENOBUFS)
  *   cqe       the io_uring result of a PKT_SEND
+ *   handoff   a full hand-off ring: xiod runs two pollers, the second
+ *             tenant on the one that owns no socket
  *
  * at random points, and every injection accounted for, exactly:
  *
  *   xsk      == the queues xiod reported without a socket (its log); each
  *               failed attach detached again leaves xiod at its fd count
  *   xsk_fill == retried, and no frame lost: sent == received + dropped
- *   pkt_rx   == the tenants' drops (steer_drops), with buffers always
- *               posted; every received frame whole, in order
+ *   pkt_rx + handoff == the tenants' drops (steer_drops), with buffers
+ *               always posted; every received frame whole, in order
  *   pkt_tx   == -ENOBUFS CQEs, and those frames never reach the peer
  *   cqe      == other error or short PKT_SEND CQEs (those were sent)
  *
@@ -238,7 +240,7 @@ static void tx_frames(unsigned int n, unsigned int *refused,
 
 int main(void)
 {
-	unsigned long long inj, ret, drops;
+	unsigned long long inj, hinj, ret, drops;
 	unsigned int xsk_fails, refused, faulted, k, i;
 	int saved, lf;
 
@@ -251,7 +253,8 @@ int main(void)
 	snprintf(report_path, sizeof(report_path),
 		 "/tmp/xio-fault-pktio-%d.txt", (int)getpid());
 	setenv("XIO_FAULTS",
-	       "xsk=0.4,xsk_fill=0.2,pkt_rx=0.1,pkt_tx=0.1:ENOBUFS,cqe=0.1,seed=23",
+	       "xsk=0.4,xsk_fill=0.2,pkt_rx=0.1,pkt_tx=0.1:ENOBUFS,cqe=0.1,"
+	       "handoff=0.1,seed=23",
 	       1);
 	setenv("XIO_FAULTS_REPORT", report_path, 1);
 	/* xiod's log (its stderr) into a file: the failed sockets. */
@@ -259,7 +262,9 @@ int main(void)
 	saved = dup(2);
 	lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	CHECK(saved >= 0 && lf >= 0 && dup2(lf, 2) == 2);
-	xiod_start(&d, "--cpus", "0", "--log-level", "info", NULL);
+	xiod_start(&d, "--pollers", "2", "--cpus",
+		   sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "0,1" : "0,0",
+		   "--log-level", "info", NULL);
 	CHECK(dup2(saved, 2) == 2);
 	close(saved);
 	close(lf);
@@ -268,6 +273,7 @@ int main(void)
 		tn[k] = pkt_tenant(names[k], NBUF, BUFSZ);
 		mac_of(mac[k], k + 1, 0);
 	}
+	CHECK_EQ(stat_of("fb", "poller"), 1); /* its frames: hand-off */
 	xsk_fails = attach_until_sockets();
 	for (k = 0; k < NT; k++) {
 		CHECK_EQ(steer_add_mac(names[k], mac[k]), 0);
@@ -293,9 +299,11 @@ int main(void)
 	printf("xsk_fill: injected %llu == retried %llu\n", inj, ret);
 	CHECK_EQ(inj, ret);
 	report("pkt_rx", &inj, &ret);
-	printf("pkt_rx: injected %llu == dropped %llu\n", inj, drops);
-	CHECK_EQ(inj, drops);
-	CHECK(drops > 0);
+	report("handoff", &hinj, &ret);
+	printf("pkt_rx + handoff: injected %llu + %llu == dropped %llu\n", inj,
+	       hinj, drops);
+	CHECK_EQ(inj + hinj, drops);
+	CHECK(inj > 0 && hinj > 0);
 	report("pkt_tx", &inj, &ret);
 	printf("pkt_tx: injected %llu == refused %u\n", inj, refused);
 	CHECK_EQ(inj, refused);
