@@ -171,7 +171,11 @@ static int tenant_log_init(struct tenant *t)
 	return 0;
 }
 
-/* A tenant re-adopted after a restart brings its region and eventfds. */
+/*
+ * A tenant re-adopted after a restart: its id, and what a reattaching guest
+ * brings (its region and eventfds; NULL for a VM tenant, whose region file
+ * vm_tenant_region() adopts and whose eventfds are new).
+ */
 struct adopt {
 	struct xio_region *region;
 	const int *evfds; /* kick[i] = evfds[2i], notify[i] = evfds[2i + 1] */
@@ -196,10 +200,10 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	t->log.fd = -1;
 	REGION_OPTS_FROM_MSG(&ro, m);
 	err = 0;
-	if (ad)
-		t->region = ad->region;
-	else if (vm)
+	if (vm)
 		err = vm_tenant_region(vm, t, &t->region);
+	else if (ad)
+		t->region = ad->region;
 	else
 		err = xio_region_create(&ro, &t->region);
 	if (err)
@@ -237,7 +241,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		 * only through io_uring, one write in flight at a time (see
 		 * notify_guest()); non-blocking for the guest's reads.
 		 */
-		if (ad) {
+		if (ad && ad->evfds) {
 			q->kick_fd = ad->evfds[2 * i];
 			q->notify_fd = ad->evfds[2 * i + 1];
 			q->notify_owed = true; /* wake a guest that waits */
@@ -258,6 +262,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	memcpy(t->name, m->name, sizeof(t->name));
 	t->persist = m->flags & XIO_ATTACH_F_PERSIST;
 	t->no_doorbell = m->flags & XIO_ATTACH_F_NO_DOORBELL;
+	t->vm = vm != NULL;
 	t->pid = c->cred.pid;
 	t->uid = c->cred.uid;
 	t->id = ad ? ad->id : next_id++;
@@ -274,6 +279,7 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 			.attach_flags = m->flags,
 			.l = l,
 			.region_size = xio_region_size(t->region),
+			.vm = vm,
 		};
 
 		err = ilog_create(cfg.state_dir, &li, &t->log);
@@ -289,12 +295,14 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 	*out = t;
 	return 0;
 fail:
-	if (ad) {
-		/* The caller still owns what it brought. */
+	/* The caller still owns what it brought. */
+	if (ad && !vm)
 		t->region = NULL;
-		for (i = 0; t->qps && i < t->nr_qpairs; i++)
-			t->qps[i].kick_fd = t->qps[i].notify_fd = -1;
-	}
+	for (i = 0; ad && ad->evfds && t->qps && i < t->nr_qpairs; i++)
+		t->qps[i].kick_fd = t->qps[i].notify_fd = -1;
+	/* An adopted file is QEMU's memory still: never unlinked here. */
+	if (vm && (vm->flags & XIO_VM_F_ADOPT))
+		vm_tenant_keep_file(t);
 	tenant_free(t);
 	return err;
 }
@@ -320,6 +328,16 @@ static struct poller *least_loaded(int node)
 		}
 	}
 	return best;
+}
+
+/* A new tenant into the list, on the least-loaded poller (not told yet). */
+static void tenant_enlist(struct tenant *t, int node)
+{
+	*tenants_tail = t;
+	tenants_tail = &t->next;
+	nr_tenants++;
+	t->p = least_loaded(node);
+	t->p->nr_assigned++;
 }
 
 /* Begin a tenant's teardown; the poller reports back when it drained. */
@@ -460,11 +478,7 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 	}
 	t->conn = c;
 	c->t = t;
-	*tenants_tail = t;
-	tenants_tail = &t->next;
-	nr_tenants++;
-	t->p = least_loaded(m->numa_node);
-	t->p->nr_assigned++;
+	tenant_enlist(t, m->numa_node);
 	log_info(
 		"tenant %u '%s' attached: pid %d uid %u, %u qpair(s) of %u/%u entries, %u x %u B pool, region %zu KiB, poller %u",
 		t->id, t->name, (int)t->pid, (unsigned)t->uid, t->nr_qpairs,
@@ -472,6 +486,23 @@ static int do_attach(struct conn *c, const struct xio_msg_attach *m)
 		xio_region_size(t->region) >> 10, t->p->idx);
 	poller_send(t->p, XIO_PCMD_ADD, t);
 	return 0;
+}
+
+/* What tenant_create() reads of an ATTACH, for VM tenant @m. */
+static void vm_attach_msg(const struct xio_msg_vm_tenant *m,
+			  struct xio_msg_attach *a)
+{
+	memset(a, 0, sizeof(*a));
+	memcpy(a->name, m->name, sizeof(a->name));
+	a->nr_qpairs = m->nr_qpairs;
+	a->sq_entries = m->sq_entries;
+	a->cq_entries = m->cq_entries;
+	a->buf_size = m->buf_size;
+	a->nr_bufs = m->nr_bufs;
+	a->numa_node = m->numa_node;
+	a->flags = XIO_ATTACH_F_PERSIST;
+	if (!(m->flags & XIO_VM_F_DOORBELL))
+		a->flags |= XIO_ATTACH_F_NO_DOORBELL;
 }
 
 /*
@@ -494,17 +525,11 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	if (!xio__str_ok(m->name, sizeof(m->name)) || !name_ok(m->name) ||
 	    m->numa_node < XIO_ATTACH_NUMA_AUTO || (m->flags & ~XIO_VM_F_MASK))
 		return -EINVAL;
-	memset(&a, 0, sizeof(a));
-	memcpy(a.name, m->name, sizeof(a.name));
-	a.nr_qpairs = m->nr_qpairs;
-	a.sq_entries = m->sq_entries;
-	a.cq_entries = m->cq_entries;
-	a.buf_size = m->buf_size;
-	a.nr_bufs = m->nr_bufs;
-	a.numa_node = m->numa_node;
-	a.flags = XIO_ATTACH_F_PERSIST;
-	if (!(m->flags & XIO_VM_F_DOORBELL))
-		a.flags |= XIO_ATTACH_F_NO_DOORBELL;
+	/* A doorbell tenant is re-adopted by xiod itself from its log, at
+	 * startup (vm_readopt()), never on request. */
+	if ((m->flags & XIO_VM_F_ADOPT) && (m->flags & XIO_VM_F_DOORBELL))
+		return -EINVAL;
+	vm_attach_msg(m, &a);
 	if (m->size > cfg.max_region_bytes)
 		return -E2BIG;
 	if (nr_tenants >= cfg.max_tenants)
@@ -528,11 +553,7 @@ static int do_vm_tenant(struct conn *c, const struct xio_msg_vm_tenant *m)
 	r.tenant_id = t->id;
 	r.region_size = xio_region_size(t->region);
 	r.nr_qpairs = t->nr_qpairs;
-	*tenants_tail = t;
-	tenants_tail = &t->next;
-	nr_tenants++;
-	t->p = least_loaded(m->numa_node);
-	t->p->nr_assigned++;
+	tenant_enlist(t, m->numa_node);
 	log_info(
 		"tenant %u '%s': VM tenant, %s %s (%zu KiB, %s), node %d, poller %u",
 		t->id, t->name,
@@ -586,7 +607,7 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 	w->parks = ctr_get(&t->st.parks);
 	w->attach_flags = (t->persist ? XIO_ATTACH_F_PERSIST : 0) |
 			  (t->no_doorbell ? XIO_ATTACH_F_NO_DOORBELL : 0) |
-			  (vm_tenant_is(t) ? XIO_TENANT_F_VM : 0);
+			  (t->vm ? XIO_TENANT_F_VM : 0);
 }
 
 /* ---- accounting --------------------------------------------------------- */
@@ -1653,11 +1674,7 @@ static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
 		t->conn = c;
 		c->t = t;
 	}
-	*tenants_tail = t;
-	tenants_tail = &t->next;
-	nr_tenants++;
-	t->p = least_loaded(XIO_ATTACH_NUMA_AUTO);
-	t->p->nr_assigned++;
+	tenant_enlist(t, XIO_ATTACH_NUMA_AUTO);
 	log_info("tenant %u '%s' reattached: pid %d uid %u, poller %u", t->id,
 		 t->name, (int)c->cred.pid, (unsigned)c->cred.uid, t->p->idx);
 	steering_tenant_back(t);
@@ -1776,6 +1793,145 @@ static int orphans_tick_ms(void)
 		return -1;
 	return now >= orphans_due ? 0 :
 				    (int)((orphans_due - now) / 1000000 + 1);
+}
+
+/*
+ * At startup, a VM tenant whose in-flight log is in the state directory is
+ * re-adopted by xiod itself: nobody would send a REATTACH for it (QEMU does
+ * not speak xio), and no libvirt round-trip is needed.  The region file
+ * QEMU still maps (ivshmem-plain: the log's path; ivshmem-doorbell:
+ * <state dir>/<name>.region, and xiod listens on its socket again) is
+ * checked like guest input and held to the log's geometry, then the
+ * tenant gets the restore and recovery of a REATTACH.  1: not a VM
+ * tenant's log (its guest reattaches); 0; or -errno, the log and the file
+ * left as they are.
+ */
+static int vm_readopt(const char *name)
+{
+	struct xio_msg_vm_tenant m;
+	struct xio_msg_attach a;
+	const struct xio_layout *l;
+	const struct ilog_hdr *h;
+	struct conn self;
+	struct ilog lg;
+	struct adopt ad = {0};
+	struct tenant *t = NULL, *o;
+	int err;
+
+	err = ilog_open(cfg.state_dir, name, &lg);
+	if (err)
+		return err;
+	h = lg.hdr;
+	if (!h->vm_kind) {
+		ilog_close(&lg, false);
+		return 1;
+	}
+	err = nr_tenants >= cfg.max_tenants ? -EUSERS : 0;
+	for (o = tenants; o && !err; o = o->next)
+		if (!strcmp(o->name, name) || o->id == h->tenant_id)
+			err = -EEXIST;
+	if (err)
+		goto out;
+	/* Everything from the log: checked by ilog_open(), and again by
+	 * vm_tenant_region() as if an administrator had sent it. */
+	memset(&m, 0, sizeof(m));
+	memcpy(m.name, h->name, sizeof(m.name));
+	memcpy(m.path, h->vm_path, sizeof(m.path));
+	m.size = h->region_size;
+	m.nr_qpairs = h->nr_qpairs;
+	m.sq_entries = h->sq_entries;
+	m.cq_entries = h->cq_entries;
+	m.buf_size = h->buf_size;
+	m.nr_bufs = h->nr_bufs;
+	m.numa_node = h->vm_node;
+	m.uid = h->vm_uid;
+	m.gid = h->vm_gid;
+	m.mode = h->vm_mode;
+	m.flags = XIO_VM_F_ADOPT;
+	if (h->vm_kind == ILOG_VM_DOORBELL)
+		m.flags |= XIO_VM_F_DOORBELL;
+	vm_attach_msg(&m, &a);
+	/*
+	 * ivshmem-doorbell: QEMU keeps the kick eventfds of the xiod that
+	 * died and does not take new ones from a server (docs/vm.md), so the
+	 * guest's kicks are lost from now on: the tenant is polled.
+	 */
+	a.flags |= XIO_ATTACH_F_NO_DOORBELL;
+	memset(&self, 0, sizeof(self));
+	self.cred.uid = h->uid;
+	ad.id = h->tenant_id;
+	err = tenant_create(&a, &self, &m, &ad, &t);
+	if (err)
+		goto out;
+	l = xio_region_layout(t->region);
+	if (l->nr_qpairs != h->nr_qpairs || l->sq_entries != h->sq_entries ||
+	    l->cq_entries != h->cq_entries || l->buf_size != h->buf_size ||
+	    l->nr_bufs != h->nr_bufs ||
+	    xio_region_size(t->region) != h->region_size) {
+		err = -ESTALE;
+		goto drop;
+	}
+	t->log = lg;
+	lg.base = NULL; /* moved */
+	lg.fd = -1;
+	lg.path = NULL;
+	tenant_restore(t, t->log.hdr);
+	err = tenant_recover(t);
+	if (!err && (m.flags & XIO_VM_F_DOORBELL))
+		err = vm_doorbell_listen(t, &m);
+	if (err)
+		goto drop;
+	if (t->id >= next_id)
+		next_id = t->id + 1;
+	tenant_enlist(t, m.numa_node);
+	log_info("tenant %u '%s': VM tenant re-adopted: %s %s, poller %u%s",
+		 t->id, t->name,
+		 (m.flags & XIO_VM_F_DOORBELL) ? "ivshmem-doorbell server" :
+						 "file",
+		 m.path, t->p->idx,
+		 (m.flags & XIO_VM_F_DOORBELL) ? " (polled from now on)" : "");
+	steering_tenant_back(t);
+	poller_send(t->p, XIO_PCMD_ADD, t);
+	return 0;
+drop:
+	vm_tenant_keep_file(t);
+	ilog_close(&t->log, false);
+	tenant_free(t);
+out:
+	ilog_close(&lg, false);
+	return err;
+}
+
+/* Every VM tenant logged in the state directory, at startup. */
+static void vm_readopt_all(void)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (!cfg.state_dir)
+		return;
+	d = opendir(cfg.state_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char name[XIO_NAME_MAX];
+		int err;
+
+		if (n < 6 || n - 5 >= sizeof(name) ||
+		    strcmp(de->d_name + n - 5, ".ilog"))
+			continue;
+		memcpy(name, de->d_name, n - 5);
+		name[n - 5] = '\0';
+		if (!name_ok(name))
+			continue;
+		err = vm_readopt(name);
+		if (err < 0)
+			log_warn(
+				"tenant '%s': VM tenant not re-adopted: %s (its log stays)",
+				name, strerror(-err));
+	}
+	closedir(d);
 }
 
 /* Ids in the state directory stay reserved for their tenants' return. */
@@ -2314,6 +2470,7 @@ int control_run(void)
 		return -errno;
 	state_dir_scan();
 	steering_restore();
+	vm_readopt_all();
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sig_fd < 0 || done_fd < 0 || epfd < 0)

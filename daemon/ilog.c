@@ -192,6 +192,16 @@ int ilog_create(const char *dir, const struct ilog_ident *id, struct ilog *lg)
 	h->region_size = id->region_size;
 	h->q_weight = XIO_QUOTA_WEIGHT_DEFAULT;
 	snprintf(h->name, sizeof(h->name), "%s", id->name);
+	if (id->vm) {
+		h->vm_kind = (id->vm->flags & XIO_VM_F_DOORBELL) ?
+				     ILOG_VM_DOORBELL :
+				     ILOG_VM_FILE;
+		h->vm_uid = id->vm->uid;
+		h->vm_gid = id->vm->gid;
+		h->vm_mode = id->vm->mode ? id->vm->mode : 0600;
+		h->vm_node = id->vm->numa_node;
+		snprintf(h->vm_path, sizeof(h->vm_path), "%s", id->vm->path);
+	}
 	ilog_seal(lg);
 	if (tmp && rename(tmp, lg->path) < 0) {
 		err = -errno;
@@ -259,6 +269,12 @@ static const char *hdr_check(const struct ilog *lg, const char *name,
 	if (h->nr_targets > XIO_MAX_TARGETS ||
 	    (h->attach_flags & ~XIO_ATTACH_F_MASK))
 		return "target count or flags";
+	if (h->vm_kind > ILOG_VM_DOORBELL ||
+	    (h->vm_kind &&
+	     (!memchr(h->vm_path, 0, sizeof(h->vm_path)) ||
+	      h->vm_path[0] != '/' || (h->vm_mode & ~0770U) ||
+	      h->vm_node < XIO_ATTACH_NUMA_AUTO)))
+		return "VM part";
 	for (i = 0; i < h->nr_targets; i++) {
 		const struct ilog_target *tg = &lg->targets[i];
 

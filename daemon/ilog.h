@@ -53,7 +53,7 @@
 #include "proto.h"
 
 #define ILOG_MAGIC 0x31474f4c494f4958ULL /* "XIOILOG1" little-endian */
-#define ILOG_VERSION 1U
+#define ILOG_VERSION 2U /* 2: the VM part */
 #define ILOG_HDR_SIZE 4096U
 #define ILOG_TARGETS_OFF ILOG_HDR_SIZE
 
@@ -65,6 +65,12 @@
 /* TAKEN, and a SEND, RECV or PKT_SEND handed to io_uring (or about to be):
  * not re-executed after a restart (ilog_recover(): -EINTR). */
 #define ILOG_ISSUED 0x44535349U /* "ISSD" */
+
+/* struct ilog_hdr.vm_kind */
+#define ILOG_VM_NONE 0U
+#define ILOG_VM_FILE 1U	    /* ivshmem-plain: the region is vm_path */
+#define ILOG_VM_DOORBELL 2U /* ivshmem-doorbell: server socket vm_path,
+			     * region <state dir>/<name>.region */
 
 /* struct ilog_target.kind */
 #define ILOG_T_NONE 0U
@@ -99,6 +105,15 @@ struct ilog_hdr {
 	uint32_t q_inflight;
 	uint32_t nr_targets;
 	char name[XIO_NAME_MAX];
+	/*
+	 * VM tenants (XIO_MSG_VM_TENANT): what xiod needs to re-adopt one by
+	 * itself at startup (control.c, vm_readopt()); vm_kind 0 otherwise.
+	 */
+	uint32_t vm_kind; /* ILOG_VM_* */
+	uint32_t vm_uid, vm_gid, vm_mode; /* of the file or socket */
+	int32_t vm_node;
+	uint32_t vm_resv;
+	char vm_path[XIO_PATH_MAX]; /* FILE: region file; DOORBELL: socket */
 	uint64_t csum; /* FNV-1a over the header (this field 0) + targets */
 	/*
 	 * Not in the checksum: 0 when the static part is sealed; during an
@@ -140,6 +155,7 @@ struct ilog_ident {
 	uint32_t tenant_id, uid, attach_flags;
 	const struct xio_layout *l;
 	uint64_t region_size;
+	const struct xio_msg_vm_tenant *vm; /* NULL: not a VM tenant */
 };
 
 /*

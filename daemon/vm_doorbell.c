@@ -237,6 +237,24 @@ void vm_doorbell_events(void)
 	} while (n == 32);
 }
 
+/* A socket file at @sa that nobody listens on (left by a killed xiod). */
+static bool socket_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	bool stale;
+	int p;
+
+	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	p = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p < 0)
+		return false;
+	stale = connect(p, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
+		errno == ECONNREFUSED;
+	close(p);
+	return stale;
+}
+
 int vm_doorbell_listen(struct tenant *t, const struct xio_msg_vm_tenant *m)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -261,6 +279,13 @@ int vm_doorbell_listen(struct tenant *t, const struct xio_msg_vm_tenant *m)
 	/* Never reachable by others, not even between bind and chmod. */
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	/* Re-adopted after a restart: the dead xiod's socket is still there. */
+	if (err == -EADDRINUSE && (m->flags & XIO_VM_F_ADOPT) &&
+	    socket_stale(&sa)) {
+		unlink(sa.sun_path);
+		err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno :
+									 0;
+	}
 	umask(old);
 	if (err) {
 		close(fd);

@@ -30,11 +30,18 @@
  * like guest input (xio_region_attach_fd) and it is then guarded and
  * served like a file xiod created.  The slot keeps that fd for the size
  * checks (an attached region does not own one).
+ *
+ * ivshmem-doorbell tenants, when xiod has a state directory, have their
+ * region in a file there too (<state dir>/<name>.region, 0600, xiod's):
+ * QEMU gets it as an fd, so it can ftruncate() it like a /dev/shm file
+ * (the same guard applies), and it outlives xiod, so that a restarted
+ * xiod re-adopts the tenant from its in-flight log (control.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -111,13 +118,16 @@ static struct vm_slot *slot_of(const struct tenant *t)
 }
 
 /*
- * The new file of a fresh VM tenant, geometry and size as @m says; for
- * ivshmem-doorbell (XIO_VM_F_DOORBELL) a memfd instead (@st unused).
+ * The new file @path of a fresh VM tenant, geometry and size as @m says.
+ * ivshmem-doorbell (XIO_VM_F_DOORBELL): @path NULL (no state directory) is
+ * a sealed memfd (@st unused); else the file in the state directory, which
+ * outlives xiod so that a restarted one re-adopts it (QEMU gets an fd).
  */
-static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
-		       struct stat *st)
+static int create_file(const struct xio_msg_vm_tenant *m, const char *path,
+		       struct xio_region **r, struct stat *st)
 {
 	struct xio_region_opts ro = {.sz = sizeof(ro)};
+	bool db = m->flags & XIO_VM_F_DOORBELL;
 	struct xio_layout l;
 	uint64_t sz;
 	int err, fd;
@@ -133,20 +143,25 @@ static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
 		return -EINVAL;
 	/*
 	 * ivshmem-doorbell: the memory travels as an fd over xiod's server
-	 * socket (vm_doorbell.c), so it is a sealed memfd like a local
-	 * tenant's, sized as a BAR: nobody can shrink it, no SIGBUS guard.
+	 * socket (vm_doorbell.c), sized as a BAR.  A memfd is sealed (nobody
+	 * can shrink it, no SIGBUS guard) but dies with xiod.
 	 */
-	if (m->flags & XIO_VM_F_DOORBELL) {
+	if (db && !path) {
 		ro.flags |= XIO_REGION_POW2;
 		return xio_region_create(&ro, r);
 	}
-	err = xio_region_create_file(m->path, m->mode ? m->mode : 0600, &ro, r);
+	/* The name is free (no tenant has it): a file left there is a dead
+	 * tenant's that was not re-adopted. */
+	if (db)
+		unlink(path);
+	err = xio_region_create_file(path, db ? 0600 : (m->mode ? m->mode : 0600),
+				     &ro, r);
 	if (err)
 		return err;
 	fd = xio_region_fd(*r);
-	if (fchown(fd, m->uid, m->gid) < 0 || fstat(fd, st) < 0) {
+	if ((!db && fchown(fd, m->uid, m->gid) < 0) || fstat(fd, st) < 0) {
 		err = -errno;
-		unlink(m->path);
+		unlink(path);
 		xio_region_destroy(*r);
 		*r = NULL;
 		return err;
@@ -154,13 +169,13 @@ static int create_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
 	return 0;
 }
 
-/* The existing file of a VM tenant xiod lost; returns the fd kept. */
-static int adopt_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
+/* The existing file @path of a VM tenant xiod lost; returns the fd kept. */
+static int adopt_file(const char *path, uint64_t size, struct xio_region **r,
 		      struct stat *st)
 {
 	int err, fd;
 
-	fd = open(m->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -EINVAL : -errno;
 	if (fstat(fd, st) < 0) {
@@ -168,7 +183,7 @@ static int adopt_file(const struct xio_msg_vm_tenant *m, struct xio_region **r,
 		goto fail;
 	}
 	err = -EINVAL;
-	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != m->size ||
+	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != size ||
 	    (st->st_mode & 0007))
 		goto fail;
 	err = xio_region_attach_fd(fd, 0, r);
@@ -183,6 +198,9 @@ fail:
 int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 		     struct xio_region **r)
 {
+	bool db = m->flags & XIO_VM_F_DOORBELL;
+	char rpath[XIO_PATH_MAX];
+	const char *path = m->path;
 	struct vm_slot *s = NULL;
 	struct stat st;
 	unsigned int i;
@@ -192,11 +210,19 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	    (m->flags & ~XIO_VM_F_MASK) || (m->mode & ~0777U) ||
 	    (m->mode & 0007))
 		return -EINVAL; /* never world-accessible */
-	/* ivshmem-doorbell: no file to guard; nothing to adopt (the memfd
-	 * died with the xiod that made it). */
-	if (m->flags & XIO_VM_F_DOORBELL)
-		return (m->flags & XIO_VM_F_ADOPT) ? -EINVAL :
-						     create_file(m, r, &st);
+	if (db) {
+		/* No state directory: a memfd, nothing to guard, nothing to
+		 * adopt (it died with the xiod that made it). */
+		if (!cfg.state_dir)
+			return (m->flags & XIO_VM_F_ADOPT) ?
+				       -EINVAL :
+				       create_file(m, NULL, r, &st);
+		if (snprintf(rpath, sizeof(rpath), "%s/%s.region",
+			     cfg.state_dir,
+			     m->name) >= (int)sizeof(rpath))
+			return -ENAMETOOLONG;
+		path = rpath;
+	}
 	for (i = 0; i < VM_MAX && !s; i++)
 		if (!slots[i].t &&
 		    !__atomic_load_n(&slots[i].base, __ATOMIC_RELAXED))
@@ -204,10 +230,10 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	if (!s)
 		return -EUSERS;
 	if (m->flags & XIO_VM_F_ADOPT) {
-		fd = adopt_file(m, r, &st);
+		fd = adopt_file(path, m->size, r, &st);
 		err = fd < 0 ? fd : 0;
 	} else {
-		err = create_file(m, r, &st);
+		err = create_file(m, path, r, &st);
 	}
 	if (err)
 		return err;
@@ -215,7 +241,7 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	s->fd = fd;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
-	memcpy(s->path, m->path, sizeof(s->path));
+	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->len = xio_region_size(*r);
 	s->next_check_ms = 0;
 	__atomic_store_n(&s->faulted, 0, __ATOMIC_RELAXED);
@@ -225,9 +251,12 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 	return 0;
 }
 
-bool vm_tenant_is(const struct tenant *t)
+void vm_tenant_keep_file(struct tenant *t)
 {
-	return nr_vm && slot_of(t);
+	struct vm_slot *s = slot_of(t);
+
+	if (s)
+		s->ino = 0; /* never an inode: vm_tenant_forget() keeps it */
 }
 
 void vm_tenant_forget(struct tenant *t)

@@ -239,6 +239,7 @@ struct tenant {
 	bool draining;	     /* [P] */
 	bool persist;	     /* outlives its connection (admin's choice) */
 	bool no_doorbell;    /* the guest cannot kick: never park/sleep long */
+	bool vm;	     /* a VM tenant (XIO_MSG_VM_TENANT) */
 	bool parked;	     /* [P] idle: not visited, NEED_WAKEUP armed */
 	uint32_t pidx;	     /* [P] index in poller->parked[] while parked */
 	uint64_t last_work_us; /* [P] last visit that took something */

@@ -173,7 +173,7 @@ static void d_magic(struct ilog *lg, int fd)
 static void d_version(struct ilog *lg, int fd)
 {
 	(void)fd;
-	lg->hdr->version = 2;
+	lg->hdr->version = ILOG_VERSION + 1;
 	ilog_seal(lg); /* a consistent file of another version */
 }
 static void d_recsize(struct ilog *lg, int fd)
