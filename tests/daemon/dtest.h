@@ -9,6 +9,9 @@
 
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -424,6 +427,43 @@ static inline int raw_reply(int fd, uint32_t *type)
 }
 
 #ifdef XIOCTL_PATH
+/*
+ * One ivshmem server message (xiod as QEMU's ivshmem server, docs/vm.md):
+ * 1 with *v (and *fd or -1), 0 on EOF or reset.
+ */
+static inline int dt_recv64(int sock, int64_t *v, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	uint64_t le;
+	struct iovec iov = {.iov_base = &le, .iov_len = sizeof(le)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+
+	*fd = -1;
+	/* Closed with our bytes unread: a reset, i.e. dropped. */
+	if (n < 0 && errno == ECONNRESET)
+		return 0;
+	CHECK(n >= 0);
+	if (n == 0)
+		return 0;
+	CHECK_EQ(n, (ssize_t)sizeof(le));
+	CHECK(!(mh.msg_flags & MSG_CTRUNC));
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		CHECK(c->cmsg_type == SCM_RIGHTS);
+		CHECK_EQ(c->cmsg_len, CMSG_LEN(sizeof(int))); /* one fd */
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	}
+	*v = (int64_t)le64toh(le);
+	return 1;
+}
+
 /*
  * Run xioctl with @args (a shell fragment) against @d: its stdout, and its
  * stderr too when @with_stderr, into @out (NUL-terminated); returns its exit

@@ -3,12 +3,19 @@
  * xiod killed with SIGKILL at random moments under load, and restarted
  * (same socket, same --state-dir): issue 8's exactly-once test.
  *
- * NT tenants (threads of this process) run a mixed load on file targets:
+ * NT tenants (threads of this process) run a mixed load on file targets,
+ * two guests (xio_client_attach) and two VM-style tenants (VM_TENANT, as
+ * the libvirt hook makes them): one ivshmem-plain (a region file the
+ * thread maps, as QEMU does) and one ivshmem-doorbell (the thread plays
+ * QEMU on xiod's server socket, maps the region fd it gets and kicks the
+ * kick eventfd it got, which after a restart is the dead xiod's: kicks are
+ * lost, as in QEMU).  The load:
  * WRITEs of checksummed blocks (tenant id, block number, generation, a
  * checksum of the payload), READs that verify them, and NOPs.  Each tenant
  * keeps DEPTH requests in flight, at most one per block.  When its
  * completions stop and its control connection hangs up, it calls
- * xio_tenant_reattach() until the new xiod takes it back.  The main thread
+ * xio_tenant_reattach() until the new xiod takes it back; a VM tenant does
+ * nothing: xiod re-adopts it from its state directory by itself.  The main thread
  * kills xiod a random 0..4 ms after every tenant was served again, 1,000
  * times (100 under sanitizers; $XIO_RESTART_KILLS for a long run; on a
  * machine so loaded that 90 s pass first, at least a quarter of them), and
@@ -24,6 +31,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/un.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,7 +40,9 @@
 
 #include "dtest.h"
 
-#define NT 3
+#define NT 4
+#define NLOCAL 2 /* then one ivshmem-plain, one ivshmem-doorbell tenant */
+#define VM_SIZE (1ULL << 20)
 #define DEPTH 8
 #define NBLK 64
 #define BS 4096U
@@ -58,7 +68,10 @@ struct tn {
 	int idx;
 	char name[32];
 	char file[96];
-	struct xio_tenant *t;
+	struct xio_tenant *t; /* a guest; NULL: a VM tenant */
+	struct xio_region *r; /* a VM tenant's mapping */
+	int vm_fds[4];	      /* doorbell: socket, region, kick, notify */
+	char vm_path[100];    /* region file or server socket */
 	struct xio_qp *qp;
 	struct slot s[DEPTH];
 	uint64_t committed[NBLK]; /* generation of the last completed write */
@@ -129,6 +142,11 @@ static bool verify(struct tn *x, const unsigned char *b, uint32_t block)
 	       h.sum == payload_sum(b + sizeof(h), BS - sizeof(h));
 }
 
+static struct xio_region *tn_region(const struct tn *x)
+{
+	return x->t ? xio_tenant_region(x->t) : x->r;
+}
+
 /* Back to xiod after it died: retry until the new one takes us. */
 static void reattach(struct tn *x)
 {
@@ -172,7 +190,7 @@ static void submit_one(struct tn *x, int i)
 	struct slot *s = &x->s[i];
 	struct xio_sqe *sqe = xio_get_sqe(x->qp);
 	uint32_t r = (uint32_t)(rnd(&x->seed) % 100), b;
-	unsigned char *buf = xio_buf_ptr(xio_tenant_region(x->t), (uint32_t)i);
+	unsigned char *buf = xio_buf_ptr(tn_region(x), (uint32_t)i);
 
 	CHECK(sqe);
 	s->ud = ((uint64_t)x->idx << 48) | ++x->next_ud;
@@ -240,7 +258,7 @@ static void complete(struct tn *x, const struct xio_cqe *c)
 		x->mismatches++;
 		goto done;
 	}
-	buf = xio_buf_ptr(xio_tenant_region(x->t), (uint32_t)i);
+	buf = xio_buf_ptr(tn_region(x), (uint32_t)i);
 	if (s->op == XIO_OP_WRITE) {
 		x->committed[s->block] = s->gen;
 	} else if (!verify(x, buf, s->block)) {
@@ -282,7 +300,14 @@ static void *tenant_main(void *arg)
 			}
 		if (n)
 			CHECK(xio_submit(x->qp) >= 0);
-		err = xio_wait_cqe(x->qp, &c, 2);
+		if (x->t) {
+			err = xio_wait_cqe(x->qp, &c, 2);
+		} else {
+			/* A VM polls (no interrupt): sleep, not spin. */
+			err = xio_peek_cqe(x->qp, &c);
+			if (err)
+				usleep(100);
+		}
 		if (!err) {
 			do {
 				complete(x, c);
@@ -292,10 +317,14 @@ static void *tenant_main(void *arg)
 			continue;
 		}
 		CHECK(err == -ETIMEDOUT || err == -EAGAIN || err == -EINTR);
-		if (xio_tenant_hung_up(x->t) == 1) {
+		if (x->t && xio_tenant_hung_up(x->t) == 1) {
 			reattach(x);
 			last_progress = dt_now_ms();
-		} else if (dt_now_ms() - last_progress > HANG_MS) {
+		} else if (!x->t && !atomic_load(&spawned_ms)) {
+			last_progress = dt_now_ms(); /* xiod is being reaped */
+		} else if (dt_now_ms() - last_progress > HANG_MS &&
+			   (x->t ||
+			    dt_now_ms() - atomic_load(&spawned_ms) > HANG_MS)) {
 			fprintf(stderr,
 				"FAIL: tenant %d: %d requests lost (no completion in %d ms)\n",
 				x->idx, in_flight(x), HANG_MS);
@@ -310,6 +339,69 @@ static int cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * A VM tenant as the libvirt hook makes it, and the thread's view of it as
+ * QEMU's: the region file mapped, or the ivshmem-doorbell setup read from
+ * xiod's server socket (the region fd mapped, the kick eventfd kept as the
+ * Doorbell register's).
+ */
+static void vm_setup(struct xio_admin *adm, struct tn *x,
+		     const struct xio_params *p, bool doorbell)
+{
+	struct xio_vm_tenant_opts vo = {
+		.name = x->name,
+		.path = x->vm_path,
+		.size = VM_SIZE,
+		.nr_qpairs = p->nr_qpairs,
+		.sq_entries = p->sq_entries,
+		.cq_entries = p->cq_entries,
+		.buf_size = p->buf_size,
+		.nr_bufs = p->nr_bufs,
+		.numa_node = -1,
+		.uid = getuid(),
+		.gid = getgid(),
+		.flags = doorbell ? XIO_VM_TENANT_DOORBELL : 0,
+	};
+	int64_t m;
+	int i, fd;
+
+	snprintf(x->vm_path, sizeof(x->vm_path), "%s/%s.%s", state_dir, x->name,
+		 doorbell ? "sock" : "shm");
+	CHECK(xio_admin_vm_tenant(adm, &vo) > 0);
+	for (i = 0; i < 4; i++)
+		x->vm_fds[i] = -1;
+	if (doorbell) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		CHECK(fd >= 0);
+		CHECK(strlen(x->vm_path) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, x->vm_path, strlen(x->vm_path) + 1);
+		CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		x->vm_fds[0] = fd;
+		/* version, peer id, memory, xiod's vector, ours */
+		for (i = 0; i < 5; i++) {
+			int got = -1;
+
+			CHECK_EQ(dt_recv64(fd, &m, &got), 1);
+			if (i >= 2)
+				x->vm_fds[i - 1] = got;
+			else
+				CHECK(got < 0);
+		}
+		CHECK(x->vm_fds[1] >= 0 && x->vm_fds[2] >= 0);
+		fd = x->vm_fds[1];
+	} else {
+		fd = open(x->vm_path, O_RDWR | O_CLOEXEC);
+		CHECK(fd >= 0);
+		x->vm_fds[1] = fd;
+	}
+	CHECK_EQ(xio_region_attach_fd(fd, 0, &x->r), 0);
+	x->qp = xio_region_qp(x->r, 0);
+	if (doorbell)
+		xio_qp_set_kick_fd(x->qp, x->vm_fds[2]);
 }
 
 /* The library's "connecting ... refused" while xiod restarts: expected. */
@@ -363,8 +455,12 @@ int main(void)
 		o.params.cq_entries = 64;
 		o.params.buf_size = BS;
 		o.params.nr_bufs = DEPTH;
-		CHECK(xio_client_attach(d.sock, &o, &x->t) == 0);
-		x->qp = xio_tenant_qp(x->t, 0);
+		if (i < NLOCAL) {
+			CHECK(xio_client_attach(d.sock, &o, &x->t) == 0);
+			x->qp = xio_tenant_qp(x->t, 0);
+		} else {
+			vm_setup(adm, x, &o.params, i == NLOCAL + 1);
+		}
 		CHECK(xio_admin_target_add(adm, x->name, x->file, 0) == 0);
 	}
 	/* A quota to see restored: tenant rs1, weight 300, 50 in flight. */
@@ -437,6 +533,12 @@ int main(void)
 			if (dt_now_ms() - r0 > reap_max_ms)
 				reap_max_ms = dt_now_ms() - r0;
 		}
+		/* VM tenants are back once the new xiod serves them. */
+		for (i = NLOCAL; i < NT; i++) {
+			atomic_store(&tn[i].done_at_reattach,
+				     atomic_load(&tn[i].done));
+			atomic_fetch_add(&tn[i].reattaches, 1);
+		}
 		dt_xiod_spawn(&d, xiod_args);
 		atomic_store(&spawned_ms, dt_now_ms());
 	}
@@ -470,7 +572,7 @@ int main(void)
 	for (i = 0; i < NT; i++) {
 		CHECK_EQ(in_flight(&tn[i]), 0);
 		/* Idle when the last xiod came: not back yet. */
-		if (xio_tenant_hung_up(tn[i].t) == 1)
+		if (tn[i].t && xio_tenant_hung_up(tn[i].t) == 1)
 			reattach(&tn[i]);
 	}
 	/* The last xiod knows them as the first did: id, target, quota. */
@@ -481,7 +583,10 @@ int main(void)
 		struct xio_target_info ti;
 
 		CHECK_EQ(xio_admin_stats(adm, tn[i].name, 0, &st, 1, NULL), 1);
-		CHECK_EQ(st.id, xio_tenant_id(tn[i].t));
+		if (tn[i].t)
+			CHECK_EQ(st.id, xio_tenant_id(tn[i].t));
+		else
+			CHECK_EQ(st.id, (uint32_t)(i + 1)); /* ids 1..NT */
 		CHECK_EQ(st.weight, i == 1 ? 300 : XIO_QUOTA_WEIGHT_DEFAULT);
 		if (i == 1)
 			CHECK_EQ(st.inflight_cap, 50);
@@ -489,11 +594,21 @@ int main(void)
 			 1);
 		CHECK(!strcmp(ti.path, tn[i].file));
 	}
-	xio_admin_close(adm);
 	for (i = 0; i < NT; i++) {
-		CHECK(xio_client_detach(tn[i].t) == 0);
+		if (tn[i].t) {
+			CHECK(xio_client_detach(tn[i].t) == 0);
+		} else {
+			/* Removed with its file or socket (and region file). */
+			CHECK_EQ(xio_admin_tenant_detach(adm, tn[i].name), 0);
+			CHECK(access(tn[i].vm_path, F_OK) < 0);
+			xio_region_destroy(tn[i].r);
+			for (k = 0; k < 4; k++)
+				if (tn[i].vm_fds[k] >= 0)
+					close(tn[i].vm_fds[k]);
+		}
 		unlink(tn[i].file);
 	}
+	xio_admin_close(adm);
 	free(serve_us);
 	xiod_stop(&d);
 	/* A clean stop leaves no log behind. */

@@ -58,40 +58,6 @@ static int qemu_connect(const char *path)
 	return fd;
 }
 
-/* One server message: 1 with *v (and *fd or -1), 0 on EOF or reset. */
-static int recv64(int sock, int64_t *v, int *fd)
-{
-	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	uint64_t le;
-	struct iovec iov = {.iov_base = &le, .iov_len = sizeof(le)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c;
-	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-
-	*fd = -1;
-	/* Closed with our bytes unread: a reset, i.e. dropped. */
-	if (n < 0 && errno == ECONNRESET)
-		return 0;
-	CHECK(n >= 0);
-	if (n == 0)
-		return 0;
-	CHECK_EQ(n, (ssize_t)sizeof(le));
-	CHECK(!(mh.msg_flags & MSG_CTRUNC));
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		CHECK(c->cmsg_type == SCM_RIGHTS);
-		CHECK_EQ(c->cmsg_len, CMSG_LEN(sizeof(int))); /* one fd */
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
-	}
-	*v = (int64_t)le64toh(le);
-	return 1;
-}
-
 struct vm {
 	int sock, shm, kick, notify;
 	struct xio_region *r;
@@ -105,15 +71,15 @@ static void vm_connect(struct vm *v, const char *path, const char *name)
 	int64_t m;
 
 	v->sock = qemu_connect(path);
-	CHECK_EQ(recv64(v->sock, &m, &v->shm), 1);
+	CHECK_EQ(dt_recv64(v->sock, &m, &v->shm), 1);
 	CHECK(m == 0 && v->shm < 0); /* version 0, no fd */
-	CHECK_EQ(recv64(v->sock, &m, &v->shm), 1);
+	CHECK_EQ(dt_recv64(v->sock, &m, &v->shm), 1);
 	CHECK(m == 1 && v->shm < 0); /* our peer id */
-	CHECK_EQ(recv64(v->sock, &m, &v->shm), 1);
+	CHECK_EQ(dt_recv64(v->sock, &m, &v->shm), 1);
 	CHECK(m == -1 && v->shm >= 0); /* the shared memory */
-	CHECK_EQ(recv64(v->sock, &m, &v->kick), 1);
+	CHECK_EQ(dt_recv64(v->sock, &m, &v->kick), 1);
 	CHECK(m == XIO_IVSHMEM_HOST_PEER && v->kick >= 0); /* xiod's vector 0 */
-	CHECK_EQ(recv64(v->sock, &m, &v->notify), 1);
+	CHECK_EQ(dt_recv64(v->sock, &m, &v->notify), 1);
 	CHECK(m == 1 && v->notify >= 0); /* our vector 0 */
 	/* A BAR: a power of two; and sealed, unlike a region file. */
 	CHECK_EQ(fstat(v->shm, &st), 0);
@@ -182,7 +148,7 @@ static void expect_eof(int sock)
 	int64_t m;
 	int fd, n;
 
-	while ((n = recv64(sock, &m, &fd)) == 1)
+	while ((n = dt_recv64(sock, &m, &fd)) == 1)
 		if (fd >= 0)
 			close(fd);
 	close(sock);
