@@ -270,10 +270,9 @@ static const char *hdr_check(const struct ilog *lg, const char *name,
 	    (h->attach_flags & ~XIO_ATTACH_F_MASK))
 		return "target count or flags";
 	if (h->vm_kind > ILOG_VM_DOORBELL ||
-	    (h->vm_kind &&
-	     (!memchr(h->vm_path, 0, sizeof(h->vm_path)) ||
-	      h->vm_path[0] != '/' || (h->vm_mode & ~0770U) ||
-	      h->vm_node < XIO_ATTACH_NUMA_AUTO)))
+	    (h->vm_kind && (!memchr(h->vm_path, 0, sizeof(h->vm_path)) ||
+			    h->vm_path[0] != '/' || (h->vm_mode & ~0770U) ||
+			    h->vm_node < XIO_ATTACH_NUMA_AUTO)))
 		return "VM part";
 	for (i = 0; i < h->nr_targets; i++) {
 		const struct ilog_target *tg = &lg->targets[i];

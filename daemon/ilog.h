@@ -53,7 +53,7 @@
 #include "proto.h"
 
 #define ILOG_MAGIC 0x31474f4c494f4958ULL /* "XIOILOG1" little-endian */
-#define ILOG_VERSION 2U /* 2: the VM part */
+#define ILOG_VERSION 2U			 /* 2: the VM part */
 #define ILOG_HDR_SIZE 4096U
 #define ILOG_TARGETS_OFF ILOG_HDR_SIZE
 
@@ -68,8 +68,9 @@
 
 /* struct ilog_hdr.vm_kind */
 #define ILOG_VM_NONE 0U
-#define ILOG_VM_FILE 1U	    /* ivshmem-plain: the region is vm_path */
-#define ILOG_VM_DOORBELL 2U /* ivshmem-doorbell: server socket vm_path,
+#define ILOG_VM_FILE 1U /* ivshmem-plain: the region is vm_path */
+#define ILOG_VM_DOORBELL                                                       \
+	2U /* ivshmem-doorbell: server socket vm_path,
 			     * region <state dir>/<name>.region */
 
 /* struct ilog_target.kind */
@@ -109,7 +110,7 @@ struct ilog_hdr {
 	 * VM tenants (XIO_MSG_VM_TENANT): what xiod needs to re-adopt one by
 	 * itself at startup (control.c, vm_readopt()); vm_kind 0 otherwise.
 	 */
-	uint32_t vm_kind; /* ILOG_VM_* */
+	uint32_t vm_kind;		  /* ILOG_VM_* */
 	uint32_t vm_uid, vm_gid, vm_mode; /* of the file or socket */
 	int32_t vm_node;
 	uint32_t vm_resv;

@@ -283,8 +283,9 @@ int vm_doorbell_listen(struct tenant *t, const struct xio_msg_vm_tenant *m)
 	if (err == -EADDRINUSE && (m->flags & XIO_VM_F_ADOPT) &&
 	    socket_stale(&sa)) {
 		unlink(sa.sun_path);
-		err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno :
-									 0;
+		err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ?
+			      -errno :
+			      0;
 	}
 	umask(old);
 	if (err) {

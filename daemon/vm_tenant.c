@@ -154,8 +154,8 @@ static int create_file(const struct xio_msg_vm_tenant *m, const char *path,
 	 * tenant's that was not re-adopted. */
 	if (db)
 		unlink(path);
-	err = xio_region_create_file(path, db ? 0600 : (m->mode ? m->mode : 0600),
-				     &ro, r);
+	err = xio_region_create_file(
+		path, db ? 0600 : (m->mode ? m->mode : 0600), &ro, r);
 	if (err)
 		return err;
 	fd = xio_region_fd(*r);
@@ -218,8 +218,7 @@ int vm_tenant_region(const struct xio_msg_vm_tenant *m, struct tenant *t,
 				       -EINVAL :
 				       create_file(m, NULL, r, &st);
 		if (snprintf(rpath, sizeof(rpath), "%s/%s.region",
-			     cfg.state_dir,
-			     m->name) >= (int)sizeof(rpath))
+			     cfg.state_dir, m->name) >= (int)sizeof(rpath))
 			return -ENAMETOOLONG;
 		path = rpath;
 	}

@@ -12,7 +12,14 @@
  * and prints one summary line (parsed by tests/vm/run-vm-test.sh):
  *
  *   XIO-GUEST-RESULT nops=N writes=N reads=N mismatches=N errors=N
- *                    order_errors=N kicks=N seed=0x... usec=N
+ *                    order_errors=N kicks=N seed=0x... usec=N passes=N
+ *
+ * --seconds S repeats the three steps (a pass; each pass writes with the
+ * seed + 1 of the one before, so a read that returns an older pass's
+ * block is a mismatch) until S seconds have passed, then waits 200 ms for
+ * a CQE nobody asked for (a duplicate is an error): the load of
+ * tests/vm/run-vm-restart.sh, which kills xiod meanwhile.  seed= is the
+ * last pass's.
  *
  * --doorbell wires the kick to an ivshmem-doorbell device's Doorbell
  * register (xio_ivshmem_doorbell(): xiod is its ivshmem server), so xiod
@@ -305,7 +312,7 @@ static void usage(void)
 		"usage: xio-guest-demo [--pci ADDR] [--wc] [--nops N] [--blocks N]\n"
 		"                      [--bs BYTES] [--depth N] [--timeout-ms MS]\n"
 		"                      [--seed N] [--strict-order] [--maptest]\n"
-		"                      [--doorbell] [--kicklat N]\n");
+		"                      [--doorbell] [--kicklat N] [--seconds S]\n");
 	exit(2);
 }
 
@@ -324,6 +331,7 @@ int main(int argc, char **argv)
 		{"maptest", no_argument, NULL, 'm'},
 		{"doorbell", no_argument, NULL, 'D'},
 		{"kicklat", required_argument, NULL, 'K'},
+		{"seconds", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	struct demo d = {.bs = 4096, .depth = 32, .timeout_ms = 20000};
@@ -334,6 +342,8 @@ int main(int argc, char **argv)
 	unsigned int flags = 0;
 	bool do_maptest = false, doorbell = false;
 	uint32_t nr_kicklat = 0;
+	uint64_t seconds = 0, passes = 0;
+	struct xio_cqe *cqe;
 	int c, err, peer = 0;
 
 	d.seed = now_us() * 0x2545f4914f6cdd1dULL;
@@ -374,6 +384,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			nr_kicklat = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'T':
+			seconds = strtoull(optarg, NULL, 0);
 			break;
 		default:
 			usage();
@@ -424,12 +437,24 @@ int main(int argc, char **argv)
 	}
 
 	t0 = now_us();
-	err = run_phase(&d, XIO_OP_NOP, nops);
-	if (!err)
-		err = run_phase(&d, XIO_OP_WRITE, blocks);
-	if (!err)
-		err = run_phase(&d, XIO_OP_READ, blocks);
+	do {
+		if (passes++)
+			d.seed++;
+		err = run_phase(&d, XIO_OP_NOP, nops);
+		if (!err)
+			err = run_phase(&d, XIO_OP_WRITE, blocks);
+		if (!err)
+			err = run_phase(&d, XIO_OP_READ, blocks);
+	} while (!err && now_us() - t0 < seconds * 1000000ULL);
 	usec = now_us() - t0;
+	/* Every request was answered: one more CQE is a duplicate. */
+	if (!err && seconds && !xio_wait_cqe(d.qp, &cqe, 200)) {
+		fprintf(stderr,
+			"xio-guest-demo: CQE user_data 0x%" PRIx64
+			" after the last request was answered\n",
+			cqe->user_data);
+		d.errors++;
+	}
 	if (!err && nr_kicklat)
 		err = kicklat(&d, nr_kicklat, 20000);
 	if (d.strict_order)
@@ -438,9 +463,9 @@ int main(int argc, char **argv)
 	printf("XIO-GUEST-RESULT nops=%" PRIu64 " writes=%" PRIu64
 	       " reads=%" PRIu64 " mismatches=%" PRIu64 " errors=%" PRIu64
 	       " order_errors=%" PRIu64 " kicks=%" PRIu64 " seed=0x%" PRIx64
-	       " bs=%u usec=%" PRIu64 "\n",
+	       " bs=%u usec=%" PRIu64 " passes=%" PRIu64 "\n",
 	       d.nops, d.writes, d.reads, d.mismatches, d.errors,
-	       d.order_errors, xio_qp_kicks(d.qp), d.seed, d.bs, usec);
+	       d.order_errors, xio_qp_kicks(d.qp), d.seed, d.bs, usec, passes);
 	fflush(stdout);
 	xio_region_destroy(d.r);
 	return d.mismatches || d.errors || err ? 1 : 0;
