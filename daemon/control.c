@@ -1863,8 +1863,12 @@ static int vm_readopt(const char *name)
 	err = tenant_create(&a, &self, &m, &ad, &t);
 	if (err)
 		goto out;
+	/* The file is the tenant's: its name (xiod wrote it at creation; a
+	 * guest that changed it only fails its own re-adoption), geometry
+	 * and size as logged. */
 	l = xio_region_layout(t->region);
-	if (l->nr_qpairs != h->nr_qpairs || l->sq_entries != h->sq_entries ||
+	if (strcmp(xio_region_name(t->region), name) ||
+	    l->nr_qpairs != h->nr_qpairs || l->sq_entries != h->sq_entries ||
 	    l->cq_entries != h->cq_entries || l->buf_size != h->buf_size ||
 	    l->nr_bufs != h->nr_bufs ||
 	    xio_region_size(t->region) != h->region_size) {

@@ -176,6 +176,20 @@ static void d_version(struct ilog *lg, int fd)
 	lg->hdr->version = ILOG_VERSION + 1;
 	ilog_seal(lg); /* a consistent file of another version */
 }
+/* The VM part (a VM tenant re-adopted at startup): a relative region path,
+ * an unknown kind, a world-accessible mode, each consistently sealed. */
+static void d_vm(struct ilog *lg, int fd)
+{
+	static int n;
+
+	(void)fd;
+	lg->hdr->vm_kind = n == 1 ? ILOG_VM_DOORBELL + 1 : ILOG_VM_FILE;
+	snprintf(lg->hdr->vm_path, sizeof(lg->hdr->vm_path), "%s",
+		 n == 0 ? "dev/shm/x" : "/dev/shm/x");
+	lg->hdr->vm_mode = n == 2 ? 0606 : 0600;
+	n++;
+	ilog_seal(lg);
+}
 static void d_recsize(struct ilog *lg, int fd)
 {
 	(void)fd;
@@ -379,13 +393,16 @@ int main(void)
 	torn_updates();
 	refused("name", d_name);
 	refused("target path", d_targets);
+	refused("VM region path", d_vm);
+	refused("VM kind", d_vm);
+	refused("VM mode", d_vm);
 	refused("truncated", d_truncate);
 	refused("extended", d_extend);
 	refused("tiny", d_tiny);
 	refused("random header", d_random);
 	fuzz();
 	CHECK(rmdir(dir) == 0);
-	printf("in-flight log: every case sorted, 13 damaged headers refused, 3 torn updates repaired, %d fuzz rounds\n",
+	printf("in-flight log: every case sorted, 16 damaged headers refused, 3 torn updates repaired, %d fuzz rounds\n",
 	       ROUNDS);
 	return 0;
 }
