@@ -122,7 +122,8 @@ int xio_admin_tenant_detach(struct xio_admin *a, const char *tenant);
  * (QEMU: -chardev socket,path=@path,id=X -device
  * ivshmem-doorbell,chardev=X,vectors=nr_qpairs; libvirt: <server path=>);
  * the region is a sealed memfd of @size bytes that xiod hands to QEMU
- * over that socket (no file, no SIGBUS exposure), and the guest's doorbell
+ * over that socket (with xiod --state-dir: the file <state dir>/NAME.region,
+ * which survives an xiod restart; docs/vm.md), and the guest's doorbell
  * writes are the tenant's kicks: it parks and lets the poller sleep like a
  * local tenant.  @mode, @uid and @gid apply to the socket (mode 0: 0600).
  * The socket is removed with the tenant; -EEXIST if @path exists.

@@ -188,10 +188,11 @@ static void adopt(struct run *r, const struct shm *s)
 	int id;
 
 	if (s->doorbell) {
-		/* Its region was the memfd of the xiod that is gone. */
+		/* Only xiod re-adopts one, at startup, from its state
+		 * directory; without one its region died with the old xiod. */
 		complain(
 			r,
-			"domain %s: %s is ivshmem-doorbell: its region died with the old xiod; restart the domain",
+			"domain %s: %s is ivshmem-doorbell and xiod did not re-adopt it (no --state-dir, or its log was refused: see xiod's log); restart the domain",
 			d->name, s->name);
 		r->failed++;
 		return;

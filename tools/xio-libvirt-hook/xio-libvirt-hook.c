@@ -306,9 +306,9 @@ static int do_reconnect(const struct dom *d)
 		if (j < n)
 			continue;
 		if (d->shm[i].doorbell) {
-			/* Its region was the memfd of the xiod that is gone. */
+			/* Only xiod re-adopts one, from its state dir. */
 			fprintf(stderr,
-				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted?) and is ivshmem-doorbell: its region is gone; restart the domain\n",
+				"xio-libvirt-hook: %s: tenant %s is not in xiod (xiod restarted without --state-dir, or refused its log?) and is ivshmem-doorbell: restart the domain\n",
 				d->name, d->shm[i].name);
 			continue;
 		}
