@@ -1563,6 +1563,18 @@ static int tenant_recover(struct tenant *t)
 	return 0;
 }
 
+/* @lg (checked by ilog_open()) becomes @t's; its targets, quota and
+ * requests in flight are restored. */
+static int tenant_adopt_log(struct tenant *t, struct ilog *lg)
+{
+	t->log = *lg;
+	lg->base = NULL; /* moved */
+	lg->fd = -1;
+	lg->path = NULL;
+	tenant_restore(t, t->log.hdr);
+	return tenant_recover(t);
+}
+
 /*
  * REATTACH: a guest whose xiod died re-sends its region and eventfds; the
  * tenant is rebuilt from its in-flight log.  Everything the guest sends
@@ -1652,12 +1664,7 @@ static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
 	region = NULL;
 	for (i = 1; i < nfds; i++)
 		fds[i] = -1;
-	t->log = lg;
-	lg.base = NULL; /* moved */
-	lg.fd = -1;
-	lg.path = NULL;
-	tenant_restore(t, t->log.hdr);
-	err = tenant_recover(t);
+	err = tenant_adopt_log(t, &lg);
 	if (err)
 		goto drop;
 	memset(&r, 0, sizeof(r));
@@ -1875,12 +1882,7 @@ static int vm_readopt(const char *name)
 		err = -ESTALE;
 		goto drop;
 	}
-	t->log = lg;
-	lg.base = NULL; /* moved */
-	lg.fd = -1;
-	lg.path = NULL;
-	tenant_restore(t, t->log.hdr);
-	err = tenant_recover(t);
+	err = tenant_adopt_log(t, &lg);
 	if (!err && (m.flags & XIO_VM_F_DOORBELL))
 		err = vm_doorbell_listen(t, &m);
 	if (err)

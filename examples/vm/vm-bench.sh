@@ -54,12 +54,7 @@ vm_prereqs "$bench_bin"
 
 accel=${XIO_VM_ACCEL:-tcg}
 vm_timeout=${XIO_VM_TIMEOUT:-$([ "$quick" = 1 ] && echo 120 || echo 600)}
-if [ -z "$workdir" ]; then
-	workdir=$(mktemp -d /tmp/xio-vmbench.XXXXXX)
-else
-	rm -rf "$workdir"
-	mkdir -p "$workdir"
-fi
+vm_workdir xio-vmbench
 tname=xio-vmbench-$$
 region=/dev/shm/$tname
 disk=$workdir/disk.img

@@ -97,12 +97,7 @@ guest_args=${XIO_VM_GUEST_ARGS:-}
 kicklat=${XIO_VM_KICKLAT:-20}
 [ "$doorbell" = 0 ] || guest_args="--doorbell --kicklat $kicklat $guest_args"
 
-if [ -z "$workdir" ]; then
-	workdir=$(mktemp -d /tmp/xio-vmtest.XXXXXX)
-else
-	rm -rf "$workdir"
-	mkdir -p "$workdir"
-fi
+vm_workdir xio-vmtest
 region=/dev/shm/xio-vmtest-$$
 target=$workdir/target.img
 serial=$workdir/serial.log
@@ -172,25 +167,9 @@ if [ -n "$xiod_bin" ]; then
 		"$xioctl_bin" --socket "$sock" tenants >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	cat >"$workdir/domain.xml" <<XML
-<domain type='qemu'>
-  <name>xio-vmtest</name>
-  <uuid>00000000-0000-4000-8000-00000000$(printf %04x $(($$ % 65536)))</uuid>
-  <devices>
-    <shmem name='$tname'>$(if [ "$doorbell" = 1 ]; then
-	echo "<model type='ivshmem-doorbell'/><server path='$workdir/ivshmem.sock'/>"
-else
-	echo "<model type='ivshmem-plain'/>"
-fi)<size unit='M'>1</size></shmem>
-  </devices>
-</domain>
-XML
-	hook() { XIO_SOCKET=$sock XIO_HOOK_QEMU_USER=root "$hook_bin" xio-vmtest "$@" - \
-		<"$workdir/domain.xml" >>"$hostlog" 2>&1; }
-	hook prepare begin || fail "the hook's prepare failed"
-	: >"$target"
-	"$xioctl_bin" --socket "$sock" target add "$tname" "$target" >>"$hostlog" 2>&1 ||
-		fail "xioctl target add"
+	server=
+	[ "$doorbell" = 0 ] || server=$workdir/ivshmem.sock
+	vm_hook_tenant xio-vmtest "$tname" $server
 	touch "$workdir/ready"
 else
 "$host_bin" --region "$region" --target "$target" --ready "$workdir/ready" \

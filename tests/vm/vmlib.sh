@@ -12,6 +12,16 @@
 #   vm_qemu ACCEL SECS APPEND ARGS...
 #                                boots $kernel with $initrd, serial console
 #                                to $serial, bounded by timeout
+#   vm_workdir PREFIX            sets $workdir: a new /tmp/PREFIX.XXXXXX, or
+#                                the given $workdir emptied
+#   vm_hook_tenant DOMAIN TENANT [SERVER]
+#                                the libvirt hook (fed a domain XML with one
+#                                1 MiB xio <shmem>: ivshmem-plain, or
+#                                ivshmem-doorbell with xiod serving on
+#                                SERVER) has the xiod at $sock make TENANT,
+#                                then xioctl adds $target (emptied) as its
+#                                target 0; defines hook OP SUBOP, logs to
+#                                $hostlog ($hook_bin, $xioctl_bin, $workdir)
 #
 # Environment: XIO_VM_QEMU, XIO_VM_KERNEL, XIO_VM_BUSYBOX (see run-vm-test.sh).
 
@@ -77,4 +87,35 @@ vm_qemu() {
 		-serial "file:$serial" \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 quiet no_timer_check $app" "$@" </dev/null
+}
+
+vm_workdir() {
+	if [ -z "$workdir" ]; then
+		workdir=$(mktemp -d "/tmp/$1.XXXXXX")
+	else
+		rm -rf "$workdir"
+		mkdir -p "$workdir"
+	fi
+}
+
+vm_hook_tenant() {
+	local tn=$2 server=${3:-} model="<model type='ivshmem-plain'/>"
+	vm_dom=$1 # global: hook() runs later too
+	[ -z "$server" ] ||
+		model="<model type='ivshmem-doorbell'/><server path='$server'/>"
+	cat >"$workdir/domain.xml" <<XML
+<domain type='qemu'>
+  <name>$vm_dom</name>
+  <uuid>00000000-0000-4000-8000-00000000$(printf %04x $(($$ % 65536)))</uuid>
+  <devices>
+    <shmem name='$tn'>$model<size unit='M'>1</size></shmem>
+  </devices>
+</domain>
+XML
+	hook() { XIO_SOCKET=$sock XIO_HOOK_QEMU_USER=root "$hook_bin" "$vm_dom" "$@" - \
+		<"$workdir/domain.xml" >>"$hostlog" 2>&1; }
+	hook prepare begin || fail "the hook's prepare failed"
+	: >"$target"
+	"$xioctl_bin" --socket "$sock" target add "$tn" "$target" >>"$hostlog" 2>&1 ||
+		fail "xioctl target add"
 }
