@@ -1934,7 +1934,7 @@ static void vm_readopt_all(void)
 		err = vm_readopt(name);
 		if (err < 0)
 			log_warn(
-				"tenant '%s': VM tenant not re-adopted: %s (its log stays)",
+				"tenant '%s': VM tenant not re-adopted: %s (its log stays, an orphan)",
 				name, strerror(-err));
 	}
 	closedir(d);
