@@ -10,7 +10,7 @@
  *    XIO_MSG_ERROR, or the connection is closed; xiod never dies;
  *  - a reply type sent as a request, DETACH without a tenant, and ATTACH
  *    on a connection that has one are refused;
- *  - no leak: after SCALE(20) rounds (the first one is the warm-up) xiod's
+ *  - no leak: after SCALE(20) rounds (the first quarter is the warm-up) xiod's
  *    fd count is back at its baseline, its /proc/self/maps lines and RSS
  *    stay within 8 lines and 1 MiB (RSS not under a sanitizer, whose
  *    allocator keeps freed memory), and a tenant attached from the start
@@ -125,7 +125,13 @@ int main(void)
 				n += 2;
 			}
 		nop_roundtrip(xio_tenant_qp(victim, 0), (uint64_t)round);
-		if (round == 0) {
+		/*
+		 * Baseline after a quarter of the rounds, not the first: malloc
+		 * arenas of xiod's threads settle over the first attaches (up to
+		 * ~330 KiB seen on a loaded machine), where a leak grows with
+		 * every round after.
+		 */
+		if (round == SCALE(20) / 4) {
 			wait_fd_count(d.pid, base);
 			maps = maps_count(d.pid);
 			rss = rss_kib(d.pid);
