@@ -1188,6 +1188,34 @@ static void tenant_unpark(struct poller *p, struct tenant *t)
 }
 
 /*
+ * A visit that found work is the tenant's, less the fixed part that an
+ * empty visit costs too (tail loads, quota check, clock reads): that part
+ * is shared out by work like a submit's (charge_shared()), so a tenant
+ * whose visits each carry one request is not billed more per request than
+ * one whose visits carry many.  An empty visit is idle time; its cost, as
+ * a running average (1/16) that ignores samples over twice the average (a
+ * visit preempted in the middle), is the fixed part.
+ */
+static inline void visit_charged(struct poller *p, struct tenant *t, bool work,
+				 uint64_t cyc)
+{
+	uint64_t fixed;
+
+	if (!work) {
+		p->acct_empty += cyc;
+		if (!p->visit_cyc)
+			p->visit_cyc = cyc;
+		else if (cyc <= 2 * p->visit_cyc)
+			p->visit_cyc =
+				p->visit_cyc - p->visit_cyc / 16 + cyc / 16;
+		return;
+	}
+	fixed = cyc < p->visit_cyc ? cyc : p->visit_cyc;
+	charge_shared(p, fixed);
+	charge(p, t, cyc - fixed);
+}
+
+/*
  * One round over the scanned tenants.  Weighted fair share (docs/
  * accounting.md): each tenant's virtual time is its attributed poller time
  * divided by its weight.  p->vclock is the least virtual time of the
@@ -1226,12 +1254,8 @@ static bool round_robin(struct poller *p)
 		}
 		r = visit(p, t);
 		w = r == V_WORK;
-		/* A visit that found work is the tenant's; an empty one idle. */
 		c1 = acct_now();
-		if (w)
-			charge(p, t, c1 - c0);
-		else
-			p->acct_empty += c1 - c0;
+		visit_charged(p, t, w, c1 - c0);
 		c0 = c1;
 		t->backlog = r != V_IDLE;
 		if (w) {

@@ -348,6 +348,7 @@ struct poller {
 	uint64_t acct_iter; /* [P] charged to tenants this loop iteration */
 	uint64_t enter_cyc; /* [P] a bare io_uring_enter() (submit_charged()) */
 	uint64_t acct_empty; /* [P] empty visits this loop iteration */
+	uint64_t visit_cyc;  /* [P] an empty visit, average (visit_charged()) */
 	/* [P] the current accounting window (poller.c win_close()) */
 	uint64_t w_tsc0, w_cpu0; /* its start: acct_now(), thread CPU ns */
 	uint64_t w_attr, w_idle, w_over; /* acct_now() units split so far */
