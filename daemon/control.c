@@ -1931,10 +1931,12 @@ static void vm_readopt_all(void)
 		name[n - 5] = '\0';
 		if (!name_ok(name))
 			continue;
+		/* Opened to learn its kind: a local tenant's log fails here
+		 * too, and is tried again when its guest reattaches. */
 		err = vm_readopt(name);
 		if (err < 0)
 			log_warn(
-				"tenant '%s': VM tenant not re-adopted: %s (its log stays, an orphan)",
+				"tenant '%s': in-flight log not re-adopted at startup: %s (it stays: a local tenant may still reattach, a VM tenant's is an orphan)",
 				name, strerror(-err));
 	}
 	closedir(d);
