@@ -104,6 +104,26 @@ void steering_tenant_gone(struct tenant *t)
 void steering_close(void)
 {
 }
+void steering_restore(void)
+{
+}
+void steering_tenant_back(struct tenant *t)
+{
+	(void)t;
+}
+void steering_forget(uint32_t id)
+{
+	(void)id;
+}
+void steering_state_remove(void)
+{
+}
+uint64_t pktio_handoff_drops(uint32_t id)
+{
+	(void)id;
+	return 0;
+}
+int state_lock_fd = -1; /* no --state-dir: no restart barrier */
 int metrics_fd(void)
 {
 	return -1;
@@ -130,10 +150,9 @@ void vm_tenant_forget(struct tenant *t)
 {
 	(void)t;
 }
-bool vm_tenant_is(const struct tenant *t)
+void vm_tenant_keep_file(struct tenant *t)
 {
 	(void)t;
-	return false;
 }
 bool vm_tenant_bad(struct tenant *t, const char **why)
 {
