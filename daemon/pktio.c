@@ -466,7 +466,10 @@ uint64_t pktio_handoff_drops(uint32_t id)
 }
 
 /* Control thread, before poller @a gets its first socket: its rings
- * towards every other poller (untouched pages cost nothing). */
+ * towards every other poller (untouched pages cost nothing).  A poller B
+ * that went to sleep while no ring existed did not mark itself asleep
+ * (pktio_sleep_pending()), so ho_wake() would never kick it: kick it once
+ * here; its next sleep then marks itself. */
 static int ho_open(uint32_t a)
 {
 	uint32_t b;
@@ -483,6 +486,7 @@ static int ho_open(uint32_t a)
 		/* Pairs with the acquires in ho_push() and ho_drain(). */
 		__atomic_store_n(&ho[a][b], m, __ATOMIC_RELEASE);
 		__atomic_store_n(&ho_any, 1, __ATOMIC_RELAXED);
+		poller_kick(&pollers[b]);
 	}
 	return 0;
 }

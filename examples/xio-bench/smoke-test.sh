@@ -3,9 +3,11 @@
 # prints at least <min> well-formed RESULT lines for that subcommand; exit 77
 # (skip) when it does.
 # usage: smoke-test.sh <xio-bench binary> <subcommand> <min RESULT lines>
+#                      [subcommand options...]
 set -u
 bin=$1 sub=$2 min=$3
-out=$("$bin" --quick "$sub")
+shift 3
+out=$("$bin" --quick "$sub" "$@")
 st=$?
 if [ "$st" -eq 77 ]; then
 	printf '%s\n' "$out" # SKIP: the reason

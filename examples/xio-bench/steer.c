@@ -23,7 +23,17 @@
  * is checked against its tenant (misdelivered must be 0; frames without
  * one, the kernel's own traffic on the endpoints, are not counted).
  *
+ * With --pollers 2 the run measures the hand-off between pollers instead of
+ * the kernel path: xiod runs two pollers, both on CPU B; poller 0 owns xb0's
+ * only receive queue (queue q goes to poller q % 2) and the tenants are
+ * placed in turn on poller 0 and 1.  Phase "direct" sends only to poller 0's
+ * tenants, phase "handoff" only to poller 1's, so each of those frames is
+ * copied by poller 0 into the (0 -> 1) hand-off ring and delivered by
+ * poller 1.  Drops are xiod's per-tenant steer_drops (no RX buffer posted,
+ * hand-off ring full) during the measured interval.
+ *
  * usage: xio-bench [options] steer [--xiod PATH] [--tenants N] [--secs S]
+ *                                  [--pollers 1|2]
  */
 #include "bench.h"
 
@@ -60,6 +70,10 @@ struct st {
 	unsigned int nt;
 	uint8_t mac[ST_MAX_TENANTS][6];
 	struct xio_tenant *t[ST_MAX_TENANTS];
+	struct xio_admin *adm;
+	uint32_t poller[ST_MAX_TENANTS]; /* serving each tenant */
+	unsigned int tx[ST_MAX_TENANTS]; /* tenants sent to this phase */
+	unsigned int ntx;
 	int ks[ST_MAX_TENANTS]; /* kernel path: packet socket per tenant */
 	const char *tx_if;	/* sender's interface this phase */
 	int stop;		/* atomic */
@@ -129,10 +143,11 @@ static void *sender(void *arg)
 	memset(msg, 0, sizeof(msg));
 	for (i = 0; i < (int)ST_BATCH; i++) {
 		uint8_t *f = frames[i];
-		uint32_t flow = htonl((uint32_t)i % s->nt);
+		unsigned int k = s->tx[(unsigned int)i % s->ntx];
+		uint32_t flow = htonl(k);
 
 		memset(f, 0, ST_FRAME);
-		memcpy(f, s->mac[(uint32_t)i % s->nt], 6);
+		memcpy(f, s->mac[k], 6);
 		memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6);
 		f[12] = ST_ETHERTYPE >> 8;
 		f[13] = ST_ETHERTYPE & 0xff;
@@ -266,14 +281,32 @@ static void *kernel_reader(void *arg)
 
 struct phase {
 	double delivered_pps, sent_pps;
-	uint64_t misdelivered;
+	uint64_t misdelivered, drops;
 };
+
+/* xiod's steer_drops of the tenants sent to (0 without the admin link). */
+static uint64_t tx_drops(struct st *s)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; s->adm && i < s->ntx; i++) {
+		struct xio_tenant_stats ts = {.sz = sizeof(ts)};
+		char name[32];
+
+		snprintf(name, sizeof(name), "steer%u", s->tx[i]);
+		if (xio_admin_stats(s->adm, name, 0, &ts, 1, NULL) != 1)
+			bench_die("stats of %s", name);
+		sum += ts.steer_drops;
+	}
+	return sum;
+}
 
 static void run_phase(struct st *s, const char *tx_if, void *(*reader)(void *),
 		      double secs, struct phase *out)
 {
 	pthread_t ts, tr;
-	uint64_t d0, s0, t0, d1, s1, t1;
+	uint64_t d0, s0, t0, d1, s1, t1, x0, x1;
 
 	s->tx_if = tx_if;
 	__atomic_store_n(&s->stop, 0, __ATOMIC_RELAXED);
@@ -283,6 +316,7 @@ static void run_phase(struct st *s, const char *tx_if, void *(*reader)(void *),
 	bench_thread_start(s->ctx, &tr, s->ctx->cpu_b, reader, s);
 	bench_thread_start(s->ctx, &ts, s->ctx->cpu_a, sender, s);
 	usleep((useconds_t)(secs * 200000)); /* warm-up: a fifth */
+	x0 = tx_drops(s);
 	d0 = ctr_read(&s->delivered);
 	s0 = ctr_read(&s->sent);
 	t0 = bench_mono_ns();
@@ -290,12 +324,14 @@ static void run_phase(struct st *s, const char *tx_if, void *(*reader)(void *),
 	d1 = ctr_read(&s->delivered);
 	s1 = ctr_read(&s->sent);
 	t1 = bench_mono_ns();
+	x1 = tx_drops(s);
 	__atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
 	bench_thread_join(ts);
 	bench_thread_join(tr);
 	out->delivered_pps = (double)(d1 - d0) * 1e9 / (double)(t1 - t0);
 	out->sent_pps = (double)(s1 - s0) * 1e9 / (double)(t1 - t0);
 	out->misdelivered = ctr_read(&s->misdelivered);
+	out->drops = x1 - x0;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -386,7 +422,16 @@ static void xio_setup(struct st *s, const char *sock)
 		if (err)
 			bench_die("steer add %s: %s", name, xio_strerror(err));
 	}
-	xio_admin_close(a);
+	for (k = 0; k < s->nt; k++) {
+		struct xio_tenant_stats ts = {.sz = sizeof(ts)};
+		char name[32];
+
+		snprintf(name, sizeof(name), "steer%u", k);
+		if (xio_admin_stats(a, name, 0, &ts, 1, NULL) != 1)
+			bench_die("stats of %s", name);
+		s->poller[k] = ts.poller;
+	}
+	s->adm = a;
 }
 
 enum {
@@ -406,19 +451,84 @@ static const struct bench_metric steer_metrics[S_NR] = {
 	{"steer.ratio", "x", "xio / kernel, delivered"},
 };
 
+enum {
+	H_DIRECT,
+	H_HANDOFF,
+	H_RATIO,
+	H_DIRECT_SENT,
+	H_HANDOFF_SENT,
+	H_DIRECT_DROPS,
+	H_HANDOFF_DROPS,
+	H_NR
+};
+
+static const struct bench_metric handoff_metrics[H_NR] = {
+	{"steer.direct_rx", "frames/s", "tenants of the queue's poller"},
+	{"steer.handoff_rx", "frames/s", "tenants of the other poller"},
+	{"steer.handoff_ratio", "x", "handed off / direct, delivered"},
+	{"steer.direct_sent", "frames/s", "direct phase: sent"},
+	{"steer.handoff_sent", "frames/s", "handoff phase: sent"},
+	{"steer.direct_drops", "frames", "direct phase: xiod steer_drops"},
+	{"steer.handoff_drops", "frames", "handoff phase: xiod steer_drops"},
+};
+
+/* Send to the tenants of poller 0 (owning xb0's queue) or of the other. */
+static void select_tx(struct st *s, bool handed)
+{
+	unsigned int k;
+
+	s->ntx = 0;
+	for (k = 0; k < s->nt; k++)
+		if ((s->poller[k] != 0) == handed)
+			s->tx[s->ntx++] = k;
+	if (!s->ntx)
+		bench_die("internal: no tenant on %s poller",
+			  handed ? "the other" : "the queue's");
+}
+
+/* One run of the two-poller mode: direct, then handed-off delivery. */
+static uint64_t handoff_run(struct st *s, double secs, int r,
+			    double (*v)[BENCH_MAX_RUNS])
+{
+	struct phase d, h;
+
+	select_tx(s, false);
+	run_phase(s, "xb1", xio_reaper, secs, &d);
+	select_tx(s, true);
+	run_phase(s, "xb1", xio_reaper, secs, &h);
+	v[H_DIRECT][r] = d.delivered_pps;
+	v[H_HANDOFF][r] = h.delivered_pps;
+	v[H_RATIO][r] =
+		d.delivered_pps > 0 ? h.delivered_pps / d.delivered_pps : 0;
+	v[H_DIRECT_SENT][r] = d.sent_pps;
+	v[H_HANDOFF_SENT][r] = h.sent_pps;
+	v[H_DIRECT_DROPS][r] = (double)d.drops;
+	v[H_HANDOFF_DROPS][r] = (double)h.drops;
+	bench_info(s->ctx,
+		   "run %d/%d: direct %.0f/s delivered (%.0f/s sent, %llu "
+		   "dropped), handed off %.0f/s (%.0f/s sent, %llu dropped)\n",
+		   r + 1, s->ctx->runs, d.delivered_pps, d.sent_pps,
+		   (unsigned long long)d.drops, h.delivered_pps, h.sent_pps,
+		   (unsigned long long)h.drops);
+	return d.misdelivered + h.misdelivered;
+}
+
 int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"xiod", required_argument, NULL, 'x'},
 		{"tenants", required_argument, NULL, 'n'},
 		{"secs", required_argument, NULL, 's'},
+		{"pollers", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	static double v[S_NR][BENCH_MAX_RUNS];
+	static double hv[H_NR][BENCH_MAX_RUNS];
 	static struct st s;
 	const char *xiod = NULL;
-	char dir[64], sock[108], cpu[16];
+	char dir[64], sock[108], cpu[32], npol[4];
 	double secs = 0;
+	int pollers = 1;
 	uint64_t bad = 0;
 	unsigned int k;
 	pid_t pid;
@@ -443,13 +553,24 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 			if (secs <= 0 || secs > 60)
 				bench_die("--secs: (0, 60]");
 			break;
+		case 'p':
+			pollers = atoi(optarg);
+			if (pollers < 1 || pollers > 2)
+				bench_die("--pollers: 1 or 2");
+			break;
 		default:
 			fprintf(stderr,
 				"usage: xio-bench [options] steer "
-				"[--xiod PATH] [--tenants N] [--secs S]\n");
+				"[--xiod PATH] [--tenants N] [--secs S] "
+				"[--pollers 1|2]\n");
 			return 2;
 		}
 	}
+	if (pollers == 2 && s.nt < 2)
+		bench_die("--pollers 2: --tenants >= 2 (one per poller)");
+	s.ntx = s.nt;
+	for (k = 0; k < s.nt; k++)
+		s.tx[k] = k;
 	if (!secs)
 		secs = ctx->quick ? 0.2 : 2;
 	if (geteuid() != 0) {
@@ -473,24 +594,39 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 		snprintf(ifn, sizeof(ifn), "kt%ub", k);
 		s.ks[k] = kernel_socket(ifn);
 	}
-	/* A private xiod in this namespace, its poller on CPU B. */
+	/* A private xiod in this namespace, its poller(s) on CPU B. */
 	snprintf(dir, sizeof(dir), "/tmp/xio-bench-XXXXXX");
 	if (!mkdtemp(dir))
 		bench_die("mkdtemp: %s", strerror(errno));
 	snprintf(sock, sizeof(sock), "%s/xiod.sock", dir);
-	snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
+	if (pollers == 2)
+		snprintf(cpu, sizeof(cpu), "%d,%d", ctx->cpu_b, ctx->cpu_b);
+	else
+		snprintf(cpu, sizeof(cpu), "%d", ctx->cpu_b);
+	snprintf(npol, sizeof(npol), "%d", pollers);
 	{
-		char *xargv[] = {
-			"xiod",	       "--foreground", "--socket",
-			sock,	       "--cpus",       cpu,
-			"--idle-us",   "2000",	       "--inflight-cap",
-			"2048", /* = ST_BUFS */
-			"--log-level", "warning",      NULL};
+		char *xargv[] = {"xiod",
+				 "--foreground",
+				 "--socket",
+				 sock,
+				 "--pollers",
+				 npol,
+				 "--cpus",
+				 cpu,
+				 "--idle-us",
+				 "2000",
+				 "--inflight-cap",
+				 "2048", /* = ST_BUFS */
+				 "--log-level",
+				 "warning",
+				 NULL};
 
 		pid = bench_xiod_spawn(xiod, xargv, sock);
 	}
 	xio_setup(&s, sock);
-	for (r = 0; r < ctx->runs; r++) {
+	for (r = 0; pollers == 2 && r < ctx->runs; r++)
+		bad += handoff_run(&s, secs, r, hv);
+	for (r = 0; pollers == 1 && r < ctx->runs; r++) {
 		struct phase x, kp;
 
 		run_phase(&s, "xb1", xio_reaper, secs, &x);
@@ -510,6 +646,7 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 			   r + 1, ctx->runs, x.delivered_pps, x.sent_pps,
 			   kp.delivered_pps, kp.sent_pps);
 	}
+	xio_admin_close(s.adm);
 	for (k = 0; k < s.nt; k++) {
 		xio_client_detach(s.t[k]);
 		close(s.ks[k]);
@@ -518,10 +655,19 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 	waitpid(pid, &st, 0);
 	unlink(sock);
 	rmdir(dir);
-	bench_report_table(ctx,
-			   "xio-bench steer: sender + softirq on CPU A, "
-			   "receivers (poller + reaper / recvmmsg) on CPU B",
-			   steer_metrics, S_NR, v);
+	if (pollers == 2)
+		bench_report_table(ctx,
+				   "xio-bench steer --pollers 2: sender + "
+				   "softirq on CPU A, both pollers + reaper "
+				   "on CPU B",
+				   handoff_metrics, H_NR, hv);
+	else
+		bench_report_table(
+			ctx,
+			"xio-bench steer: sender + softirq on CPU A, "
+			"receivers (poller + reaper / recvmmsg) on "
+			"CPU B",
+			steer_metrics, S_NR, v);
 	if (bad) {
 		fprintf(stderr, "xio-bench steer: %llu frames misdelivered\n",
 			(unsigned long long)bad);

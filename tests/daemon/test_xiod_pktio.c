@@ -247,6 +247,17 @@ int main(int argc, char **argv)
 		tn[k] = pkt_tenant(names[k], NBUF, BUFSZ);
 		mac_of(mac[k], (uint32_t)k + 1, 0);
 	}
+	/* pa and pb post every slot, before the attach: the pollers then go
+	 * to sleep with nothing to do, and the sockets and hand-off rings made
+	 * by the attach must wake them (poller 1 slept before any ring
+	 * existed).  pc posts nothing. */
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < NBUF; i++)
+			post_rx(xio_tenant_qp(tn[k], 0), i, BUFSZ, i);
+	/* Let the poller take the posts (a NOP answered after them). */
+	for (k = 0; k < 2; k++)
+		nop_roundtrip(xio_tenant_qp(tn[k], 0), 1000);
+	usleep(100000); /* idle: asleep */
 	st = xioctl("steer attach xp0");
 	if (st) {
 		xiod_stop(&d);
@@ -257,13 +268,6 @@ int main(int argc, char **argv)
 	/* Placement: least loaded poller, in attach order. */
 	CHECK_EQ(stat_of("pa", "poller"), 0);
 	CHECK_EQ(stat_of("pb", "poller"), two ? 1 : 0);
-	/* pa and pb post every slot; pc posts nothing. */
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < NBUF; i++)
-			post_rx(xio_tenant_qp(tn[k], 0), i, BUFSZ, i);
-	/* Let the poller take the posts (a NOP answered after them). */
-	for (k = 0; k < 2; k++)
-		nop_roundtrip(xio_tenant_qp(tn[k], 0), 1000);
 
 	/* Round 1: n frames per tenant, interleaved, plus unknown ones. */
 	tx = raw_socket("xp1", 0);
