@@ -622,10 +622,12 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 		t = q->t;
 		if (res > 0) {
 			ctr_add(&t->st.kicks, kick_drain(q));
-			if (p->woke) {
+			/* One sleep, one waker: the kick CQEs a multishot
+			 * poll piled up while the poller slept (one per
+			 * doorbell write) ended it together, not each. */
+			if (p->woke && !p->waker && !t->draining) {
 				ctr_add(&t->st.wakeups, 1);
-				if (!p->waker && !t->draining)
-					p->waker = t;
+				p->waker = t;
 			}
 			if (t->parked && !t->draining)
 				tenant_unpark(p, t);
