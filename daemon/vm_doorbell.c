@@ -47,6 +47,7 @@
 
 #include <xio/ivshmem.h>
 
+#include "proto.h"
 #include "vm_doorbell.h"
 
 #define DB_MAX 256
@@ -83,33 +84,15 @@ static struct db_server *server_of(const struct tenant *t)
 	return NULL;
 }
 
-/* One protocol message: @v as a little-endian int64, with @fd if >= 0. */
+/*
+ * One protocol message: @v as a little-endian int64, with @fd if >= 0.
+ * The socket is non-blocking (accept4()), so this never waits on QEMU.
+ */
 static int send_msg64(int sock, int64_t v, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	uint64_t le = htole64((uint64_t)v);
-	struct iovec iov = {.iov_base = &le, .iov_len = sizeof(le)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *c;
-	ssize_t n;
 
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n == (ssize_t)sizeof(le))
-		return 0;
-	return n < 0 ? -errno : -EIO;
+	return xio__msg_send(sock, &le, sizeof(le), &fd, fd >= 0 ? 1 : 0);
 }
 
 /* The whole setup, at once (it fits any socket buffer: 8 bytes a message). */
