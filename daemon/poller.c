@@ -1627,6 +1627,17 @@ static void poller_sleep(struct poller *p)
 				timed = true;
 			if (t->tb_until || !xio_host_sq_arm_wakeup(q->hq))
 				continue;
+			/*
+			 * Entries wait.  A tail published before the flag drew
+			 * no doorbell, and one the last round did not look at
+			 * (the tenant sat it out, or its kick was reaped by a
+			 * pass that skipped it) would be slept on: validate it
+			 * now, so a broken one is quarantined (anchor A2).
+			 */
+			if (!qp_check_tail(t, q)) {
+				pending |= q->broken;
+				continue;
+			}
 			if (q->cq_blocked)
 				timed = true;
 			else if (below_cap(t))

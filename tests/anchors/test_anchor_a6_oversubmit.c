@@ -106,8 +106,14 @@ static void break_ring(struct xio_qp *qp)
 {
 	uint64_t deadline = dt_now_ms() + 10000;
 
-	/* More than a ring's worth of heads the host never released. */
-	XIO_WRITE_ONCE(*qp->sq_ktail, XIO_READ_ONCE(*qp->sq_khead) + SQ + 1);
+	/*
+	 * More than a ring's worth of heads the host never released.  Counted
+	 * from the tail, not the published head: the host may have taken
+	 * entries (it counts them in flight at once) and not yet stored its
+	 * new head, and a tail a ring past the old head would then still be
+	 * in range (that made this test fail under load).
+	 */
+	XIO_WRITE_ONCE(*qp->sq_ktail, XIO_READ_ONCE(*qp->sq_ktail) + SQ + 1);
 	xio_qp_kick(qp);
 	while (!(XIO_READ_ONCE(*qp->sq_kflags) & XIO_SQ_BROKEN))
 		CHECK(dt_now_ms() < deadline);
