@@ -1250,8 +1250,14 @@ static int target_open(const char *path, uint32_t flags, uint64_t *size)
 
 	fl = ((flags & XIO_TARGET_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC |
 	     O_NOCTTY | O_NONBLOCK;
-	if (flags & XIO_TARGET_DIRECT)
+	if (flags & XIO_TARGET_DIRECT) {
+		/* Before its first request: the restart barrier waits for
+		 * these rings then (ilog.c). */
+		err = ilog_barrier_direct();
+		if (err)
+			return err;
 		fl |= O_DIRECT;
+	}
 	fd = open(path, fl);
 	if (fd < 0)
 		return -errno;
@@ -1338,6 +1344,12 @@ static int do_target_add(struct conn *c, const struct xio_msg_target_add *m,
 				goto fail;
 			}
 			err = file_target_check(fd, &size);
+			if (err)
+				goto fail;
+			/* Its sender shares the file description and can set
+			 * O_DIRECT on it at any time (fcntl F_SETFL): taken as
+			 * direct by the restart barrier (ilog.c). */
+			err = ilog_barrier_direct();
 			if (err)
 				goto fail;
 			if ((fl & O_ACCMODE) == O_RDONLY)
@@ -2437,9 +2449,11 @@ int control_listen(void)
 	if (probe >= 0)
 		close(probe);
 	/* Nothing recovered (nor the socket taken) before the killed xiod's
-	 * rings are gone: ilog.c, "the restart barrier". */
+	 * threads, and its O_DIRECT requests, are gone: ilog.c, "the restart
+	 * barrier". */
 	if (cfg.state_dir) {
-		state_lock_fd = ilog_barrier(cfg.state_dir, cfg.restart_wait);
+		state_lock_fd = ilog_barrier(cfg.state_dir, cfg.restart_wait,
+					     &rings_lock_fd);
 		if (state_lock_fd < 0) {
 			err = state_lock_fd;
 			state_lock_fd = -1;

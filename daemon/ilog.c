@@ -5,9 +5,11 @@
  * here runs on the control thread.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,26 +365,192 @@ int ilog_peek(const char *path, uint32_t *tenant_id)
 /* ---- the restart barrier ------------------------------------------------ */
 
 /*
- * Why a lock on a file in the rings' registered-file tables waits for the
- * killed xiod's requests (checked in io_uring/io_uring.c): the ring file's
- * release (the process exit closing it) only queues io_ring_exit_work(),
- * which cancels what can be cancelled and then waits, with no time limit,
- * for the ring's reference count to drop to zero -- every request holds a
- * reference until it is freed, including a READ whose DMA into a pinned
- * guest page has not happened yet and one an io-wq worker is still
- * executing.  Only then does io_ring_ctx_free() unregister the files
- * (io_sqe_files_unregister(): fput), and the last fput of the open file
- * description releases its flock (locks_remove_file()).  So a new xiod that
- * gets the lock knows no request of the old rings can still land.
+ * What can still land after a killed xiod (checked in the io_uring source):
+ * io_uring tears a dead process's ring down asynchronously, in
+ * io_ring_exit_work(), which cancels what can be cancelled and then waits,
+ * with no time limit, for the ring's reference count to drop to zero.  Under
+ * CPU contention that takes seconds even with nothing left that could land
+ * (measured: 1-6.5 s, with the workqueue tracepoints, for rings whose every
+ * request had completed), so waiting for it on every restart is what made
+ * restarts slow.  What really can land late:
+ *
+ *  - whatever a thread of the process executes -- inline issue, an io-wq
+ *    worker's buffered READ/WRITE copying to or from a guest buffer, task
+ *    work.  Those threads are gone once the process's file table is freed:
+ *    every thread, io-wq workers included (CLONE_FILES), holds it until its
+ *    own exit, after exit_mm().  Task work queued to a dead task runs from a
+ *    kworker, and io_uring fails such requests instead of issuing them
+ *    (io_should_terminate_tw()).  So a flock held by an fd in the file
+ *    table only (@dir/xiod.lock) is free once nothing of the process can
+ *    touch a guest buffer -- the process lock, always waited for.
+ *  - a request already in a device: an O_DIRECT bio DMAs into or out of
+ *    the pinned guest page whenever the device completes it, process or
+ *    not.  Only the ring's end says it is over: a flock on a file
+ *    registered in every poller's ring (IORING_REGISTER_FILES) is released
+ *    by io_ring_ctx_free() (io_sqe_files_unregister(): the last fput), after
+ *    the last request of the ring was freed.  Each xiod has its own such
+ *    file, @dir/xiod.rings.XXXXXX, and marks it (one byte, 'D') before it
+ *    opens its first O_DIRECT target.  The next xiod waits for the rings of
+ *    a generation only if it was marked; an unmarked one still held is left
+ *    for a later start to remove.
  */
-int ilog_barrier(const char *dir, unsigned int wait_s)
+#define RINGS_PREFIX "xiod.rings."
+
+static int rings_fd = -1;
+static char *rings_path;
+static bool rings_direct;
+
+/* ms since @t0. */
+static unsigned int ms_since(const struct timespec *t0)
 {
-	struct timespec t0, t1;
-	unsigned int ms = 0;
-	char *path;
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (unsigned int)((t1.tv_sec - t0->tv_sec) * 1000 +
+			      (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/*
+ * flock(LOCK_EX) on @fd (@path, what it waits for in @what), polled: bounded
+ * by @wait_s from @t0 (0: no bound), and SIGTERM/SIGINT (blocked in xiod,
+ * read from a signalfd later) still end the wait -- at a start; at a stop
+ * (@stopping) neither warns nor fails loudly.  Every 1 ms for the first
+ * 100 ms, then every 10 ms; a warning at 1 s and every 10 s.
+ */
+static int lock_wait(int fd, const char *path, const char *what,
+		     const struct timespec *t0, unsigned int wait_s,
+		     bool stopping)
+{
+	unsigned int ms = 0, start = ms_since(t0);
 	sigset_t set;
+
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		unsigned int last = ms;
+
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (!stopping && !sigpending(&set) &&
+		    (sigismember(&set, SIGTERM) || sigismember(&set, SIGINT)))
+			return -EINTR;
+		if (wait_s && start + ms >= wait_s * 1000U) {
+			if (stopping) {
+				log_info(
+					"%s: %s still running: left for the next start to remove",
+					path, what);
+				return -ETIMEDOUT;
+			}
+			log_err("%s: %s did not end in %u s (a stuck device?): not starting, or one could complete into a buffer after it was redone (--restart-wait)",
+				path, what, wait_s);
+			return -ETIMEDOUT;
+		}
+		usleep(ms < 100 ? 1000 : 10000);
+		ms = ms_since(t0) - start;
+		if (stopping)
+			continue;
+		if ((last < 1000 && ms >= 1000) || last / 10000 != ms / 10000)
+			log_warn("%s: waiting for %s to end (%u s)", path, what,
+				 ms / 1000);
+	}
+	if (ms && !stopping)
+		xiod_log(ms >= 1000 ? LOG_WARN_ : LOG_INFO_,
+			 "%s: %s ended after %u ms", path, what, ms);
+	return 0;
+}
+
+/*
+ * The previous generations' ring files: a free one is removed; one still
+ * held is waited for if its xiod had O_DIRECT targets, else left -- at a
+ * start.  At a clean stop (@stopping) every one is waited for, within
+ * @wait_s, so that a stop leaves no file behind.
+ */
+static int rings_collect(const char *dir, const struct timespec *t0,
+			 unsigned int wait_s, bool stopping)
+{
+	struct dirent *de;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		char *path, mark = 0;
+		int fd;
+
+		if (strncmp(de->d_name, RINGS_PREFIX, strlen(RINGS_PREFIX)))
+			continue;
+		if (rings_path &&
+		    !strcmp(strrchr(rings_path, '/') + 1, de->d_name))
+			continue; /* ours */
+		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			log_warn("%s: %s", path, strerror(errno));
+			free(path);
+			continue;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			if (!stopping &&
+			    (pread(fd, &mark, 1, 0) != 1 || mark != 'D')) {
+				log_info(
+					"%s: the previous xiod's rings had no O_DIRECT target: not waited for",
+					path);
+				goto next;
+			}
+			err = lock_wait(
+				fd, path,
+				stopping ?
+					"a previous xiod's ring teardown" :
+					"the previous xiod's O_DIRECT requests",
+				t0, wait_s, stopping);
+		}
+		if (!err)
+			unlink(path);
+next:
+		close(fd);
+		free(path);
+	}
+	closedir(d);
+	return err;
+}
+
+/* This xiod's ring file, locked: the fd the pollers register. */
+static int rings_create(const char *dir)
+{
 	int fd, err;
 
+	if (asprintf(&rings_path, "%s/" RINGS_PREFIX "XXXXXX", dir) < 0) {
+		rings_path = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(rings_path, O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = -errno;
+		if (fd >= 0) {
+			unlink(rings_path);
+			close(fd);
+		}
+		free(rings_path);
+		rings_path = NULL;
+		return err;
+	}
+	return fd;
+}
+
+int ilog_barrier(const char *dir, unsigned int wait_s, int *ringsp)
+{
+	struct timespec t0;
+	char *path;
+	int fd, err;
+
+	/* A new generation (a second call, in tests: the previous ring fd
+	 * stays with its caller, standing for a ring still torn down). */
+	free(rings_path);
+	rings_path = NULL;
+	rings_fd = -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if (asprintf(&path, "%s/%s", dir, ILOG_LOCK_NAME) < 0)
@@ -392,61 +560,57 @@ int ilog_barrier(const char *dir, unsigned int wait_s)
 		err = -errno;
 		goto out;
 	}
-	/*
-	 * A poll, not a blocking flock(): bounded, and SIGTERM (blocked in
-	 * xiod, read from a signalfd later) still ends the wait.  Every 1 ms
-	 * for the first 100 ms (a ring's exit work usually ends within a few),
-	 * then every 10 ms.
-	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		unsigned int last = ms;
-
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			err = -errno;
-			goto fail;
-		}
-		if (!sigpending(&set) &&
-		    (sigismember(&set, SIGTERM) || sigismember(&set, SIGINT))) {
-			err = -EINTR;
-			goto fail;
-		}
-		if (wait_s && ms >= wait_s * 1000U) {
-			log_err("%s: the previous xiod's io_uring requests did not end in %u s (a stuck device?): not starting, or one could complete into a buffer after it was redone (--restart-wait)",
-				path, wait_s);
-			err = -ETIMEDOUT;
-			goto fail;
-		}
-		usleep(ms < 100 ? 1000 : 10000);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		ms = (unsigned int)((t1.tv_sec - t0.tv_sec) * 1000 +
-				    (t1.tv_nsec - t0.tv_nsec) / 1000000);
-		/* At 1 s, then every 10 s. */
-		if ((last < 1000 && ms >= 1000) || last / 10000 != ms / 10000)
-			log_warn(
-				"%s: waiting for the previous xiod's io_uring requests to end (%u s)",
-				path, ms / 1000);
+	err = lock_wait(fd, path, "the previous xiod's threads", &t0, wait_s,
+			false);
+	if (!err)
+		err = rings_collect(dir, &t0, wait_s, false);
+	if (!err) {
+		rings_fd = rings_create(dir);
+		err = rings_fd < 0 ? rings_fd : 0;
 	}
-	if (ms)
-		xiod_log(
-			ms >= 1000 ? LOG_WARN_ : LOG_INFO_,
-			"%s: the previous xiod's io_uring requests ended after %u ms",
-			path, ms);
+	if (err) {
+		close(fd);
+		goto out;
+	}
+	*ringsp = rings_fd;
+	rings_direct = false;
 	free(path);
 	return fd;
-fail:
-	close(fd);
 out:
 	free(path);
 	return err;
 }
 
+int ilog_barrier_direct(void)
+{
+	if (rings_fd < 0 || rings_direct)
+		return 0;
+	if (pwrite(rings_fd, "D", 1, 0) != 1)
+		return errno ? -errno : -EIO;
+	rings_direct = true;
+	return 0;
+}
+
+/* At most this long, a clean stop waits for previous generations' rings. */
+#define STOP_COLLECT_S 10
+
 void ilog_barrier_release(const char *dir, int fd)
 {
+	struct timespec t0;
 	char *path;
 
 	if (fd < 0)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rings_collect(dir, &t0, STOP_COLLECT_S, true);
+	if (rings_fd >= 0) {
+		unlink(rings_path);
+		close(rings_fd);
+		free(rings_path);
+		rings_fd = -1;
+		rings_path = NULL;
+	}
 	if (asprintf(&path, "%s/%s", dir, ILOG_LOCK_NAME) >= 0) {
 		unlink(path);
 		free(path);

@@ -203,15 +203,22 @@ static inline struct ilog_rec *ilog_qp_recs(const struct ilog *lg, uint32_t qp)
 #define ILOG_LOCK_NAME "xiod.lock"
 
 /*
- * Take flock(LOCK_EX) on @dir/xiod.lock, waiting up to @wait_s seconds
- * (0: forever) while the previous xiod's io_uring instances still hold
- * theirs: each poller registers the returned fd in its ring
- * (IORING_REGISTER_FILES), so the lock outlives the process until the
- * kernel has freed the ring, after its last request ended.  The lock fd,
- * or -ETIMEDOUT (logged), -EINTR (SIGINT/SIGTERM pending), -errno.
+ * Before a new xiod touches the state directory: take flock(LOCK_EX) on
+ * @dir/xiod.lock (held through the file table only: free once every thread
+ * of the previous xiod, io-wq workers included, is gone), then wait for the
+ * rings of previous xiods that had O_DIRECT targets (their own lock files,
+ * registered in their rings, free once the kernel freed the ring after its
+ * last request), all within @wait_s seconds (0: forever), and create this
+ * xiod's ring lock file, returned in *@ringsp for every poller to register
+ * (IORING_REGISTER_FILES).  Returns the process lock fd, or -ETIMEDOUT
+ * (logged), -EINTR (SIGINT/SIGTERM pending), -errno.  ilog.c argues why.
  */
-int ilog_barrier(const char *dir, unsigned int wait_s);
-/* A clean stop (every tenant drained, the rings exited): remove the file. */
+int ilog_barrier(const char *dir, unsigned int wait_s, int *ringsp);
+/* Mark this xiod's rings as carrying O_DIRECT requests: call before the
+ * first O_DIRECT target is opened.  0 or -errno (refuse the target). */
+int ilog_barrier_direct(void);
+/* A clean stop (every tenant drained, the rings exited): remove the files,
+ * waiting up to 10 s for previous generations' rings still torn down. */
 void ilog_barrier_release(const char *dir, int fd);
 
 /* ---- recovery ----------------------------------------------------------- */

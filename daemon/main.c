@@ -37,6 +37,7 @@ struct xiod_config cfg = {
 	.orphan_grace = 600,
 };
 int state_lock_fd = -1;
+int rings_lock_fd = -1;
 
 void xiod_log(int level, const char *fmt, ...)
 {
@@ -131,8 +132,8 @@ static void usage(FILE *f)
 		"                          libvirt domains, drop the others (default qemu:///system)\n"
 		"      --state-dir DIR     keep in-flight logs there: tenants survive a restart\n"
 		"                          of xiod (kill -9 included) and reattach (tmpfs, e.g. /run/xiod)\n"
-		"      --restart-wait SEC  wait this long for a killed xiod's io_uring requests\n"
-		"                          to end before starting (default 60, 0: no limit)\n"
+		"      --restart-wait SEC  wait this long for a killed xiod's threads and O_DIRECT\n"
+		"                          requests to end before starting (default 60, 0: no limit)\n"
 		"      --orphan-grace SEC  remove a log found at start-up whose tenant did not\n"
 		"                          reattach in this time (default 600, 0: keep it)\n"
 		"  -f, --foreground        do not detach from the terminal\n"

@@ -1883,8 +1883,8 @@ int pollers_start(void)
 		}
 		/* The restart barrier (ilog.c): the lock lives as long as
 		 * this ring and its requests. */
-		if (state_lock_fd >= 0) {
-			ret = io_uring_register_files(&p->ring, &state_lock_fd,
+		if (rings_lock_fd >= 0) {
+			ret = io_uring_register_files(&p->ring, &rings_lock_fd,
 						      1);
 			if (ret < 0) {
 				log_err("poller %u: registering the restart barrier: %s",

@@ -91,9 +91,10 @@ struct xiod_config {
 	bool demo;
 };
 extern struct xiod_config cfg;
-/* The restart barrier (ilog_barrier()): registered in every poller's ring;
- * -1 without a state directory. */
+/* The restart barrier (ilog_barrier()): the process lock, and the ring lock
+ * registered in every poller's ring; -1 without a state directory. */
 extern int state_lock_fd;
+extern int rings_lock_fd;
 
 /* ---- tenants ------------------------------------------------------------ */
 

@@ -10,12 +10,15 @@
  * the records (recovery never crashes and returns only consistent fixes).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -367,6 +370,84 @@ static void torn_updates(void)
 	}
 }
 
+/* ---- the restart barrier ------------------------------------------------ */
+
+/* Files in @d whose names start with @prefix. */
+static int count_files(const char *d, const char *prefix)
+{
+	struct dirent *de;
+	DIR *dd = opendir(d);
+	int n = 0;
+
+	CHECK(dd);
+	while ((de = readdir(dd)))
+		n += !strncmp(de->d_name, prefix, strlen(prefix));
+	closedir(dd);
+	return n;
+}
+
+struct releaser {
+	int fd;
+	volatile int released;
+};
+
+/* Stands for the kernel freeing a dead xiod's ring 300 ms from now. */
+static void *release_later(void *arg)
+{
+	struct releaser *r = arg;
+
+	usleep(300000);
+	r->released = 1;
+	close(r->fd);
+	return NULL;
+}
+
+/*
+ * A generation is one xiod: its process lock fd (closed = all its threads
+ * gone) and its ring lock fd (open = a ring the kernel still tears down).
+ */
+static void barrier(void)
+{
+	char bd[80];
+	int lock_a, ring_a, lock_b, ring_b, lock_c, ring_c, held;
+	struct releaser rel;
+	pthread_t th;
+
+	snprintf(bd, sizeof(bd), "%s/barrier", dir);
+	/* A: first start. */
+	lock_a = ilog_barrier(bd, 5, &ring_a);
+	CHECK(lock_a >= 0 && ring_a >= 0);
+	CHECK_EQ(count_files(bd, "xiod.rings."), 1);
+	/* Another xiod while A lives: its process lock is held. */
+	CHECK_EQ(ilog_barrier(bd, 1, &held), -ETIMEDOUT);
+	/* A dies, its ring is still being torn down, it had no O_DIRECT
+	 * target: B starts at once and leaves A's file. */
+	close(lock_a);
+	lock_b = ilog_barrier(bd, 5, &ring_b);
+	CHECK(lock_b >= 0);
+	CHECK_EQ(count_files(bd, "xiod.rings."), 2);
+	/* B opens an O_DIRECT target, dies with its ring still held. */
+	CHECK_EQ(ilog_barrier_direct(), 0);
+	close(lock_b);
+	/* C cannot start while B's ring may still complete requests... */
+	CHECK_EQ(ilog_barrier(bd, 1, &held), -ETIMEDOUT);
+	/* ...and starts once it is freed, not before. */
+	rel.fd = ring_b;
+	rel.released = 0;
+	CHECK_EQ(pthread_create(&th, NULL, release_later, &rel), 0);
+	lock_c = ilog_barrier(bd, 5, &ring_c);
+	CHECK(lock_c >= 0);
+	CHECK(rel.released);
+	pthread_join(th, NULL);
+	/* B's file was removed, A's (still held) kept, C's made. */
+	CHECK_EQ(count_files(bd, "xiod.rings."), 2);
+	/* A's ring ends; C stops cleanly: nothing left. */
+	close(ring_a);
+	ilog_barrier_release(bd, lock_c); /* closes ring_c too */
+	CHECK_EQ(count_files(bd, ""), 2); /* . and .. */
+	CHECK(rmdir(bd) == 0);
+}
+
 int main(void)
 {
 	struct xio_params p = {.nr_qpairs = 2,
@@ -401,8 +482,9 @@ int main(void)
 	refused("tiny", d_tiny);
 	refused("random header", d_random);
 	fuzz();
+	barrier();
 	CHECK(rmdir(dir) == 0);
-	printf("in-flight log: every case sorted, 16 damaged headers refused, 3 torn updates repaired, %d fuzz rounds\n",
+	printf("in-flight log: every case sorted, 16 damaged headers refused, 3 torn updates repaired, %d fuzz rounds; restart barrier: O_DIRECT rings waited for, others not\n",
 	       ROUNDS);
 	return 0;
 }

@@ -4,9 +4,10 @@
  * "Late completions"): the kernel tears a dead process's ring down
  * asynchronously, so a request it had started can land after the process
  * was reaped.  xiod's restart barrier (ilog_barrier()) makes the next xiod
- * wait for that: the lock on <state dir>/xiod.lock is held by a file the
- * rings registered, and the kernel drops those only after the ring's last
- * request ended.
+ * wait for that when the killed xiod had O_DIRECT targets (the only
+ * requests a device completes on its own): the lock on its <state
+ * dir>/xiod.rings.XXXXXX is held by a file the rings registered, and the
+ * kernel drops those only after the ring's last request ended.
  *
  * A request that stays in flight as long as the test wants: an O_DIRECT
  * WRITE to a loop device whose backing file (tmpfs) has its inode lock

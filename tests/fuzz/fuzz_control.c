@@ -124,6 +124,7 @@ uint64_t pktio_handoff_drops(uint32_t id)
 	return 0;
 }
 int state_lock_fd = -1; /* no --state-dir: no restart barrier */
+int rings_lock_fd = -1;
 int metrics_fd(void)
 {
 	return -1;
