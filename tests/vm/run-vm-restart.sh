@@ -173,8 +173,9 @@ rec=$(grep "in-flight log: .* reposted" "$hostlog" | sed 's/.*in-flight log: //'
 	awk '{ rp += $1; rs += $3 } END { printf "%d reposted, %d resubmitted", rp, rs }')
 hook release end || fail "the hook's release failed"
 [ ! -e "$region" ] && [ ! -e "$dbsock" ] || fail "release left the region file or socket"
-# (xiod.lock, the restart barrier, is xiod's until it stops.)
-left=$(ls -A "$state" 2>/dev/null | grep -v '^xiod\.lock$')
+# (xiod.lock and xiod.rings.*, the restart barrier, are xiod's until it
+# stops: its own, and killed xiods' whose rings were still being torn down.)
+left=$(ls -A "$state" 2>/dev/null | grep -v -e '^xiod\.lock$' -e '^xiod\.rings\.')
 [ -z "$left" ] || fail "release left $left in the state directory"
 "$verify_bin" "$target" "$blocks" "$bs" >>"$hostlog" 2>&1
 hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
