@@ -24,17 +24,9 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "xio_steer_abi.h"
-
-struct xio_vlan_hdr {
-	__be16 tci;
-	__be16 proto;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -121,109 +113,35 @@ struct {
 	__type(value, struct xio_steer_gcounters);
 } gstats SEC(".maps");
 
-/* classify() results that are not a tenant id */
-#define CL_UNKNOWN (-1)
-#define CL_RUNT (-2)
-#define CL_MALFORMED (-3)
-#define CL_STACKED (-4)
-
-static __always_inline int is_vlan(__be16 proto)
-{
-	return proto == bpf_htons(ETH_P_8021Q) ||
-	       proto == bpf_htons(ETH_P_8021AD);
-}
-
-static __always_inline int lookup_mac(const struct ethhdr *eth)
+/* The classifier's lookups, in the maps (xio_steer_classify.h). */
+static __always_inline int xio_cl_mac(const __u8 *mac)
 {
 	struct xio_steer_mac_key key = {};
 	__u32 *t;
 
-	__builtin_memcpy(key.addr, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(key.addr, mac, ETH_ALEN);
 	t = bpf_map_lookup_elem(&mac_tenant, &key);
-	return t ? (int)(*t & 0x7fffffff) : CL_UNKNOWN;
+	return t ? (int)(*t & 0x7fffffff) : XIO_CL_UNKNOWN;
 }
 
-/*
- * Destination-IP lookup on the L3 header at @l3 with ethertype @proto.
- * Returns a tenant, CL_UNKNOWN (not IP, or no match) or CL_MALFORMED
- * (truncated header, wrong version, IHL < 5 or beyond the frame).
- */
-static __always_inline int lookup_ip(void *l3, void *data_end, __be16 proto)
+static __always_inline int xio_cl_ip4(__u32 daddr)
 {
+	__u32 *t = bpf_map_lookup_elem(&ip4_tenant, &daddr);
+
+	return t ? (int)(*t & 0x7fffffff) : XIO_CL_UNKNOWN;
+}
+
+static __always_inline int xio_cl_ip6(const __u8 *daddr)
+{
+	struct xio_steer_ip6_key key;
 	__u32 *t;
 
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *iph = l3;
-		__u32 daddr;
-
-		if ((void *)(iph + 1) > data_end)
-			return CL_MALFORMED;
-		if (iph->version != 4 || iph->ihl < 5)
-			return CL_MALFORMED;
-		if ((void *)((char *)l3 + iph->ihl * 4) > data_end)
-			return CL_MALFORMED;
-		daddr = iph->daddr;
-		t = bpf_map_lookup_elem(&ip4_tenant, &daddr);
-		return t ? (int)(*t & 0x7fffffff) : CL_UNKNOWN;
-	}
-	if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6h = l3;
-		struct xio_steer_ip6_key key;
-
-		if ((void *)(ip6h + 1) > data_end)
-			return CL_MALFORMED;
-		if (ip6h->version != 6)
-			return CL_MALFORMED;
-		__builtin_memcpy(key.addr, &ip6h->daddr, sizeof(key.addr));
-		t = bpf_map_lookup_elem(&ip6_tenant, &key);
-		return t ? (int)(*t & 0x7fffffff) : CL_UNKNOWN;
-	}
-	return CL_UNKNOWN;
+	__builtin_memcpy(key.addr, daddr, sizeof(key.addr));
+	t = bpf_map_lookup_elem(&ip6_tenant, &key);
+	return t ? (int)(*t & 0x7fffffff) : XIO_CL_UNKNOWN;
 }
 
-/*
- * The whole classification of one frame: a tenant id (>= 0) or a CL_*
- * reason.  At most one 802.1Q/802.1ad tag is looked through; a second one
- * makes the frame CL_STACKED whatever its addresses.
- */
-static __always_inline int classify(void *data, void *data_end, __u32 ip_mode)
-{
-	struct ethhdr *eth = data;
-	void *l3;
-	__be16 proto;
-	int t, ip;
-
-	if ((void *)(eth + 1) > data_end)
-		return CL_RUNT;
-	proto = eth->h_proto;
-	l3 = eth + 1;
-	if (is_vlan(proto)) {
-		struct xio_vlan_hdr *vh = l3;
-
-		if ((void *)(vh + 1) > data_end)
-			return CL_MALFORMED;
-		proto = vh->proto;
-		l3 = vh + 1;
-		if (is_vlan(proto))
-			return CL_STACKED;
-	}
-
-	switch (ip_mode) {
-	case XIO_STEER_IP_AFTER_MAC:
-		t = lookup_mac(eth);
-		if (t >= 0)
-			return t;
-		return lookup_ip(l3, data_end, proto);
-	case XIO_STEER_IP_FIRST:
-		ip = lookup_ip(l3, data_end, proto);
-		if (ip >= 0)
-			return ip;
-		t = lookup_mac(eth);
-		return t >= 0 ? t : ip;
-	default:
-		return lookup_mac(eth);
-	}
-}
+#include "xio_steer_classify.h"
 
 static __always_inline struct xio_steer_config *config_get(void)
 {
@@ -263,13 +181,13 @@ int xio_steer(struct xdp_md *ctx)
 		return XDP_PASS;
 	g->frames++;
 
-	cl = classify(data, data_end, cfg->ip_mode);
+	cl = xio_steer_classify(data, data_end, cfg->ip_mode);
 	if (cl < 0) {
-		if (cl == CL_RUNT)
+		if (cl == XIO_CL_RUNT)
 			g->runt++;
-		else if (cl == CL_MALFORMED)
+		else if (cl == XIO_CL_MALFORMED)
 			g->malformed++;
-		else if (cl == CL_STACKED)
+		else if (cl == XIO_CL_STACKED)
 			g->vlan_stacked++;
 		else
 			g->unknown++;
@@ -367,7 +285,7 @@ int xio_steer_cpu(struct xdp_md *ctx)
 	if ((void *)(meta + 1) <= data && meta->magic == XIO_STEER_META_MAGIC) {
 		tenant = meta->tenant;
 	} else {
-		cl = classify(data, data_end, ip_mode_get());
+		cl = xio_steer_classify(data, data_end, ip_mode_get());
 		if (cl < 0)
 			return XDP_PASS;
 		tenant = (__u32)cl;

@@ -78,6 +78,13 @@ struct xio_steer_meta {
 	__u32 tenant;
 };
 
+/* Classification results that are not a tenant id (xio_steer_classify.h;
+ * its lookups return a tenant or XIO_CL_UNKNOWN). */
+#define XIO_CL_UNKNOWN (-1)
+#define XIO_CL_RUNT (-2)
+#define XIO_CL_MALFORMED (-3)
+#define XIO_CL_STACKED (-4)
+
 /* tstats[tenant], one copy per CPU (PERCPU_ARRAY). */
 struct xio_steer_counters {
 	__u64 packets;	  /* frames classified to the tenant (rx CPU) */

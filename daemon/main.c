@@ -117,6 +117,8 @@ static void usage(FILE *f)
 		"  -m, --socket-mode MODE  socket permissions, octal (default 0660)\n"
 		"  -p, --pollers N         poller threads (default 1)\n"
 		"  -c, --cpus LIST         pin pollers to these CPUs, e.g. 2,3 or 2-5\n"
+		"      --steer-cpus LIST   CPUs steered frames hop to, the first of each node\n"
+		"                          (default: the node's first pinned poller's CPU)\n"
 		"  -i, --idle-us N         spin this long without work before sleeping (default 50)\n"
 		"      --park-us N         a tenant idle this long is only served on its kicks\n"
 		"                          while others keep the poller busy (default 1000, 0: never)\n"
@@ -161,7 +163,9 @@ static int parse_uint(const char *s, const char *what, unsigned long max,
 	return 0;
 }
 
-static int parse_cpus(const char *s)
+/* A CPU list @s of option @what into @out (at most XIOD_MAX_POLLERS). */
+static int parse_cpus(const char *s, const char *what, int *out,
+		      unsigned int *nr)
 {
 	char *dup = strdup(s), *tok, *save = NULL;
 	long cpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -176,22 +180,21 @@ static int parse_cpus(const char *s)
 
 		if (dash)
 			*dash = '\0';
-		if (parse_uint(tok, "--cpus", (unsigned long)cpus - 1, &a) ||
-		    parse_uint(dash ? dash + 1 : tok, "--cpus",
+		if (parse_uint(tok, what, (unsigned long)cpus - 1, &a) ||
+		    parse_uint(dash ? dash + 1 : tok, what,
 			       (unsigned long)cpus - 1, &b) ||
 		    b < a) {
 			rc = -1;
 			break;
 		}
 		for (; a <= b; a++) {
-			if (cfg.nr_cpus == XIOD_MAX_POLLERS) {
-				fprintf(stderr,
-					"xiod: --cpus: at most %d CPUs\n",
-					XIOD_MAX_POLLERS);
+			if (*nr == XIOD_MAX_POLLERS) {
+				fprintf(stderr, "xiod: %s: at most %d CPUs\n",
+					what, XIOD_MAX_POLLERS);
 				rc = -1;
 				break;
 			}
-			cfg.cpus[cfg.nr_cpus++] = (int)a;
+			out[(*nr)++] = (int)a;
 		}
 		if (rc)
 			break;
@@ -233,6 +236,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_RESTART_WAIT,
 	OPT_ORPHAN_GRACE,
+	OPT_STEER_CPUS,
 };
 
 static bool lv_sync;
@@ -245,6 +249,7 @@ static int parse_args(int argc, char **argv)
 		{"socket-mode", required_argument, NULL, 'm'},
 		{"pollers", required_argument, NULL, 'p'},
 		{"cpus", required_argument, NULL, 'c'},
+		{"steer-cpus", required_argument, NULL, OPT_STEER_CPUS},
 		{"idle-us", required_argument, NULL, 'i'},
 		{"budget-entries", required_argument, NULL, OPT_BUDGET_ENTRIES},
 		{"park-us", required_argument, NULL, OPT_PARK_US},
@@ -290,7 +295,13 @@ static int parse_args(int argc, char **argv)
 			cfg.nr_pollers = (unsigned int)v;
 			break;
 		case 'c':
-			if (parse_cpus(optarg))
+			if (parse_cpus(optarg, "--cpus", cfg.cpus,
+				       &cfg.nr_cpus))
+				return -1;
+			break;
+		case OPT_STEER_CPUS:
+			if (parse_cpus(optarg, "--steer-cpus", cfg.steer_cpus,
+				       &cfg.nr_steer_cpus))
 				return -1;
 			break;
 		case 'i':

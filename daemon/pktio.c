@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_xdp.h>
@@ -59,6 +61,10 @@
 #define XSK_RING 4096U	    /* RX and fill ring entries (power of two) */
 #define XSK_RX_BATCH 64U    /* frames per socket per poller iteration */
 #define PKT_MAX_XSKS 64U    /* per poller */
+#define HOP_FRAME_MAX (9216U + 4U) /* jumbo frame + the tag put back */
+#define HOP_BLK_SZ (1U << 16)	   /* TPACKET_V3 block */
+#define HOP_NR_BLK 32U		   /* 2 MiB of ring per packet socket */
+#define HOP_RETIRE_MS 1U	   /* a block not full is handed over after */
 
 _Static_assert((XSK_RING & (XSK_RING - 1)) == 0, "ring size power of two");
 _Static_assert(XSK_NR_FRAMES <= XSK_RING, "a refill never overflows fill");
@@ -91,6 +97,14 @@ struct xsk {
 	uint64_t frames;   /* [A] read from the RX ring */
 	uint64_t foreign;  /* [A] no metadata, or a tenant served nowhere */
 	uint64_t handed;   /* [A] to another poller's hand-off ring */
+	/* A packet socket reading the frames hopped to a node's CPU instead
+	 * ("after the CPU hop" below): umem is its TPACKET_V3 ring. */
+	bool hop;	 /* [C] */
+	int node;	 /* [C] hop: the node whose frames it takes */
+	int cpu;	 /* [C] hop: that node's target CPU */
+	uint32_t blk_sz; /* [C] hop: ring block size, */
+	uint32_t nr_blk; /* [C] number of blocks, */
+	uint32_t blk;	 /* [P] the next block to read */
 };
 
 /* Per poller: its sockets and its tenants by id ([P]). */
@@ -100,6 +114,7 @@ struct pktio {
 	uint32_t asleep;  /* atomic: sleeping, wake me for hand-offs */
 	uint64_t ho_lost; /* [A] handed frames whose tenant had left */
 	struct tenant *by_id[XIO_STEER_MAX_TENANTS];
+	uint8_t vbuf[HOP_FRAME_MAX]; /* a hopped frame with its tag put back */
 };
 
 /*
@@ -563,13 +578,139 @@ static uint32_t xsk_rx(struct poller *p, struct xsk *x)
 	return n;
 }
 
+/* ---- after the CPU hop: the packet socket, the poller's side ----------- */
+
+/*
+ * Frames the XDP program sent through the CPUMAP to node n's CPU become
+ * skbs there and enter the stack on that CPU; the poller reading node n's
+ * frames takes them with a packet socket on the ingress interface.  Why a
+ * frame is delivered exactly once, and only a hopped one:
+ *
+ *  - The socket's classic BPF filter (hop_filter()) accepts only frames
+ *    whose stack processing runs on node n's target CPU (SKF_AD_CPU; the
+ *    CPUMAP kthread of that CPU builds the skb and delivers it to the
+ *    packet taps itself) and that are not the host's own transmissions.
+ *    Target CPUs of different nodes differ (steering.c), so no two
+ *    readers of an interface take the same skb, and an skb is delivered to
+ *    a packet socket once.
+ *  - A frame that took the AF_XDP fast path never becomes an skb (native
+ *    XDP: the driver hands it to the socket; generic XDP runs before the
+ *    packet taps and consumes the skb on a redirect), so no packet socket
+ *    sees it (tested: test_xiod_hop step 3, an XSK and a hop interface).
+ *  - The socket cannot see the XDP metadata that named the tenant (it
+ *    sits in front of the MAC header, out of the filter's and the ring's
+ *    reach), so the frame is classified again with the program's own
+ *    classifier over the same rules (pkthop.c), and taken only when the
+ *    tenant's node is n.  Stage 1 passes a tenant's frame to the stack on
+ *    the receiving CPU only when the tenant has no node or its node no
+ *    target CPU; for a tenant of node n (which has one: this reader's) it
+ *    redirects to an AF_XDP socket (no skb), to n's CPU (this reader), or
+ *    drops.  So a frame of a tenant of n seen on n's CPU is one that
+ *    hopped; unknown destinations, runts, stacked tags, other nodes'
+ *    tenants and tenants without a node are not taken (counted foreign).
+ *    A rule changing while a frame is between the program and the reader
+ *    makes it decided by the old or the new rule, like a frame sent just
+ *    before or after.
+ *  - The skb goes on into the stack as before (a packet socket is a tap):
+ *    frames for a tenant's MAC are another host's there and dropped.
+ *
+ * The kernel untags one 802.1Q/802.1ad tag into the skb before the taps;
+ * the ring reports it (TP_STATUS_VLAN_VALID), and the tag is put back, so
+ * the tenant receives the frame as it was on the wire, as on the AF_XDP
+ * path (and the classifier sees it, stacked tags included).
+ *
+ * The ring is TPACKET_V3: blocks the kernel fills and hands over (status
+ * TP_STATUS_USER, published with a release, read here with an acquire) when
+ * full or HOP_RETIRE_MS after their first frame; the poller gives a block
+ * back with a store-release of TP_STATUS_KERNEL.  No system call per frame
+ * or per block.
+ */
+static void hop_frame(struct poller *p, struct xsk *x,
+		      const struct tpacket3_hdr *h, const uint8_t *f,
+		      uint64_t *woken)
+{
+	uint32_t len = h->tp_snaplen;
+	int id, r = 0;
+
+	if (len != h->tp_len || len < ETH_HLEN)
+		goto out; /* cut short: not a whole frame */
+	if (h->tp_status & TP_STATUS_VLAN_VALID) {
+		uint16_t tpid = h->tp_status & TP_STATUS_VLAN_TPID_VALID ?
+					h->hv1.tp_vlan_tpid :
+					ETH_P_8021Q;
+		uint8_t *v = p->pkt->vbuf;
+
+		if (len + 4 > sizeof(p->pkt->vbuf))
+			goto out;
+		memcpy(v, f, 2 * ETH_ALEN);
+		v[12] = (uint8_t)(tpid >> 8);
+		v[13] = (uint8_t)tpid;
+		v[14] = (uint8_t)(h->hv1.tp_vlan_tci >> 8);
+		v[15] = (uint8_t)h->hv1.tp_vlan_tci;
+		memcpy(v + 16, f + 2 * ETH_ALEN, len - 2 * ETH_ALEN);
+		f = v;
+		len += 4;
+	}
+	id = pkthop_tenant(f, len, x->node);
+	if (id >= 0)
+		r = rx_route(p, (uint32_t)id, f, len, woken);
+out:
+	if (!r)
+		ctr_add(&x->foreign, 1);
+	else if (r == 2)
+		ctr_add(&x->handed, 1);
+}
+
+/* Read whole blocks of @x until XSK_RX_BATCH frames or none is ready. */
+static uint32_t hop_rx(struct poller *p, struct xsk *x)
+{
+	uint64_t woken = 0;
+	uint32_t n = 0;
+
+	while (n < XSK_RX_BATCH) {
+		uint8_t *b = x->umem + (size_t)x->blk * x->blk_sz;
+		struct tpacket_block_desc *bd = (void *)b;
+		uint32_t i, np, off;
+
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status,
+				      __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
+			break;
+		np = bd->hdr.bh1.num_pkts;
+		off = bd->hdr.bh1.offset_to_first_pkt;
+		for (i = 0; i < np; i++) {
+			const struct tpacket3_hdr *h = (void *)(b + off);
+
+			/* the kernel's layout, bounded anyway */
+			if (off < sizeof(*bd) || off + sizeof(*h) > x->blk_sz ||
+			    h->tp_mac + (uint64_t)h->tp_snaplen >
+				    x->blk_sz - off)
+				break;
+			hop_frame(p, x, h, b + off + h->tp_mac, &woken);
+			if (!h->tp_next_offset)
+				break;
+			off += h->tp_next_offset;
+		}
+		/* Pairs with the kernel's acquire of the status: the block's
+		 * frames are read, it may fill it again. */
+		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		x->blk = (x->blk + 1) % x->nr_blk;
+		n += np;
+		ctr_add(&x->frames, np);
+	}
+	ho_wake(woken);
+	return n;
+}
+
 bool pktio_poll(struct poller *p)
 {
 	struct pktio *pk = p->pkt;
 	uint32_t i, n = 0;
 
 	for (i = 0; i < pk->nr_xsks; i++)
-		n += xsk_rx(p, pk->xsks[i]);
+		n += pk->xsks[i]->hop ? hop_rx(p, pk->xsks[i]) :
+					xsk_rx(p, pk->xsks[i]);
 	if (__atomic_load_n(&ho_any, __ATOMIC_RELAXED))
 		n += ho_drain(p);
 	return n != 0;
@@ -756,14 +897,142 @@ int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 }
 
 /*
+ * The classic BPF filter of node @cpu's reader: frames whose stack
+ * processing runs on @cpu, none the host sends.
+ */
+static int hop_filter(int fd, int cpu)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 2, 0),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_CPU),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)cpu, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, UINT32_MAX),
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]),
+				  .filter = code};
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			  sizeof(prog)) ?
+		       -errno :
+		       0;
+}
+
+/* Ring, filter and binding of a reader (the filter before the binding:
+ * the socket never holds a frame it would not take). */
+static int hop_setup(struct xsk *x)
+{
+	struct tpacket_req3 req;
+	struct sockaddr_ll sll;
+	int v = TPACKET_V3, one = 1, err;
+
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = HOP_BLK_SZ;
+	req.tp_block_nr = HOP_NR_BLK;
+	req.tp_frame_size = XSK_FRAME_SIZE; /* V3: only checked */
+	req.tp_frame_nr = HOP_BLK_SZ / XSK_FRAME_SIZE * HOP_NR_BLK;
+	req.tp_retire_blk_tov = HOP_RETIRE_MS;
+	if (setsockopt(x->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) ||
+	    setsockopt(x->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)))
+		return -errno;
+	err = hop_filter(x->fd, x->cpu);
+	if (err)
+		return err;
+	/* Also in the filter; here it saves the filter run (4.20+). */
+	(void)setsockopt(x->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
+			 sizeof(one));
+	x->blk_sz = HOP_BLK_SZ;
+	x->nr_blk = HOP_NR_BLK;
+	x->umem_len = (size_t)HOP_BLK_SZ * HOP_NR_BLK;
+	x->umem = XIO_FAULT_MMAP_AT(
+		XIO_FAULT_XSK, mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_POPULATE, x->fd, 0));
+	if (x->umem == MAP_FAILED) {
+		x->umem = NULL;
+		return -ENOMEM;
+	}
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = x->ifindex;
+	if (bind(x->fd, (struct sockaddr *)&sll, sizeof(sll)))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The reader of the frames the XDP program hops to node @node's CPU @cpu
+ * on @ifindex: a packet socket handed to poller @p (as an AF_XDP socket
+ * is; closed with pktio_xsk_close()).
+ */
+int pktio_hop_open(int ifindex, int node, int cpu, struct poller *p,
+		   struct xsk **out)
+{
+	struct xsk *x = calloc(1, sizeof(*x));
+	int err;
+
+	if (!x)
+		return -ENOMEM;
+	err = ho_open(p->idx);
+	if (err) {
+		free(x);
+		return err;
+	}
+	x->hop = true;
+	x->ifindex = ifindex;
+	x->node = node;
+	x->cpu = cpu;
+	x->p = p;
+	x->fd = XIO_FAULT_SYSCALL(
+		XIO_FAULT_XSK, socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+	err = x->fd < 0 ? -errno : hop_setup(x);
+	if (err) {
+		xsk_free(x);
+		return err;
+	}
+	poller_send_arg(p, XIO_PCMD_XSK_ADD, x);
+	*out = x;
+	return 0;
+}
+
+/* At close: what the socket read and what the kernel dropped. */
+static void xsk_log(struct xsk *x)
+{
+	struct xdp_statistics xs;
+	struct tpacket_stats_v3 ts;
+	socklen_t l = sizeof(xs), tl = sizeof(ts);
+
+	memset(&xs, 0, sizeof(xs));
+	memset(&ts, 0, sizeof(ts));
+	if (x->hop &&
+	    getsockopt(x->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &tl) == 0)
+		log_info(
+			"pktio: ifindex %d, node %d's packet socket (CPU %d): %llu frames, %llu handed from poller %u to others, %llu not hopped there, kernel drops %u (ring full)",
+			x->ifindex, x->node, x->cpu,
+			(unsigned long long)ctr_get(&x->frames),
+			(unsigned long long)ctr_get(&x->handed), x->p->idx,
+			(unsigned long long)ctr_get(&x->foreign), ts.tp_drops);
+	else if (!x->hop &&
+		 getsockopt(x->fd, SOL_XDP, XDP_STATISTICS, &xs, &l) == 0)
+		log_info(
+			"pktio: ifindex %d queue %u: %llu frames, %llu handed from poller %u to others, %llu for no tenant, kernel drops %llu (rx ring full %llu, no fill %llu)",
+			x->ifindex, x->queue,
+			(unsigned long long)ctr_get(&x->frames),
+			(unsigned long long)ctr_get(&x->handed), x->p->idx,
+			(unsigned long long)ctr_get(&x->foreign),
+			(unsigned long long)xs.rx_dropped,
+			(unsigned long long)xs.rx_ring_full,
+			(unsigned long long)xs.rx_fill_ring_empty_descs);
+}
+
+/*
  * Take the socket back from its poller, then free it.  The XSKMAP entry
  * must be gone first (steering.c clears it).  A poller that does not answer
  * within 5 s keeps the socket: leaked rather than unmapped under it.
  */
 void pktio_xsk_close(struct xsk *x)
 {
-	struct xdp_statistics xs;
-	socklen_t l = sizeof(xs);
 	int i;
 
 	if (!x)
@@ -775,21 +1044,11 @@ void pktio_xsk_close(struct xsk *x)
 		usleep(1000);
 	}
 	if (!__atomic_load_n(&x->released, __ATOMIC_ACQUIRE)) {
-		log_warn("pktio: poller %u did not release its AF_XDP socket",
-			 x->p->idx);
+		log_warn("pktio: poller %u did not release its %s socket",
+			 x->p->idx, x->hop ? "packet" : "AF_XDP");
 		return;
 	}
-	memset(&xs, 0, sizeof(xs));
-	if (getsockopt(x->fd, SOL_XDP, XDP_STATISTICS, &xs, &l) == 0)
-		log_info(
-			"pktio: ifindex %d queue %u: %llu frames, %llu handed from poller %u to others, %llu for no tenant, kernel drops %llu (rx ring full %llu, no fill %llu)",
-			x->ifindex, x->queue,
-			(unsigned long long)ctr_get(&x->frames),
-			(unsigned long long)ctr_get(&x->handed), x->p->idx,
-			(unsigned long long)ctr_get(&x->foreign),
-			(unsigned long long)xs.rx_dropped,
-			(unsigned long long)xs.rx_ring_full,
-			(unsigned long long)xs.rx_fill_ring_empty_descs);
+	xsk_log(x);
 	xsk_free(x);
 }
 

@@ -25,6 +25,7 @@
 
 #include <xio/steer.h>
 
+#include "xio_steer_abi.h"
 #include "xiod.h"
 
 static struct xio_steer *steer;
@@ -37,8 +38,18 @@ static bool ip_mode_set;
 struct iface_io {
 	struct xsk *xsk[IFACE_MAX_RXQS]; /* per receive queue, or NULL */
 	uint32_t nr_rxqs;
+	struct xsk *hop[XIOD_MAX_POLLERS]; /* per node target, or NULL */
 };
 static struct iface_io io[XIO_ADMIN_STEER_IFACES_MAX];
+
+/* The nodes' target CPUs (the CPUMAP hop) and the poller reading each
+ * node's hopped frames, set when the program is loaded. */
+struct hop_target {
+	int node, cpu;
+	struct poller *p;
+};
+static struct hop_target targets[XIOD_MAX_POLLERS];
+static uint32_t nr_targets;
 
 /* Without libnuma, or with one node, every CPU and region is on node 0. */
 static bool one_node(void)
@@ -46,9 +57,66 @@ static bool one_node(void)
 	return numa_available() < 0 || numa_num_configured_nodes() <= 1;
 }
 
+static int poller_node(const struct poller *p)
+{
+	return p->node >= 0 ? p->node : one_node() ? 0 : -1;
+}
+
+static int cpu_node(int cpu)
+{
+	return one_node() ? 0 : numa_node_of_cpu(cpu);
+}
+
+/* Node @node's frames hop to @cpu, read by poller @p. */
+static void target_set(int node, int cpu, struct poller *p)
+{
+	int err = xio_steer_set_node_target(steer, node, cpu);
+
+	if (err) {
+		log_warn("steering: node %d -> CPU %d: %s", node, cpu,
+			 strerror(-err));
+		return;
+	}
+	targets[nr_targets++] = (struct hop_target){node, cpu, p};
+	log_info("steering: node %d's frames to CPU %d, read by poller %u",
+		 node, cpu, p->idx);
+}
+
+/*
+ * Each node with a pinned poller gets a target CPU: the first CPU of
+ * --steer-cpus on that node, else the CPU of its first pinned poller; that
+ * poller reads the node's hopped frames.  A --steer-cpus CPU on a node
+ * without a pinned poller is not used (nobody would read its frames).
+ */
+static void targets_init(void)
+{
+	unsigned int i, j;
+
+	nr_targets = 0;
+	for (i = 0; i < cfg.nr_pollers; i++) {
+		struct poller *p = &pollers[i];
+		int node = poller_node(p), cpu = p->cpu;
+
+		if (p->cpu < 0 || node < 0 ||
+		    xio_steer_node_target(steer, node) != -ENOENT)
+			continue;
+		for (j = 0; j < cfg.nr_steer_cpus; j++)
+			if (cpu_node(cfg.steer_cpus[j]) == node) {
+				cpu = cfg.steer_cpus[j];
+				break;
+			}
+		target_set(node, cpu, p);
+	}
+	for (j = 0; j < cfg.nr_steer_cpus; j++)
+		if (xio_steer_node_target(steer, cpu_node(cfg.steer_cpus[j])) <
+		    0)
+			log_warn(
+				"steering: --steer-cpus %d: no pinned poller on its node, not used",
+				cfg.steer_cpus[j]);
+}
+
 static int steering_open(void)
 {
-	unsigned int i;
 	int err;
 
 	if (steer)
@@ -60,22 +128,7 @@ static int steering_open(void)
 		steer = NULL;
 		return err;
 	}
-	for (i = 0; i < cfg.nr_pollers; i++) {
-		const struct poller *p = &pollers[i];
-		int node = p->node >= 0 ? p->node : one_node() ? 0 : -1;
-
-		if (p->cpu < 0 || node < 0 ||
-		    xio_steer_node_target(steer, node) != -ENOENT)
-			continue;
-		err = xio_steer_set_node_target(steer, node, p->cpu);
-		if (err)
-			log_warn("steering: node %d -> CPU %d: %s", node,
-				 p->cpu, strerror(-err));
-		else
-			log_info(
-				"steering: node %d's frames to CPU %d (poller %u)",
-				node, p->cpu, p->idx);
-	}
+	targets_init();
 	log_info("steering: XDP program loaded");
 	return 0;
 }
@@ -132,10 +185,37 @@ static uint32_t rx_queues(const char *ifname)
 }
 
 /*
- * The pollers' AF_XDP sockets on every receive queue of interface @i, and
- * its transmit port.  Queue q goes to poller q % nr_pollers, registered for
- * that poller's node.  A queue whose socket fails keeps the CPU hop (its
- * frames reach the kernel stack on the node); logged.
+ * Interface @i's readers of the frames hopped to each node's target CPU:
+ * a packet socket each, read by the node's poller.  One that fails leaves
+ * that node's hopped frames to the kernel stack; logged.
+ */
+static void iface_hop_open(uint32_t i, int ifindex)
+{
+	uint32_t k;
+	int err;
+
+	for (k = 0; k < nr_targets; k++) {
+		const struct hop_target *h = &targets[k];
+
+		err = pktio_hop_open(ifindex, h->node, h->cpu, h->p,
+				     &io[i].hop[k]);
+		if (err)
+			log_warn(
+				"steering: %s: no packet socket for node %d's hopped frames: %s",
+				ifaces[i].name, h->node, strerror(-err));
+		else
+			log_info(
+				"steering: %s: node %d's hopped frames (CPU %d) -> packet socket of poller %u",
+				ifaces[i].name, h->node, h->cpu, h->p->idx);
+	}
+}
+
+/*
+ * The pollers' AF_XDP sockets on every receive queue of interface @i
+ * (none with XIO_ADMIN_STEER_NO_XSK), its packet sockets after the CPU
+ * hop, and its transmit port.  Queue q goes to poller q % nr_pollers,
+ * registered for that poller's node.  A queue whose socket fails keeps the
+ * CPU hop; logged.
  */
 static void iface_io_open(uint32_t i, bool copy)
 {
@@ -148,9 +228,12 @@ static void iface_io_open(uint32_t i, bool copy)
 	if (err)
 		log_warn("steering: %s: no transmit port: %s", name,
 			 strerror(-err));
+	iface_hop_open(i, ifindex);
+	if (ifaces[i].flags & XIO_ADMIN_STEER_NO_XSK)
+		nq = 0;
 	for (q = 0; q < nq; q++) {
 		struct poller *p = rxq_poller(q);
-		int node = p->node >= 0 ? p->node : one_node() ? 0 : -1;
+		int node = poller_node(p);
 
 		if (node < 0)
 			continue; /* unpinned on a NUMA machine: no home */
@@ -185,6 +268,10 @@ static void iface_io_close(uint32_t i)
 		pktio_xsk_close(io[i].xsk[q]);
 		io[i].xsk[q] = NULL;
 	}
+	for (q = 0; q < nr_targets; q++) {
+		pktio_xsk_close(io[i].hop[q]); /* NULL: none */
+		io[i].hop[q] = NULL;
+	}
 	pktio_port_close(ifaces[i].port);
 }
 
@@ -207,7 +294,7 @@ static int iface_attach(const char *name, uint32_t flags, uint32_t port)
 	enum xio_steer_attach_mode mode = XIO_STEER_NATIVE;
 	int err;
 
-	if (flags & ~XIO_ADMIN_STEER_GENERIC)
+	if (flags & ~XIO_ADMIN_STEER_FLAGS)
 		return -EINVAL;
 	if (flags & XIO_ADMIN_STEER_GENERIC)
 		mode = XIO_STEER_GENERIC;
@@ -227,8 +314,9 @@ static int iface_attach(const char *name, uint32_t flags, uint32_t port)
 	ifaces[nr_ifaces].port = port == UINT32_MAX ? free_port() : port;
 	iface_io_open(nr_ifaces, mode == XIO_STEER_GENERIC);
 	nr_ifaces++;
-	log_info("steering: attached to %s (%s XDP), port %u", name,
+	log_info("steering: attached to %s (%s XDP%s), port %u", name,
 		 mode == XIO_STEER_GENERIC ? "generic" : "native",
+		 flags & XIO_ADMIN_STEER_NO_XSK ? ", no AF_XDP" : "",
 		 ifaces[nr_ifaces - 1].port);
 	return 0;
 }
@@ -428,6 +516,40 @@ static int op_show(const struct xio_msg_steer *m, struct xio_msg_steer_reply *r)
 
 static void state_save(void);
 
+/*
+ * After every change of the rules or of a tenant's node: the packet-socket
+ * readers' copy of them (pkthop.c), then the state file.  The copy is read
+ * back from the maps, so it is what the XDP program classifies with.
+ */
+static void rules_changed(void)
+{
+	static int32_t node[XIO_STEER_MAX_TENANTS];
+	struct xio_steer_rule *r = NULL;
+	int n = steer ? xio_steer_rules(steer, NULL, 0) : 0;
+	uint32_t i;
+
+	if (n > 0) {
+		r = calloc((size_t)n, sizeof(*r));
+		n = r ? xio_steer_rules(steer, r, (unsigned int)n) : -ENOMEM;
+	}
+	if (n < 0) {
+		/* No copy: the readers keep the old rules; logged. */
+		log_warn("steering: reading the rules back: %s", strerror(-n));
+	} else {
+		for (i = 0; i < XIO_STEER_MAX_TENANTS; i++)
+			node[i] = -1;
+		for (i = 0; i < (uint32_t)n; i++)
+			if (r[i].tenant < XIO_STEER_MAX_TENANTS)
+				node[r[i].tenant] = xio_steer_tenant_node(
+					steer, r[i].tenant);
+		pkthop_rules_set(r, (uint32_t)n, node,
+				 ip_mode_set ? XIO_STEER_IP_AFTER_MAC :
+					       XIO_STEER_IP_OFF);
+	}
+	free(r);
+	state_save();
+}
+
 int steering_request(const struct xio_msg_steer *m, struct tenant *t,
 		     struct xio_msg_steer_reply *r)
 {
@@ -459,7 +581,7 @@ int steering_request(const struct xio_msg_steer *m, struct tenant *t,
 	}
 	/* A refused request may have changed something (a MAC added, its IP
 	 * refused and the MAC removed): save either way. */
-	state_save();
+	rules_changed();
 	return err;
 }
 
@@ -470,7 +592,7 @@ void steering_tenant_gone(struct tenant *t)
 	xio_steer_del_tenant(steer, t->id); /* its counters stay */
 	pktio_tx_mac_clear(t->id);
 	t->steered = false;
-	state_save();
+	rules_changed();
 }
 
 /* ---- the steering state file (docs/steering.md, "Restart") -------------- */
@@ -591,7 +713,7 @@ static const char *state_check(const struct state_hdr *h, const char *body,
 	for (i = 0; i < h->nr_ifaces; i++) {
 		if (!fi[i].name[0] ||
 		    !memchr(fi[i].name, 0, sizeof(fi[i].name)) ||
-		    (fi[i].flags & ~XIO_ADMIN_STEER_GENERIC) ||
+		    (fi[i].flags & ~XIO_ADMIN_STEER_FLAGS) ||
 		    fi[i].port >= XIO_ADMIN_STEER_IFACES_MAX)
 			return "interface";
 		for (j = 0; j < i; j++)
@@ -662,7 +784,7 @@ void steering_restore(void)
 	log_info(
 		"steering: restored %u interface(s); %u rule(s) wait for their tenants",
 		nr_ifaces, nr_pending);
-	state_save(); /* what could not be restored is gone */
+	rules_changed(); /* what could not be restored is gone */
 out:
 	free(body);
 	free(path);
@@ -707,13 +829,13 @@ static uint32_t pending_take(uint32_t id, struct tenant *t)
 void steering_tenant_back(struct tenant *t)
 {
 	if (nr_pending && pending_take(t->id, t))
-		state_save();
+		rules_changed();
 }
 
 void steering_forget(uint32_t id)
 {
 	if (nr_pending && pending_take(id, NULL))
-		state_save();
+		rules_changed();
 }
 
 void steering_state_remove(void)

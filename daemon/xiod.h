@@ -73,6 +73,8 @@ struct xiod_config {
 	unsigned int nr_pollers;
 	int cpus[XIOD_MAX_POLLERS];
 	unsigned int nr_cpus;
+	int steer_cpus[XIOD_MAX_POLLERS]; /* --steer-cpus: nodes' hop CPUs */
+	unsigned int nr_steer_cpus;
 	unsigned int idle_us;
 	unsigned int
 		park_us; /* per-tenant idle time before parking; 0: never */
@@ -406,6 +408,9 @@ struct msghdr *pktio_tx_prep(struct tenant *t, struct op *op,
 int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 		   struct xsk **out, int *fd_out);
 void pktio_xsk_close(struct xsk *x);
+/* The reader of the frames hopped to @node's CPU @cpu (docs/steering.md). */
+int pktio_hop_open(int ifindex, int node, int cpu, struct poller *p,
+		   struct xsk **out);
 int pktio_port_open(uint32_t port, int ifindex);
 void pktio_port_close(uint32_t port);
 void pktio_fini(void); /* after the pollers stopped */
@@ -433,6 +438,13 @@ void metrics_events(void);
 void metrics_close(void);
 /* control.c: the exposition text (malloc'ed, *len bytes) or NULL. */
 char *control_metrics_text(size_t *len);
+
+/* pkthop.c: the tenant of a frame read after the CPU hop (any poller), from
+ * a copy of the rules steering.c writes after every change. */
+struct xio_steer_rule;
+int pkthop_tenant(const uint8_t *f, uint32_t len, int node);
+void pkthop_rules_set(const struct xio_steer_rule *r, uint32_t n,
+		      const int32_t *tenant_node, uint32_t ip_mode);
 
 /* steering.c: xiod's eBPF steering program (control thread only). */
 int steering_request(const struct xio_msg_steer *m, struct tenant *t,

@@ -510,7 +510,7 @@ static int steer_iface(struct xio_admin *a, uint32_t op, const char *ifname,
 int xio_admin_steer_attach(struct xio_admin *a, const char *ifname,
 			   uint32_t flags)
 {
-	if (flags & ~XIO_ADMIN_STEER_GENERIC)
+	if (flags & ~XIO_ADMIN_STEER_FLAGS)
 		return -EINVAL;
 	return steer_iface(a, XIO_STEER_OP_ATTACH, ifname, flags);
 }

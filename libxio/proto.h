@@ -175,7 +175,7 @@ struct xio_msg_quota {
 };
 
 /* xio_msg_steer.op */
-#define XIO_STEER_OP_ATTACH 1 /* ifname, flags XIO_ADMIN_STEER_GENERIC */
+#define XIO_STEER_OP_ATTACH 1 /* ifname, flags XIO_ADMIN_STEER_FLAGS */
 #define XIO_STEER_OP_DETACH 2 /* ifname */
 #define XIO_STEER_OP_ADD 3    /* tenant, XIO_STEER_F_MAC/IP: mac, addr */
 #define XIO_STEER_OP_DEL 4    /* tenant, [mac] [addr]; neither: all */
@@ -187,7 +187,7 @@ struct xio_msg_steer {
 	struct xio_msg_hdr hdr;
 	uint32_t op; /* XIO_STEER_OP_* */
 	uint32_t
-		flags; /* ATTACH: XIO_ADMIN_STEER_GENERIC; ADD/DEL: F_MAC|F_IP */
+		flags; /* ATTACH: XIO_ADMIN_STEER_FLAGS; ADD/DEL: F_MAC|F_IP */
 	char ifname[XIO_STEER_IFNAME_MAX];
 	char tenant[XIO_NAME_MAX];
 	uint8_t mac[6];

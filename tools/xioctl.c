@@ -11,7 +11,7 @@
  *   xioctl [--socket PATH] stats reset [TENANT]
  *   xioctl [--socket PATH] quota TENANT [--weight W] [--ops-rate R]
  *                                [--bytes-rate B] [--inflight N]
- *   xioctl [--socket PATH] steer attach IFACE [--mode native|generic]
+ *   xioctl [--socket PATH] steer attach IFACE [--mode native|generic] [--no-xsk]
  *   xioctl [--socket PATH] steer detach IFACE
  *   xioctl [--socket PATH] steer add TENANT --mac M [--ip A]
  *   xioctl [--socket PATH] steer del TENANT [--mac M] [--ip A]
@@ -891,11 +891,13 @@ static int cmd_steer_attach(int argc, char **argv)
 		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
 			i++;
 			if (!strcmp(argv[i], "generic"))
-				flags = XIO_ADMIN_STEER_GENERIC;
+				flags |= XIO_ADMIN_STEER_GENERIC;
 			else if (!strcmp(argv[i], "native"))
-				flags = 0;
+				flags &= ~XIO_ADMIN_STEER_GENERIC;
 			else
 				return 2;
+		} else if (!strcmp(argv[i], "--no-xsk")) {
+			flags |= XIO_ADMIN_STEER_NO_XSK;
 		} else {
 			return 2;
 		}
@@ -1081,10 +1083,12 @@ static void steer_show_json(const struct xio_admin_steer_iface *ifs,
 	for (i = 0; i < nr_ifs; i++) {
 		printf("%s{\"name\":", i ? "," : "");
 		json_str(ifs[i].name);
-		printf(",\"mode\":\"%s\",\"port\":%u}",
+		printf(",\"mode\":\"%s\",\"port\":%u,\"xsk\":%s}",
 		       ifs[i].flags & XIO_ADMIN_STEER_GENERIC ? "generic" :
 								"native",
-		       ifs[i].port);
+		       ifs[i].port,
+		       ifs[i].flags & XIO_ADMIN_STEER_NO_XSK ? "false" :
+							       "true");
 	}
 	printf("],\"rules\":[");
 	for (i = 0; i < n; i++) {
@@ -1131,9 +1135,11 @@ static int cmd_steer_show(int argc, char **argv)
 	}
 	printf("interfaces:");
 	for (i = 0; i < nr_ifs; i++)
-		printf(" %s (%s, port %u)", ifs[i].name,
+		printf(" %s (%s%s, port %u)", ifs[i].name,
 		       ifs[i].flags & XIO_ADMIN_STEER_GENERIC ? "generic" :
 								"native",
+		       ifs[i].flags & XIO_ADMIN_STEER_NO_XSK ? ", no AF_XDP" :
+							       "",
 		       ifs[i].port);
 	printf("%s\n", nr_ifs ? "" : " none");
 	printf("%-7s %-6s %-40s %5s %5s\n", "TENANT", "KIND", "ADDRESS", "NODE",
@@ -1209,7 +1215,7 @@ static const struct command commands[] = {
 	 "[--inflight N]"},
 	{{"steer", "attach"},
 	 cmd_steer_attach,
-	 "steer attach IFACE [--mode native|generic]"},
+	 "steer attach IFACE [--mode native|generic] [--no-xsk]"},
 	{{"steer", "detach"}, cmd_steer_detach, "steer detach IFACE"},
 	{{"steer", "add"}, cmd_steer_add, "steer add TENANT --mac M [--ip A]"},
 	{{"steer", "del"},

@@ -306,6 +306,10 @@ int xio_admin_poller_stats(struct xio_admin *a, struct xio_poller_stats *out,
  */
 #define XIO_STEER_IFNAME_MAX 16		  /* IFNAMSIZ, with its NUL */
 #define XIO_ADMIN_STEER_GENERIC (1U << 0) /* skb XDP instead of native */
+/* No AF_XDP sockets on the interface: every steered frame takes the CPU hop
+ * and is read by the node's poller with a packet socket. */
+#define XIO_ADMIN_STEER_NO_XSK (1U << 1)
+#define XIO_ADMIN_STEER_FLAGS (XIO_ADMIN_STEER_GENERIC | XIO_ADMIN_STEER_NO_XSK)
 #define XIO_ADMIN_STEER_IFACES_MAX 8
 
 /* Attach the classifier to @ifname (refused with -EBUSY when an XDP program
@@ -329,7 +333,7 @@ int xio_admin_steer_del(struct xio_admin *a, const char *tenant,
 
 struct xio_admin_steer_iface {
 	char name[XIO_STEER_IFNAME_MAX];
-	uint32_t flags; /* XIO_ADMIN_STEER_GENERIC */
+	uint32_t flags; /* XIO_ADMIN_STEER_GENERIC, _NO_XSK */
 	uint32_t port;	/* XIO_OP_PKT_SEND target sending out of it */
 };
 

@@ -136,7 +136,7 @@ int main(void)
 	capture(cmd, out, sizeof(out));
 	CHECK(strstr(out,
 		     "\"interfaces\":[{\"name\":\"xs0\",\"mode\":\"native\","
-		     "\"port\":0}]"));
+		     "\"port\":0,\"xsk\":true}]"));
 	CHECK(strstr(out, "{\"tenant\":1,\"kind\":\"mac\",\"address\":"
 			  "\"02:78:69:00:01:01\",\"node\":0,\"cpu\":0}"));
 	CHECK(strstr(out, "{\"tenant\":2,\"kind\":\"ipv4\",\"address\":"
