@@ -14,6 +14,11 @@
  * that saw it odd or changed classifies the frame again.  Every word is
  * read and written with atomic accesses, so a reader racing with the
  * writer reads stale or new words, never torn ones, and then retries.
+ * Ordering without fences (TSan has none): the writer stores every word
+ * with release, so a reader that loads a rewritten word (acquire) also sees
+ * the odd sequence stored before it; the reader loads every word with
+ * acquire, so its second load of the sequence comes after all of them.
+ * On x86 both are plain moves.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -48,12 +53,12 @@ static uint32_t slot_of(uint64_t key)
 
 static uint64_t rd(const uint64_t *w)
 {
-	return __atomic_load_n(w, __ATOMIC_RELAXED);
+	return __atomic_load_n(w, __ATOMIC_ACQUIRE);
 }
 
 static void wr(uint64_t *w, uint64_t v)
 {
-	__atomic_store_n(w, v, __ATOMIC_RELAXED);
+	__atomic_store_n(w, v, __ATOMIC_RELEASE);
 }
 
 static uint64_t mac48(const uint8_t *m)
@@ -141,12 +146,11 @@ int pkthop_tenant(const uint8_t *f, uint32_t len, int node)
 			continue;
 		}
 		cl = xio_steer_classify(
-			h, h + n, __atomic_load_n(&rules_ip_mode, __ATOMIC_RELAXED));
+			h, h + n,
+			__atomic_load_n(&rules_ip_mode, __ATOMIC_ACQUIRE));
 		nd = cl >= 0 && cl < (int)XIO_STEER_MAX_TENANTS ?
-			     __atomic_load_n(&node_of[cl], __ATOMIC_RELAXED) :
+			     __atomic_load_n(&node_of[cl], __ATOMIC_ACQUIRE) :
 			     -1;
-		/* The loads above are done before the sequence is read again. */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	} while ((seq & 1) ||
 		 __atomic_load_n(&rules_seq, __ATOMIC_RELAXED) != seq);
 	return cl >= 0 && nd == node ? cl : -1;
@@ -159,17 +163,16 @@ void pkthop_rules_set(const struct xio_steer_rule *r, uint32_t n,
 {
 	uint32_t seq = __atomic_load_n(&rules_seq, __ATOMIC_RELAXED), i, s;
 
+	/* Seen by any reader that loads a word stored below (release). */
 	__atomic_store_n(&rules_seq, seq + 1, __ATOMIC_RELAXED);
-	/* The odd sequence is seen before any rewritten word. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (s = 0; s < RULE_SLOTS; s++) {
 		wr(&mac_tab[s], 0);
 		wr(&ip4_tab[s], 0);
 		wr(&ip6_tab[s][2], 0);
 	}
 	for (i = 0; i < XIO_STEER_MAX_TENANTS; i++)
-		__atomic_store_n(&node_of[i], tenant_node[i], __ATOMIC_RELAXED);
-	__atomic_store_n(&rules_ip_mode, mode, __ATOMIC_RELAXED);
+		__atomic_store_n(&node_of[i], tenant_node[i], __ATOMIC_RELEASE);
+	__atomic_store_n(&rules_ip_mode, mode, __ATOMIC_RELEASE);
 	for (i = 0; i < n; i++) {
 		uint64_t id = r[i].tenant & 0x7fff, k;
 

@@ -946,7 +946,7 @@ static int hop_setup(struct xsk *x)
 	x->nr_blk = HOP_NR_BLK;
 	x->umem_len = (size_t)HOP_BLK_SZ * HOP_NR_BLK;
 	x->umem = XIO_FAULT_MMAP_AT(
-		XIO_FAULT_XSK, mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE,
+		XIO_FAULT_HOP, mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_POPULATE, x->fd, 0));
 	if (x->umem == MAP_FAILED) {
 		x->umem = NULL;
@@ -985,7 +985,7 @@ int pktio_hop_open(int ifindex, int node, int cpu, struct poller *p,
 	x->cpu = cpu;
 	x->p = p;
 	x->fd = XIO_FAULT_SYSCALL(
-		XIO_FAULT_XSK, socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+		XIO_FAULT_HOP, socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
 	err = x->fd < 0 ? -errno : hop_setup(x);
 	if (err) {
 		xsk_free(x);

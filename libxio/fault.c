@@ -44,6 +44,7 @@ static struct site sites[XIO_FAULT__NR] = {
 	[XIO_FAULT_PKT_TX] = {"pkt_tx", {-EAGAIN, -ENOBUFS}},
 	[XIO_FAULT_ILOG] = {"ilog", {-ENOSPC, -EMFILE, -ENOMEM}},
 	[XIO_FAULT_HANDOFF] = {"handoff", {-ENOBUFS}},
+	[XIO_FAULT_HOP] = {"hop", {-ENOMEM, -EMFILE}},
 };
 
 static const struct {

@@ -36,6 +36,7 @@ enum xio_fault_site {
 	XIO_FAULT_PKT_TX,      /* a PKT_SEND's packet socket: its error CQE */
 	XIO_FAULT_ILOG,	       /* a tenant's in-flight log: create or reopen */
 	XIO_FAULT_HANDOFF,     /* a hand-off ring between pollers full: drop */
+	XIO_FAULT_HOP,	       /* the packet socket read after the CPU hop */
 	XIO_FAULT__NR
 };
 

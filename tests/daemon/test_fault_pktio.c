@@ -23,6 +23,14 @@
  *   cqe      == other error or short PKT_SEND CQEs (those were sent)
  *
  * and xiod exits cleanly at the end (ASan: no leak).
+ *
+ * With the argument "hop", xf0 is attached with --no-xsk: every frame takes
+ * the CPU hop and poller 0's packet socket, whose creation is the site
+ *
+ *   hop      packet socket / ring creation at `steer attach`
+ *
+ * and hop == the packet sockets xiod reported missing; pkt_rx + handoff ==
+ * steer_drops exactly as on the AF_XDP path.
  */
 #ifndef XIO_FAULT_INJECT
 #include <stdio.h>
@@ -46,6 +54,7 @@ static const char *const names[NT] = {"fa", "fb"};
 static struct xio_tenant *tn[NT];
 static uint8_t mac[NT][6];
 static char log_path[128], report_path[128];
+static bool hop; /* "hop": no AF_XDP socket, every frame hops */
 
 /* Lines of xiod's log containing @what. */
 static unsigned int log_count(const char *what)
@@ -90,25 +99,30 @@ static void post_rx(struct xio_qp *qp, uint32_t slot)
 }
 
 /*
- * `steer attach` until every receive queue got its AF_XDP socket; each
- * attempt where one failed (an injected xsk fault) is detached again and
- * must leave xiod at the same fd count.  Returns the failed queues.
+ * `steer attach` until every receive queue got its AF_XDP socket (hop: the
+ * node its packet socket); each attempt where one failed (an injected xsk
+ * or hop fault) is detached again and must leave xiod at the same fd
+ * count.  Returns the failed sockets.
  */
 static unsigned int attach_until_sockets(void)
 {
+	const char *ok_line = hop ? "-> packet socket of poller" :
+				    "-> AF_XDP socket of poller";
+	const char *fail_line = hop ? "no packet socket" : "no AF_XDP socket";
 	unsigned int fails = 0, oks, f, tries;
 	int fds = -1;
 
 	for (tries = 0; tries < 50; tries++) {
-		oks = log_count("-> AF_XDP socket of poller");
-		f = log_count("no AF_XDP socket");
-		if (xioctl("steer attach xf0")) {
+		oks = log_count(ok_line);
+		f = log_count(fail_line);
+		if (xioctl(hop ? "steer attach xf0 --no-xsk" :
+				 "steer attach xf0")) {
 			CHECK(tries == 0); /* a fault never fails the attach */
 			xiod_stop(&d);
 			SKIP("xiod cannot attach XDP to a veth here");
 		}
-		oks = log_count("-> AF_XDP socket of poller") - oks;
-		f = log_count("no AF_XDP socket") - f;
+		oks = log_count(ok_line) - oks;
+		f = log_count(fail_line) - f;
 		CHECK(oks + f > 0);
 		fails += f;
 		if (!f)
@@ -119,7 +133,7 @@ static unsigned int attach_until_sockets(void)
 		else
 			CHECK_EQ(fd_count(d.pid), fds); /* nothing leaked */
 	}
-	CHECK(!"no attach got its AF_XDP sockets in 50 tries");
+	CHECK(!"no attach got its sockets in 50 tries");
 	return fails;
 }
 
@@ -238,23 +252,27 @@ static void tx_frames(unsigned int n, unsigned int *refused,
 	       n, *refused, *faulted, seen);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	unsigned long long inj, hinj, ret, drops;
 	unsigned int xsk_fails, refused, faulted, k, i;
 	int saved, lf;
 
+	hop = argc > 1 && !strcmp(argv[1], "hop");
 	if (geteuid() != 0)
 		SKIP("needs root (XDP, AF_XDP, network namespaces)");
-	ns_enter_or_skip("xiodpktf", 100);
+	ns_enter_or_skip(hop ? "xiodpktfh" : "xiodpktf", 100);
 	veth_create("xf0", "xf1");
 	snprintf(log_path, sizeof(log_path), "/tmp/xio-fault-pktio-%d.log",
 		 (int)getpid());
 	snprintf(report_path, sizeof(report_path),
 		 "/tmp/xio-fault-pktio-%d.txt", (int)getpid());
+	/* hop only in hop mode: an AF_XDP attach makes packet sockets too */
 	setenv("XIO_FAULTS",
-	       "xsk=0.4,xsk_fill=0.2,pkt_rx=0.1,pkt_tx=0.1:ENOBUFS,cqe=0.1,"
-	       "handoff=0.1,seed=23",
+	       hop ? "hop=0.4,xsk_fill=0.2,pkt_rx=0.1,pkt_tx=0.1:ENOBUFS,"
+		     "cqe=0.1,handoff=0.1,seed=23" :
+		     "xsk=0.4,xsk_fill=0.2,pkt_rx=0.1,pkt_tx=0.1:ENOBUFS,"
+		     "cqe=0.1,handoff=0.1,seed=23",
 	       1);
 	setenv("XIO_FAULTS_REPORT", report_path, 1);
 	/* xiod's log (its stderr) into a file: the failed sockets. */
@@ -290,11 +308,14 @@ int main(void)
 		xio_client_close(tn[k]);
 	xiod_stop(&d); /* a clean exit writes the report */
 
-	report("xsk", &inj, &ret);
-	printf("xsk: injected %llu == sockets refused %u\n", inj, xsk_fails);
+	report(hop ? "hop" : "xsk", &inj, &ret);
+	printf("%s: injected %llu == sockets refused %u\n", hop ? "hop" : "xsk",
+	       inj, xsk_fails);
 	CHECK_EQ(inj, xsk_fails);
 	CHECK_EQ(ret, 0);
 	CHECK(xsk_fails > 0);
+	report(hop ? "xsk" : "hop", &inj, &ret);
+	CHECK_EQ(inj, 0); /* the other site: not configured or not reached */
 	report("xsk_fill", &inj, &ret);
 	printf("xsk_fill: injected %llu == retried %llu\n", inj, ret);
 	CHECK_EQ(inj, ret);

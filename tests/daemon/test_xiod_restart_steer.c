@@ -12,6 +12,9 @@
  * sa's two rules are back, its RX buffer (resubmitted from the in-flight
  * log) receives a frame sent to its MAC, a PKT_SEND out of port 0 works;
  * sb's rule waits for sb and is dropped with its log when the grace ends.
+ * A second interface, xh0, attached with --no-xsk (every frame takes the
+ * CPU hop and xiod's packet socket), comes back as it was, its reader
+ * with it: a frame to sa's MAC through it reaches sa's next buffer.
  * A clean stop removes the file; a damaged file is ignored (a warning,
  * nothing restored, xiod serves).
  *
@@ -92,6 +95,7 @@ int main(void)
 		SKIP("needs root (XDP, network namespaces)");
 	ns_enter_or_skip("xiodrst", 60);
 	veth_create("xr0", "xr1");
+	veth_create("xh0", "xh1");
 	dt_state_dir(dir, sizeof(dir), "rst");
 	xiod_start(&d, "--cpus", "0", "--state-dir", dir, NULL);
 	dt_xiod_argv(&d, args, 16, "--cpus", "0", "--state-dir", dir,
@@ -101,6 +105,8 @@ int main(void)
 	a_id = xio_tenant_id(sa);
 	b_id = xio_tenant_id(sb);
 	st = xioctl("steer attach xr0");
+	if (!st)
+		st = xioctl("steer attach xh0 --no-xsk");
 	if (st) {
 		xiod_stop(&d);
 		SKIP("xiod cannot attach XDP to a veth here (exit %d)", st);
@@ -122,8 +128,10 @@ int main(void)
 	dt_reattach(sa);
 	CHECK(has_xdp("xr0"));
 	CHECK_EQ(rules_of(a_id, ifs, &nr_ifs), 2);
-	CHECK_EQ(nr_ifs, 1);
+	CHECK_EQ(nr_ifs, 2);
 	CHECK(!strcmp(ifs[0].name, "xr0") && ifs[0].port == 0);
+	CHECK(!strcmp(ifs[1].name, "xh0") && ifs[1].port == 1 &&
+	      ifs[1].flags == XIO_ADMIN_STEER_NO_XSK);
 	CHECK_EQ(rules_of(b_id, NULL, NULL), 0); /* waits for sb */
 	/* The buffer posted before the kill receives sa's frame. */
 	tx = raw_socket("xr1", 0);
@@ -136,6 +144,24 @@ int main(void)
 		       &sq) &&
 	      fl == 1 && sq == 1);
 	wait_stat("sa", "pkt_received", 1); /* counted since the restart */
+	/* The hop through xh0: the reader came back too. */
+	{
+		int txh = raw_socket("xh1", 0);
+
+		s = xio_get_sqe(xio_tenant_qp(sa, 0));
+		CHECK(s);
+		xio_prep_pkt_recv(s, 2, 0, BUFSZ, 6);
+		CHECK_EQ(xio_submit(xio_tenant_qp(sa, 0)), 1);
+		nop_roundtrip(xio_tenant_qp(sa, 0), 1002);
+		tf_send(txh, MAC_A, 1, 2);
+		CHECK(get_cqe(xio_tenant_qp(sa, 0), &c, 10000));
+		CHECK_EQ(c.user_data, 6);
+		CHECK_EQ(c.res, TF_LEN);
+		CHECK(tf_parse(xio_buf_ptr(xio_tenant_region(sa), 2), c.res,
+			       &fl, &sq) &&
+		      fl == 1 && sq == 2);
+		close(txh);
+	}
 	/* Port 0 is xr0 again. */
 	{
 		struct xio_qp *qp = xio_tenant_qp(sa, 0);
@@ -199,6 +225,6 @@ int main(void)
 		unlink(p);
 	}
 	CHECK_EQ(rmdir(dir), 0);
-	printf("ok: xr0 and sa's rules restored after SIGKILL (frame received, port 0 sends); sb's rule dropped with its log; damaged file ignored\n");
+	printf("ok: xr0, xh0 (--no-xsk) and sa's rules restored after SIGKILL (frames received through AF_XDP and the hop, port 0 sends); sb's rule dropped with its log; damaged file ignored\n");
 	return 0;
 }
