@@ -10,6 +10,10 @@
  *           poller] -> copied into the RX buffer a tenant posted
  *           (XIO_OP_PKT_RECV); the tenants' CQEs are reaped and the buffers
  *           posted again by one thread.
+ *   hop:    sender --veth--> hb0 (attached with --no-xsk) [XDP xio_steer ->
+ *           CPUMAP to the node's target CPU (the poller's, CPU B, or
+ *           --steer-cpu N) -> skb -> xiod's packet socket (TPACKET_V3)] ->
+ *           the same tenants' RX buffers, the same reaper.
  *   kernel: sender --veth--> kb0 [Linux bridge br0, a static FDB entry per
  *           tenant MAC] -> veth kt<i>a -> kt<i>b, read by a packet socket
  *           per tenant with recvmmsg(2) by one thread (epoll).
@@ -33,7 +37,7 @@
  * hand-off ring full) during the measured interval.
  *
  * usage: xio-bench [options] steer [--xiod PATH] [--tenants N] [--secs S]
- *                                  [--pollers 1|2]
+ *                                  [--pollers 1|2] [--steer-cpu N]
  */
 #include "bench.h"
 
@@ -367,6 +371,7 @@ static void topology(struct st *s)
 	sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 "
 	   "net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true");
 	veth("xb0", "xb1");
+	veth("hb0", "hb1");
 	veth("kb0", "kb1");
 	sh("ip link add br0 type bridge && ip link set br0 up");
 	sh("ip link set kb0 master br0");
@@ -414,6 +419,9 @@ static void xio_setup(struct st *s, const char *sock)
 		err = xio_admin_steer_attach(a, "xb0", 0);
 	if (err)
 		bench_die("steer attach xb0: %s", xio_strerror(err));
+	err = xio_admin_steer_attach(a, "hb0", XIO_ADMIN_STEER_NO_XSK);
+	if (err)
+		bench_die("steer attach hb0 --no-xsk: %s", xio_strerror(err));
 	for (k = 0; k < s->nt; k++) {
 		char name[32];
 
@@ -436,19 +444,27 @@ static void xio_setup(struct st *s, const char *sock)
 
 enum {
 	S_XIO,
+	S_HOP,
 	S_KERNEL,
 	S_XIO_SENT,
+	S_HOP_SENT,
 	S_KERNEL_SENT,
 	S_RATIO,
+	S_HOP_RATIO,
+	S_HOP_DROPS,
 	S_NR
 };
 
 static const struct bench_metric steer_metrics[S_NR] = {
-	{"steer.xio_rx", "frames/s", "xio: delivered into RX rings"},
+	{"steer.xio_rx", "frames/s", "xio, AF_XDP: delivered into RX rings"},
+	{"steer.hop_rx", "frames/s", "xio, CPU hop + packet socket: delivered"},
 	{"steer.kernel_rx", "frames/s", "bridge + veth + recvmmsg: delivered"},
 	{"steer.xio_sent", "frames/s", "xio phase: sent by the sender"},
+	{"steer.hop_sent", "frames/s", "hop phase: sent by the sender"},
 	{"steer.kernel_sent", "frames/s", "kernel phase: sent by the sender"},
-	{"steer.ratio", "x", "xio / kernel, delivered"},
+	{"steer.ratio", "x", "xio (AF_XDP) / kernel, delivered"},
+	{"steer.hop_ratio", "x", "hop / AF_XDP, delivered"},
+	{"steer.hop_drops", "frames", "hop phase: xiod steer_drops"},
 };
 
 enum {
@@ -520,12 +536,13 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 		{"tenants", required_argument, NULL, 'n'},
 		{"secs", required_argument, NULL, 's'},
 		{"pollers", required_argument, NULL, 'p'},
+		{"steer-cpu", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	static double v[S_NR][BENCH_MAX_RUNS];
 	static double hv[H_NR][BENCH_MAX_RUNS];
 	static struct st s;
-	const char *xiod = NULL;
+	const char *xiod = NULL, *steer_cpu = NULL;
 	char dir[64], sock[108], cpu[32], npol[4];
 	double secs = 0;
 	int pollers = 1;
@@ -558,11 +575,14 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 			if (pollers < 1 || pollers > 2)
 				bench_die("--pollers: 1 or 2");
 			break;
+		case 'c':
+			steer_cpu = optarg;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: xio-bench [options] steer "
 				"[--xiod PATH] [--tenants N] [--secs S] "
-				"[--pollers 1|2]\n");
+				"[--pollers 1|2] [--steer-cpu N]\n");
 			return 2;
 		}
 	}
@@ -619,6 +639,8 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 				 "2048", /* = ST_BUFS */
 				 "--log-level",
 				 "warning",
+				 steer_cpu ? "--steer-cpus" : NULL,
+				 (char *)steer_cpu,
 				 NULL};
 
 		pid = bench_xiod_spawn(xiod, xargv, sock);
@@ -627,24 +649,34 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 	for (r = 0; pollers == 2 && r < ctx->runs; r++)
 		bad += handoff_run(&s, secs, r, hv);
 	for (r = 0; pollers == 1 && r < ctx->runs; r++) {
-		struct phase x, kp;
+		struct phase x, h, kp;
 
 		run_phase(&s, "xb1", xio_reaper, secs, &x);
+		run_phase(&s, "hb1", xio_reaper, secs, &h);
 		run_phase(&s, "kb1", kernel_reader, secs, &kp);
 		v[S_XIO][r] = x.delivered_pps;
+		v[S_HOP][r] = h.delivered_pps;
 		v[S_KERNEL][r] = kp.delivered_pps;
 		v[S_XIO_SENT][r] = x.sent_pps;
+		v[S_HOP_SENT][r] = h.sent_pps;
 		v[S_KERNEL_SENT][r] = kp.sent_pps;
 		v[S_RATIO][r] = kp.delivered_pps > 0 ?
 					x.delivered_pps / kp.delivered_pps :
 					0;
-		bad += x.misdelivered + kp.misdelivered;
+		v[S_HOP_RATIO][r] = x.delivered_pps > 0 ?
+					    h.delivered_pps / x.delivered_pps :
+					    0;
+		v[S_HOP_DROPS][r] = (double)h.drops;
+		bad += x.misdelivered + h.misdelivered + kp.misdelivered;
 
 		bench_info(ctx,
 			   "run %d/%d: xio %.0f/s delivered (%.0f/s sent), "
+			   "hop %.0f/s (%.0f/s sent, %llu dropped), "
 			   "kernel %.0f/s delivered (%.0f/s sent)\n",
 			   r + 1, ctx->runs, x.delivered_pps, x.sent_pps,
-			   kp.delivered_pps, kp.sent_pps);
+			   h.delivered_pps, h.sent_pps,
+			   (unsigned long long)h.drops, kp.delivered_pps,
+			   kp.sent_pps);
 	}
 	xio_admin_close(s.adm);
 	for (k = 0; k < s.nt; k++) {
@@ -666,7 +698,8 @@ int bench_steer(struct bench_ctx *ctx, int argc, char **argv)
 			ctx,
 			"xio-bench steer: sender + softirq on CPU A, "
 			"receivers (poller + reaper / recvmmsg) on "
-			"CPU B",
+			"CPU B; hop: CPUMAP to the poller's CPU or "
+			"--steer-cpu",
 			steer_metrics, S_NR, v);
 	if (bad) {
 		fprintf(stderr, "xio-bench steer: %llu frames misdelivered\n",
