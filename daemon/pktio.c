@@ -856,22 +856,31 @@ static int xsk_setup(struct xsk *x, bool copy)
  * (which starts reading it at its next inbox pass).  @copy: copy mode (a
  * generic XDP attachment needs it).  *@fd_out: the socket for the XSKMAP.
  */
+/* A receive socket of poller @p on @ifindex, not made yet; *@err. */
+static struct xsk *xsk_new(struct poller *p, int ifindex, int *err)
+{
+	struct xsk *x = calloc(1, sizeof(*x));
+
+	*err = x ? ho_open(p->idx) : -ENOMEM;
+	if (*err) {
+		free(x);
+		return NULL;
+	}
+	x->ifindex = ifindex;
+	x->p = p;
+	x->fd = -1;
+	return x;
+}
+
 int pktio_xsk_open(int ifindex, uint32_t queue, bool copy, struct poller *p,
 		   struct xsk **out, int *fd_out)
 {
-	struct xsk *x = calloc(1, sizeof(*x));
 	int err;
+	struct xsk *x = xsk_new(p, ifindex, &err);
 
 	if (!x)
-		return -ENOMEM;
-	err = ho_open(p->idx);
-	if (err) {
-		free(x);
 		return err;
-	}
-	x->ifindex = ifindex;
 	x->queue = queue;
-	x->p = p;
 	x->umem_len = (size_t)XSK_NR_FRAMES * XSK_FRAME_SIZE;
 	x->umem = XIO_FAULT_MMAP_AT(
 		XIO_FAULT_XSK,
@@ -969,21 +978,14 @@ static int hop_setup(struct xsk *x)
 int pktio_hop_open(int ifindex, int node, int cpu, struct poller *p,
 		   struct xsk **out)
 {
-	struct xsk *x = calloc(1, sizeof(*x));
 	int err;
+	struct xsk *x = xsk_new(p, ifindex, &err);
 
 	if (!x)
-		return -ENOMEM;
-	err = ho_open(p->idx);
-	if (err) {
-		free(x);
 		return err;
-	}
 	x->hop = true;
-	x->ifindex = ifindex;
 	x->node = node;
 	x->cpu = cpu;
-	x->p = p;
 	x->fd = XIO_FAULT_SYSCALL(
 		XIO_FAULT_HOP, socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
 	err = x->fd < 0 ? -errno : hop_setup(x);
