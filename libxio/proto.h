@@ -185,9 +185,8 @@ struct xio_msg_quota {
 
 struct xio_msg_steer {
 	struct xio_msg_hdr hdr;
-	uint32_t op; /* XIO_STEER_OP_* */
-	uint32_t
-		flags; /* ATTACH: XIO_ADMIN_STEER_FLAGS; ADD/DEL: F_MAC|F_IP */
+	uint32_t op;	/* XIO_STEER_OP_* */
+	uint32_t flags; /* ATTACH: XIO_ADMIN_STEER_FLAGS; ADD/DEL: F_MAC|F_IP */
 	char ifname[XIO_STEER_IFNAME_MAX];
 	char tenant[XIO_NAME_MAX];
 	uint8_t mac[6];
