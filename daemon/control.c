@@ -615,31 +615,9 @@ static void wire_tenant(struct xio_wire_tenant *w, const struct tenant *t)
 static int tenant_for(struct conn *c, const char *sel, size_t len,
 		      struct tenant **out);
 
-/* The cumulative counters: what a reset rebases. */
-/* clang-format off */
-#define TSTATS_CUMULATIVE(X) \
-	X(taken) \
-	X(completed) \
-	X(errors) \
-	X(invalid) \
-	X(bytes_read) \
-	X(bytes_written) \
-	X(bytes_sent) \
-	X(bytes_received) \
-	X(kicks) \
-	X(notifies) \
-	X(wakeups) \
-	X(cpu_ns) \
-	X(throttled) \
-	X(steer_packets) \
-	X(steer_bytes) \
-	X(steer_drops) \
-	X(steer_passed) \
-	X(steer_wrong_node) \
-	X(pkt_received) \
-	X(pkt_sent) \
-	X(pkt_tx_refused)
-/* clang-format on */
+/* The cumulative counters: what a reset rebases, and what the in-flight log
+ * keeps across a restart (ilog.h). */
+#define TSTATS_CUMULATIVE(X) ILOG_ACCT_FIELDS(X)
 
 static uint64_t mono_ns(void)
 {
@@ -688,6 +666,10 @@ static void tstats_raw(struct xio_tenant_stats *w, const struct tenant *t)
 	w->pkt_tx_refused = ctr_get(&t->st.pkt_tx_refused);
 	if (t->steered)
 		steering_stats(w, t->id);
+		/* What it had before xiod restarted (acct_restore()). */
+#define X(f) w->f += t->carried.f;
+	TSTATS_CUMULATIVE(X)
+#undef X
 }
 
 /* A tenant's counters since its last reset. */
@@ -711,6 +693,72 @@ static void tstats_rebase(struct tenant *t)
 }
 
 static void final_push(struct final *f);
+
+/* ---- accounting across a restart (docs/accounting.md) ------------------- */
+
+static uint64_t acct_due;
+
+/* Every ILOG_ACCT_PERIOD_MS, each running tenant's counters into its log. */
+static void acct_persist(void)
+{
+	uint64_t now = mono_ns();
+	struct tenant *t;
+
+	if (!cfg.state_dir || now < acct_due)
+		return;
+	acct_due = now + ILOG_ACCT_PERIOD_MS * 1000000ULL;
+	for (t = tenants; t; t = t->next) {
+		struct xio_tenant_stats w;
+		uint64_t vals[ILOG_ACCT_VALS];
+		unsigned int n = 0;
+
+		if (t->state != T_RUNNING || !t->log.hdr)
+			continue;
+		tstats_fill(&w, t);
+#define X(f) vals[n++] = w.f;
+		ILOG_ACCT_FIELDS(X)
+#undef X
+		ilog_acct_store(t->log.hdr, vals, n, w.elapsed_ns);
+	}
+}
+
+/* Milliseconds until acct_persist() has work, or -1. */
+static int acct_tick_ms(void)
+{
+	uint64_t now = mono_ns();
+
+	if (!cfg.state_dir || !tenants)
+		return -1;
+	return now >= acct_due ? 0 : (int)((acct_due - now) / 1000000 + 1);
+}
+
+/* The snapshot in @h into @w's cumulative counters and elapsed time. */
+static bool acct_load(const struct ilog_hdr *h, struct xio_tenant_stats *w)
+{
+	struct ilog_acct a = {0};
+	unsigned int n = 0;
+
+	if (!ilog_acct_load(h, &a))
+		return false;
+#define X(f) w->f = a.vals[n++];
+	ILOG_ACCT_FIELDS(X)
+#undef X
+	w->elapsed_ns = a.elapsed_ns;
+	return true;
+}
+
+/* A re-adopted tenant goes on from its last snapshot (up to a period of
+ * counts before the kill are lost). */
+static void acct_restore(struct tenant *t)
+{
+	uint64_t now = mono_ns();
+
+	if (!acct_load(t->log.hdr, &t->carried))
+		return;
+	t->since_ns =
+		t->carried.elapsed_ns < now ? now - t->carried.elapsed_ns : 0;
+	t->carried.elapsed_ns = 0;
+}
 
 /* Keep @t's counters after it is freed, until read or reset. */
 static void final_record(const struct tenant *t)
@@ -1584,6 +1632,7 @@ static int tenant_adopt_log(struct tenant *t, struct ilog *lg)
 	lg->fd = -1;
 	lg->path = NULL;
 	tenant_restore(t, t->log.hdr);
+	acct_restore(t);
 	return tenant_recover(t);
 }
 
@@ -1771,6 +1820,8 @@ static void orphans_check(void)
 				live += XIO_READ_ONCE(lg.recs[i].state) !=
 					ILOG_FREE;
 			if (f) {
+				/* Its counters as of the last snapshot. */
+				acct_load(h, &f->s);
 				f->s.sz = sizeof(f->s);
 				f->s.version = XIO_STATS_VERSION;
 				f->s.id = h->tenant_id;
@@ -2516,9 +2567,12 @@ int control_run(void)
 
 	while (!quitting || tenants) {
 		int tick = vm_tenant_tick_ms(), o = orphans_tick_ms();
+		int ac = acct_tick_ms();
 
 		if (o >= 0 && (tick < 0 || o < tick))
 			tick = o;
+		if (ac >= 0 && (tick < 0 || ac < tick))
+			tick = ac;
 		n = epoll_wait(epfd, evs, 32, tick);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -2559,6 +2613,7 @@ int control_run(void)
 		close_dead();
 		vm_tenants_check();
 		orphans_check();
+		acct_persist();
 	}
 	while (finals)
 		final_unlink(&finals);

@@ -42,18 +42,6 @@ static uint64_t file_size(uint32_t nr_qpairs, uint32_t cq_entries)
 				    sizeof(struct ilog_rec));
 }
 
-uint64_t ilog_fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* Checksum of the static part: the header with csum taken as 0, then the
  * target table.  Read from the (hostile) file: each byte once. */
 static uint64_t static_csum(const struct ilog *lg)
@@ -64,7 +52,9 @@ static uint64_t static_csum(const struct ilog *lg)
 	memcpy(&h, lg->hdr, sizeof(h));
 	h.csum = 0;
 	h.upd_targets = 0;
-	c = ilog_fnv(c, &h, sizeof(h));
+	/* The accounting slots are not static (each has its own checksum);
+	 * the bytes before them are what version 2 files always hashed. */
+	c = ilog_fnv(c, &h, offsetof(struct ilog_hdr, acct));
 	return ilog_fnv(c, lg->targets,
 			(size_t)XIO_MAX_TARGETS * sizeof(struct ilog_target));
 }
@@ -360,6 +350,39 @@ int ilog_peek(const char *path, uint32_t *tenant_id)
 		return -EBADMSG;
 	*tenant_id = h.tenant_id;
 	return 0;
+}
+
+/* ---- accounting snapshots ----------------------------------------------- */
+
+void ilog_acct_store(struct ilog_hdr *h, const uint64_t *vals, unsigned int n,
+		     uint64_t elapsed_ns)
+{
+	uint64_t s0 = XIO_READ_ONCE(h->acct[0].seq);
+	uint64_t s1 = XIO_READ_ONCE(h->acct[1].seq);
+	struct ilog_acct a = {.elapsed_ns = elapsed_ns};
+	struct ilog_acct *dst = &h->acct[s0 <= s1 ? 0 : 1]; /* the older */
+
+	a.seq = (s0 > s1 ? s0 : s1) + 1;
+	if (!a.seq) { /* a forged seq at the top: start again */
+		XIO_WRITE_ONCE(h->acct[0].seq, 0);
+		XIO_WRITE_ONCE(h->acct[1].seq, 0);
+		a.seq = 1;
+	}
+	memcpy(a.vals, vals,
+	       (n < ILOG_ACCT_VALS ? n : ILOG_ACCT_VALS) * sizeof(*vals));
+	a.csum = ilog_acct_csum(&a);
+	/*
+	 * Unpublished while written: a kill in the middle leaves it seq 0 and
+	 * the other slot (the newer) in force.  Only a later process reads it
+	 * (this one died at an instruction boundary) or a reader that checks
+	 * the checksum: compiler ordering is what matters, as for L3.
+	 */
+	XIO_WRITE_ONCE(dst->seq, 0);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	dst->elapsed_ns = a.elapsed_ns;
+	memcpy(dst->vals, a.vals, sizeof(a.vals));
+	dst->csum = a.csum;
+	__atomic_store_n(&dst->seq, a.seq, __ATOMIC_RELEASE);
 }
 
 /* ---- the restart barrier ------------------------------------------------ */

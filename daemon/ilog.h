@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <xio/abi.h>
 #include <xio/xio.h>
@@ -84,6 +85,48 @@ struct ilog_target {
 	char path[XIO_PATH_MAX];
 };
 
+/*
+ * A tenant's accounting (docs/accounting.md, "Across a restart"): the
+ * cumulative counters of struct xio_tenant_stats, in this order (append
+ * only: the order is the file format), since the tenant's attach or last
+ * reset, and the time since then.  The control thread stores a snapshot
+ * every ILOG_ACCT_PERIOD_MS; a restarted xiod carries them on, a collected
+ * orphan's final record shows them.
+ */
+/* clang-format off */
+#define ILOG_ACCT_FIELDS(X) \
+	X(taken) \
+	X(completed) \
+	X(errors) \
+	X(invalid) \
+	X(bytes_read) \
+	X(bytes_written) \
+	X(bytes_sent) \
+	X(bytes_received) \
+	X(kicks) \
+	X(notifies) \
+	X(wakeups) \
+	X(cpu_ns) \
+	X(throttled) \
+	X(steer_packets) \
+	X(steer_bytes) \
+	X(steer_drops) \
+	X(steer_passed) \
+	X(steer_wrong_node) \
+	X(pkt_received) \
+	X(pkt_sent) \
+	X(pkt_tx_refused)
+/* clang-format on */
+#define ILOG_ACCT_VALS 32U
+#define ILOG_ACCT_PERIOD_MS 100U
+
+struct ilog_acct {
+	uint64_t seq; /* 0: empty or being written; the newer slot wins */
+	uint64_t elapsed_ns;
+	uint64_t vals[ILOG_ACCT_VALS];
+	uint64_t csum; /* ilog_acct_csum() */
+};
+
 struct ilog_hdr {
 	uint64_t magic;
 	uint32_t version;
@@ -115,7 +158,8 @@ struct ilog_hdr {
 	int32_t vm_node;
 	uint32_t vm_resv;
 	char vm_path[XIO_PATH_MAX]; /* FILE: region file; DOORBELL: socket */
-	uint64_t csum; /* FNV-1a over the header (this field 0) + targets */
+	uint64_t csum; /* FNV-1a over the header up to acct (this field and
+			* upd_targets 0) + targets */
 	/*
 	 * Not in the checksum: 0 when the static part is sealed; during an
 	 * in-place update (ilog_update_begin() .. ilog_seal()) the sealed
@@ -124,6 +168,9 @@ struct ilog_hdr {
 	 */
 	uint32_t upd_targets;
 	uint32_t resv;
+	/* Not in the checksum either: two slots written alternately
+	 * (ilog_acct_store()), each with its own checksum. */
+	struct ilog_acct acct[2];
 };
 
 struct ilog_rec {
@@ -138,6 +185,54 @@ struct ilog_rec {
 };
 
 _Static_assert(sizeof(struct ilog_hdr) <= ILOG_HDR_SIZE, "ilog header");
+_Static_assert(sizeof(struct ilog_acct) == 8 * (3 + ILOG_ACCT_VALS),
+	       "ilog accounting slot");
+
+/* FNV-1a of @n bytes at @p, continuing from @h (ILOG_FNV_INIT to start). */
+#define ILOG_FNV_INIT 0xcbf29ce484222325ULL
+static inline uint64_t ilog_fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static inline uint64_t ilog_acct_csum(const struct ilog_acct *a)
+{
+	return ilog_fnv(ILOG_FNV_INIT, a, offsetof(struct ilog_acct, csum)) |
+	       1; /* never 0, which a zeroed slot has */
+}
+
+/*
+ * The newest valid snapshot of @h (the file is as hostile as a guest's
+ * ring: a torn or forged slot is ignored): true and *@a filled.  Each slot
+ * is copied once, then checked on the copy.
+ */
+static inline bool ilog_acct_load(const struct ilog_hdr *h, struct ilog_acct *a)
+{
+	struct ilog_acct s;
+	bool found = false;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		memcpy(&s, (const void *)&h->acct[i], sizeof(s));
+		if (!s.seq || s.csum != ilog_acct_csum(&s) ||
+		    (found && s.seq <= a->seq))
+			continue;
+		*a = s;
+		found = true;
+	}
+	return found;
+}
+/* Store @vals (ILOG_ACCT_FIELDS order, @n of them) and @elapsed_ns into the
+ * older slot of @h, then publish it (the control thread only). */
+void ilog_acct_store(struct ilog_hdr *h, const uint64_t *vals, unsigned int n,
+		     uint64_t elapsed_ns);
 _Static_assert(sizeof(struct ilog_rec) == 96, "ilog record");
 
 struct ilog {
@@ -180,9 +275,6 @@ void ilog_close(struct ilog *lg, bool remove);
  */
 void ilog_update_begin(struct ilog *lg);
 void ilog_seal(struct ilog *lg);
-/* FNV-1a of @n bytes at @p, continuing from @h (ILOG_FNV_INIT to start). */
-#define ILOG_FNV_INIT 0xcbf29ce484222325ULL
-uint64_t ilog_fnv(uint64_t h, const void *p, size_t n);
 /* Tenant id and name of the log file at @path (startup scan), or -errno. */
 int ilog_peek(const char *path, uint32_t *tenant_id);
 

@@ -278,6 +278,8 @@ struct tenant {
 	uint32_t waiter_type;	 /* [C] reply type for the waiter */
 	struct tenant_stats st;	 /* [A] written by the poller */
 	struct xio_tenant_stats base; /* [C] counters at the last reset */
+	/* [C] counters before xiod restarted (its log's snapshot) */
+	struct xio_tenant_stats carried;
 	uint64_t since_ns; /* [C] CLOCK_MONOTONIC of attach or last reset */
 	/* quota: [A] written by control, read by the poller each visit */
 	uint64_t q_weight, q_ops_rate, q_bytes_rate;
