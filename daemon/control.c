@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "handover.h"
 #include "xiod.h"
 #include "vm_doorbell.h"
 #include "vm_tenant.h"
@@ -53,6 +54,10 @@ static struct conn *conns;
 static struct tenant *tenants, **tenants_tail = &tenants;
 static uint32_t nr_tenants, next_id = 1;
 static bool quitting;
+static bool handing_over; /* a clean stop with --state-dir: a handover */
+/* Handed over with requests still in io_uring: never freed (their memory
+ * must outlive them); xiod exits with its rings.  Reachable from here. */
+static struct tenant *left_in_flight;
 static bool listen_paused; /* out of fds: listen fd out of the epoll set */
 
 /* Final records of detached tenants, oldest first (docs/accounting.md). */
@@ -1518,9 +1523,14 @@ static void tenant_restore(struct tenant *t, const struct ilog_hdr *h)
 					t->id, t->name, i, lt.path,
 					strerror(-fd));
 		} else {
-			log_warn(
-				"tenant %u '%s': target %u was passed as an fd: not restored, its requests fail with EBADF",
-				t->id, t->name, i);
+			/* Kept across a clean stop (handover.c), or lost. */
+			fd = handover_take(t->id, t->name, i, lt.flags);
+			if (fd < 0)
+				log_warn(
+					"tenant %u '%s': target %u was passed as an fd: not restored (%s), its requests fail with EBADF",
+					t->id, t->name, i,
+					fd == -ENOENT ? "not handed over" :
+							"not the same kind");
 		}
 		target_install(t, fd < 0 ? -1 : fd,
 			       lt.flags &
@@ -1800,6 +1810,7 @@ static void orphans_check(void)
 
 	if (!orphans || mono_ns() < orphans_due)
 		return;
+	handover_drop_all(); /* fds handed over for tenants not back */
 	while ((o = orphans)) {
 		struct ilog lg = {.fd = -1};
 		struct tenant *t;
@@ -2345,6 +2356,42 @@ static void accept_conns(void)
 	}
 }
 
+/*
+ * A tenant drained for a handover: what the next xiod re-adopts stays --
+ * its in-flight log, a VM tenant's region file, its steering rules (the
+ * file: steering_close() ran first) -- and its targets passed as fds go to
+ * the keeper (handover.c).  No final record: the tenant lives on.
+ */
+static void tenant_hand_over(struct tenant *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nr_targets; i++)
+		if (t->log.targets[i].kind == ILOG_T_FD &&
+		    t->targets[i].fd >= 0 &&
+		    !handover_keep(t->id, t->name, i, t->targets[i].flags,
+				   t->targets[i].fd))
+			t->targets[i].fd = -1;
+	log_info("tenant %u '%s': handed over to the next xiod%s", t->id,
+		 t->name,
+		 t->ho_left ?
+			 " with requests still in flight (restart barrier)" :
+			 "");
+	if (t->ho_left) {
+		t->next = left_in_flight;
+		left_in_flight = t;
+		return;
+	}
+	ilog_close(&t->log, false);
+	vm_tenant_keep_file(t);
+	tenant_free(t);
+}
+
+bool control_left_in_flight(void)
+{
+	return left_in_flight != NULL;
+}
+
 static void reap_drained(void)
 {
 	struct tenant *t, *next, **pp;
@@ -2372,6 +2419,10 @@ static void reap_drained(void)
 			tenants_tail = &(*tenants_tail)->next;
 		nr_tenants--;
 		t->p->nr_assigned--;
+		if (t->handover) {
+			tenant_hand_over(t);
+			continue;
+		}
 		log_info(
 			"tenant %u '%s' detached: %llu ops, %llu invalid, %llu kicks",
 			t->id, t->name,
@@ -2432,13 +2483,31 @@ static void start_quit(void)
 	if (quitting)
 		return;
 	quitting = true;
-	log_info("shutting down: detaching %u tenant(s)", nr_tenants);
+	handing_over = cfg.state_dir && !cfg.stop_detach;
+	log_info("shutting down: %s %u tenant(s)",
+		 handing_over ? "handing over" : "detaching", nr_tenants);
 	if (!listen_paused)
 		epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, NULL);
 	close(listen_fd);
 	listen_fd = -1;
 	unlink(cfg.socket_path);
 	steering_close(); /* interfaces back as they were, at once */
+	/*
+	 * A handover (docs/daemon.md, "Clean stop"): each tenant not already
+	 * detaching is drained for the next xiod, which re-adopts it; its
+	 * guest's connection closes (the guest reattaches).
+	 */
+	handover_drop_all(); /* handed to us, not taken: from now on, ours */
+	for (t = tenants; t && handing_over; t = t->next) {
+		if (t->state != T_RUNNING)
+			continue;
+		t->state = T_DETACHING;
+		t->handover = true;
+		if (t->conn)
+			t->conn->t = NULL;
+		t->conn = NULL;
+		poller_send(t->p, XIO_PCMD_HANDOVER, t);
+	}
 	while (conns)
 		conn_close(conns);
 	for (t = tenants; t; t = t->next)
@@ -2533,7 +2602,7 @@ int control_run(void)
 {
 	struct epoll_event ev = {.events = EPOLLIN}, evs[32];
 	sigset_t mask;
-	int i, n;
+	int i, n, err;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -2542,6 +2611,9 @@ int control_run(void)
 	if (vm_tenant_init() < 0)
 		return -errno;
 	state_dir_scan();
+	if (cfg.state_dir && (err = handover_collect(cfg.state_dir)))
+		log_warn("handover: target fds of the previous xiod: %s",
+			 strerror(-err));
 	steering_restore();
 	vm_readopt_all();
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -2624,7 +2696,9 @@ int control_run(void)
 		free(o);
 	}
 	steering_close();
-	steering_state_remove(); /* a clean stop: nothing to restore */
+	/* A clean stop: nothing to restore, but for a handover. */
+	if (!handing_over)
+		steering_state_remove();
 	metrics_close();
 	close(epfd);
 	close(done_fd);

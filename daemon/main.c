@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "handover.h"
 #include "libvirt.h"
 #include "xiod.h"
 
@@ -35,6 +36,7 @@ struct xiod_config cfg = {
 	.max_region_bytes = 256ULL << 20,
 	.restart_wait = 60,
 	.orphan_grace = 600,
+	.stop_wait = 10,
 };
 int state_lock_fd = -1;
 int rings_lock_fd = -1;
@@ -138,6 +140,11 @@ static void usage(FILE *f)
 		"                          requests to end before starting (default 60, 0: no limit)\n"
 		"      --orphan-grace SEC  remove a log found at start-up whose tenant did not\n"
 		"                          reattach in this time (default 600, 0: keep it)\n"
+		"      --stop-wait SEC     with --state-dir, SIGTERM/SIGINT hand the tenants over\n"
+		"                          to the next xiod: wait this long for the requests in\n"
+		"                          flight (default 10)\n"
+		"      --stop-detach       SIGTERM/SIGINT detach every tenant (and remove its\n"
+		"                          log), as without --state-dir\n"
 		"  -f, --foreground        do not detach from the terminal\n"
 		"      --demo              run a self-contained demo on a temporary socket:\n"
 		"                          two tenants with file targets, a checksummed workload\n"
@@ -237,6 +244,8 @@ enum {
 	OPT_RESTART_WAIT,
 	OPT_ORPHAN_GRACE,
 	OPT_STEER_CPUS,
+	OPT_STOP_WAIT,
+	OPT_STOP_DETACH,
 };
 
 static bool lv_sync;
@@ -267,6 +276,8 @@ static int parse_args(int argc, char **argv)
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"restart-wait", required_argument, NULL, OPT_RESTART_WAIT},
 		{"orphan-grace", required_argument, NULL, OPT_ORPHAN_GRACE},
+		{"stop-wait", required_argument, NULL, OPT_STOP_WAIT},
+		{"stop-detach", no_argument, NULL, OPT_STOP_DETACH},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -391,6 +402,14 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			cfg.orphan_grace = (unsigned int)v;
 			break;
+		case OPT_STOP_WAIT:
+			if (parse_uint(optarg, "--stop-wait", 3600, &v))
+				return -1;
+			cfg.stop_wait = (unsigned int)v;
+			break;
+		case OPT_STOP_DETACH:
+			cfg.stop_detach = true;
+			break;
 		case 'l':
 			lvl = parse_level(optarg);
 			if (lvl < 0)
@@ -435,6 +454,9 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int err, st;
 
+	/* A clean stop's fd keeper (handover.c), exec'ed by the old xiod. */
+	if (argc == 3 && !strcmp(argv[1], "--fd-keeper"))
+		return handover_keeper(argv[2]);
 	if (parse_args(argc, argv))
 		return 2;
 	if (cfg.demo) {
@@ -494,9 +516,12 @@ int main(int argc, char **argv)
 	err = control_run();
 	libvirt_sync_stop();
 	pollers_stop();
-	/* Drained: no request of ours can land any more (docs/daemon.md). */
-	if (!err)
+	/* Drained: no request of ours can land any more (docs/daemon.md);
+	 * a handover that left some keeps the barrier for them. */
+	if (!err && !control_left_in_flight())
 		ilog_barrier_release(cfg.state_dir, state_lock_fd);
+	if (!err && cfg.state_dir)
+		handover_spawn(cfg.state_dir, cfg.orphan_grace);
 #ifdef XIO_FAULT_INJECT
 	/* What was injected, for a test to account for (docs/security.md). */
 	if (getenv("XIO_FAULTS_REPORT")) {

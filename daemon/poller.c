@@ -595,6 +595,29 @@ static void count_bytes(struct tenant *t, uint8_t opcode, int res)
 	ctr_add(c, (uint64_t)res);
 }
 
+/*
+ * A request of a tenant being handed over (a clean stop, tenant_del()):
+ * one that completed is posted as always; one that our cancellation ended
+ * did not happen, so its record goes back to TAKEN and the next xiod
+ * issues it again.  io_uring answers -ECANCELED only for a request it
+ * removed before it ran: a RECV or SEND still waiting for its socket (the
+ * poll-driven retry is disarmed and the request failed without being
+ * issued again: io_uring/poll.c), work io-wq had not started; a RECV that
+ * raced the cancel and got data completes with its data, and one an
+ * io-wq worker was running ends -EINTR (posted: it may have happened).
+ * xio sends and receives without MSG_WAITALL, so no partial transfer is
+ * retried, and hidden, under a -ECANCELED (io_uring/net.c).
+ */
+static void op_handed_over(struct poller *p, struct op *op, int res)
+{
+	if (res != -ECANCELED) {
+		post(p, op->q, op->rec, op->user_data, res);
+		return;
+	}
+	__atomic_store_n(&op->q->recs[op->rec].state, ILOG_TAKEN,
+			 __ATOMIC_RELEASE);
+}
+
 /* Returns the tenant the CQE was handled for (charged), or NULL. */
 static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 				 unsigned flags)
@@ -608,9 +631,13 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 	case TAG_OP:
 		op = ptr;
 		t = op->t;
+		if (t->handed)
+			return NULL; /* left to the next xiod: not ours now */
 		if (!t->draining) {
 			res = xio__fault_cqe_res(res); /* fault builds only */
 			post(p, op->q, op->rec, op->user_data, res);
+		} else if (t->handover) {
+			op_handed_over(p, op, res);
 		}
 		count_bytes(t, op->opcode, res);
 		op_free(t, op);
@@ -620,6 +647,8 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 	case TAG_KICK:
 		q = ptr;
 		t = q->t;
+		if (t->handed)
+			return NULL;
 		if (res > 0) {
 			ctr_add(&t->st.kicks, kick_drain(q));
 			/* One sleep, one waker: the kick CQEs a multishot
@@ -661,9 +690,12 @@ static struct tenant *handle_cqe(struct poller *p, uint64_t ud, int res,
 		break;
 	case TAG_NOTIFY:
 		q = ptr;
+		if (q->t->handed)
+			return NULL;
 		q->notify_inflight = false;
 		q->t->uring_refs--;
-		if (q->notify_again && !q->t->draining) {
+		/* A handover posts what completes while it waits: notified. */
+		if (q->notify_again && (!q->t->draining || q->t->handover)) {
 			q->notify_again = false;
 			notify_guest(p, q);
 		}
@@ -1427,8 +1459,39 @@ void poller_cancel_xsk(struct poller *p, struct xsk *x)
 	cancel_ud(p, (uint64_t)(uintptr_t)x | TAG_XSK);
 }
 
-/* Stop serving @t, cancel what it has in io_uring; drain_check() ends it. */
-static void tenant_del(struct poller *p, struct tenant *t)
+/*
+ * Cancel @t's io_uring requests: all of them, or (a handover's first
+ * phase) only what can end by nothing else -- RECVs waiting for data and
+ * the kick polls; the rest is waited for (a notify write included: the
+ * completions posted meanwhile are signalled).
+ */
+static void tenant_cancel(struct poller *p, struct tenant *t, bool all)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nr_ops; i++)
+		if (t->ops[i].in_use &&
+		    (all || t->ops[i].opcode == XIO_OP_RECV))
+			cancel_ud(p, (uint64_t)(uintptr_t)&t->ops[i] | TAG_OP);
+	for (i = 0; i < t->nr_qpairs; i++) {
+		if (t->qps[i].kick_armed)
+			cancel_ud(p,
+				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_KICK);
+		if (t->qps[i].notify_inflight && all)
+			cancel_ud(p,
+				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_NOTIFY);
+	}
+}
+
+/*
+ * Stop serving @t, cancel what it has in io_uring; drain_check() ends it.
+ * A handover (@handover: a clean stop with a state directory) keeps what
+ * the next xiod re-adopts: the records of requests not taken further stay
+ * TAKEN (PKT_RECV buffers waiting for a frame included: pktio_tenant_del()
+ * leaves their records), RECVs are cancelled, everything else gets
+ * --stop-wait to complete and be posted.
+ */
+static void tenant_del(struct poller *p, struct tenant *t, bool handover)
 {
 	uint32_t i;
 
@@ -1445,20 +1508,34 @@ static void tenant_del(struct poller *p, struct tenant *t)
 		}
 	}
 	t->draining = true;
-	for (i = 0; i < t->nr_ops; i++)
-		if (t->ops[i].in_use)
-			cancel_ud(p, (uint64_t)(uintptr_t)&t->ops[i] | TAG_OP);
-	for (i = 0; i < t->nr_qpairs; i++) {
-		if (t->qps[i].kick_armed)
-			cancel_ud(p,
-				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_KICK);
-		if (t->qps[i].notify_inflight)
-			cancel_ud(p,
-				  (uint64_t)(uintptr_t)&t->qps[i] | TAG_NOTIFY);
+	if (handover) /* t->handover: set by control.c before the command */
+		t->ho_until = now_us() + (uint64_t)cfg.stop_wait * 1000000;
+	tenant_cancel(p, t, !handover);
+	for (i = 0; i < t->nr_qpairs; i++)
 		if (!t->qps[i].broken)
 			xio_host_sq_clear_wakeup(t->qps[i].hq);
-	}
 	p->draining[p->nr_draining++] = t;
+}
+
+/*
+ * A handover past --stop-wait: everything left is cancelled, and a second
+ * later (a request a device holds cannot be) the tenant is handed back
+ * with what is still in flight: its records stay TAKEN or ISSUED, for the
+ * restart machinery that handles a kill -9 (and the restart barrier).
+ */
+static bool handover_expired(struct poller *p, struct tenant *t)
+{
+	if (!t->handover || now_us() < t->ho_until)
+		return false;
+	if (t->ho_cancelled)
+		return true;
+	log_warn(
+		"tenant %u '%s': %u request(s) still in flight after --stop-wait %u s: cancelled",
+		t->id, t->name, t->uring_refs, cfg.stop_wait);
+	tenant_cancel(p, t, true);
+	t->ho_cancelled = true;
+	t->ho_until = now_us() + 1000000;
+	return false;
 }
 
 static void drain_check(struct poller *p)
@@ -1468,10 +1545,13 @@ static void drain_check(struct poller *p)
 	while (i < p->nr_draining) {
 		struct tenant *t = p->draining[i];
 
-		if (t->uring_refs) {
+		if (t->uring_refs && !handover_expired(p, t)) {
 			i++;
 			continue;
 		}
+		/* Read by control once it has t back (the list's mutex). */
+		t->ho_left = t->uring_refs;
+		t->handed = t->uring_refs != 0;
 		fixed_unregister(p, t);
 		p->draining[i] = p->draining[--p->nr_draining];
 		win_forget(p, t);
@@ -1502,7 +1582,8 @@ static void inbox_process(struct poller *p)
 			tenant_add(p, c->t);
 			break;
 		case XIO_PCMD_DEL:
-			tenant_del(p, c->t);
+		case XIO_PCMD_HANDOVER:
+			tenant_del(p, c->t, c->type == XIO_PCMD_HANDOVER);
 			break;
 		case XIO_PCMD_STOP:
 			p->stop = true;
@@ -1598,7 +1679,9 @@ static bool below_cap(const struct tenant *t)
 static void poller_sleep(struct poller *p)
 {
 	/* An AF_XDP socket without its poll could not wake us: timed. */
-	bool pending = false, timed = !p->wake_armed || !pktio_sleep_prepare(p);
+	/* Draining tenants: a handover's --stop-wait ends on time. */
+	bool pending = false, timed = !p->wake_armed ||
+				      !pktio_sleep_prepare(p) || p->nr_draining;
 	uint64_t now = acct_now(), until = UINT64_MAX;
 	uint32_t i, j;
 	int ret;

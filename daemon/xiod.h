@@ -88,6 +88,9 @@ struct xiod_config {
 	const char *state_dir;	    /* in-flight logs (ilog.h) or NULL */
 	unsigned int restart_wait; /* s, for the killed xiod's rings; 0: ever */
 	unsigned int orphan_grace; /* s for a found log's tenant; 0: keep it */
+	unsigned int stop_wait;	   /* s a handover waits for requests */
+	bool stop_detach; /* a clean stop detaches every tenant (as without
+			   * --state-dir) instead of handing them over */
 	bool foreground;
 	bool no_fixed_bufs;
 	bool demo;
@@ -243,8 +246,15 @@ struct tenant {
 	bool persist;	     /* outlives its connection (admin's choice) */
 	bool no_doorbell;    /* the guest cannot kick: never park/sleep long */
 	bool vm;	     /* a VM tenant (XIO_MSG_VM_TENANT) */
-	bool parked;	     /* [P] idle: not visited, NEED_WAKEUP armed */
-	uint32_t pidx;	     /* [P] index in poller->parked[] while parked */
+	/* a clean stop hands it over (docs/daemon.md, "Clean stop"): [C] set
+	 * before XIO_PCMD_HANDOVER; the rest [P] until handed back */
+	bool handover;
+	bool ho_cancelled;     /* [P] past --stop-wait: everything cancelled */
+	bool handed;	       /* [P] handed back: its late CQEs are ignored */
+	uint64_t ho_until;     /* [P] now_us() deadline of the current phase */
+	uint32_t ho_left;      /* io_uring requests left at the hand-back */
+	bool parked;	       /* [P] idle: not visited, NEED_WAKEUP armed */
+	uint32_t pidx;	       /* [P] index in poller->parked[] while parked */
 	uint64_t last_work_us; /* [P] last visit that took something */
 	uint64_t w_cycles;     /* [P] charged in the current window */
 	bool w_touched;	       /* [P] in poller->w_list */
@@ -299,6 +309,7 @@ struct tenant {
 enum pcmd_type {
 	XIO_PCMD_ADD,
 	XIO_PCMD_DEL,
+	XIO_PCMD_HANDOVER, /* DEL for a clean stop: see tenant_del() */
 	XIO_PCMD_STOP,
 	XIO_PCMD_XSK_ADD, /* arg: struct xsk * (pktio.c) */
 	XIO_PCMD_XSK_DEL
@@ -428,6 +439,9 @@ uint64_t pktio_handoff_drops(uint32_t id);
 /* control.c: the poller hands a drained tenant back (any thread). */
 void control_tenant_drained(struct tenant *t);
 int control_run(void);
+/* After control_run(): a handover left requests in io_uring (the restart
+ * barrier must stay). */
+bool control_left_in_flight(void);
 
 #ifdef XIOD_FUZZ
 void control_fuzz_session(int fd, uid_t uid, unsigned int nmsgs);

@@ -28,6 +28,17 @@
  * requests, those in sequence order); no tenant waits more than 10 s.  The
  * time from each restart to every tenant being served again is printed
  * (max, p50): no timing assertion.
+ *
+ * Built with XIO_RESTART_TERM (test_xiod_restart_term): the same load, but
+ * xiod is stopped with SIGTERM -- a clean stop, which with --state-dir
+ * hands every tenant over to the next xiod (docs/daemon.md, "Clean stop")
+ * -- 50 times (5 under sanitizers), and must exit with status 0 each time.
+ * A fifth tenant has a socket target (passed as an fd, so only the
+ * handover keeper carries it across) and a RECV waiting on it whenever
+ * xiod is stopped: the RECV must complete once, with the bytes sent after
+ * the restart (not -EINTR, not -EBADF).  With the old SIGTERM, which
+ * detached every tenant and removed its log, the guests' reattach gets
+ * -ENOENT and the VM tenants are not re-adopted: the test fails.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,13 +51,24 @@
 
 #include "dtest.h"
 
-#define NT 4
+#ifdef XIO_RESTART_TERM
+#define STOP_SIG SIGTERM
+#define NSOCK 1 /* a guest with a RECV waiting on a socket target */
+#define KILLS_CI SCALE(50)
+#else
+#define STOP_SIG SIGKILL
+#define NSOCK 0
+#define KILLS_CI SCALE(1000) /* XIO_RESTART_KILLS=N for a longer run */
+#endif
 #define NLOCAL 2 /* then one ivshmem-plain, one ivshmem-doorbell tenant */
+#define NVM 2
+#define SOCK (NLOCAL + NVM) /* the socket tenant's index, with NSOCK */
+#define NT (NLOCAL + NVM + NSOCK)
+#define MSG_LEN 32
 #define VM_SIZE (1ULL << 20)
 #define DEPTH 8
 #define NBLK 64
 #define BS 4096U
-#define KILLS_CI SCALE(1000) /* XIO_RESTART_KILLS=N for a longer run */
 /* A loaded CI machine: stop after this long, once a quarter is done. */
 #define BUDGET_MS 90000
 #define HANG_MS 10000
@@ -81,6 +103,9 @@ struct tn {
 	atomic_uint_fast64_t done;
 	atomic_uint_fast64_t reattaches, done_at_reattach;
 	uint64_t mismatches, dups, ops[3];
+	bool sock; /* RECVs from a socket target, one at a time */
+	int peer;  /* the test's end of that socket */
+	atomic_uint_fast64_t msgs; /* messages received as sent */
 	pthread_t th;
 };
 
@@ -195,6 +220,13 @@ static void submit_one(struct tn *x, int i)
 	CHECK(sqe);
 	s->ud = ((uint64_t)x->idx << 48) | ++x->next_ud;
 	s->busy = true;
+	if (x->sock) {
+		s->op = XIO_OP_RECV;
+		memset(buf, 0, MSG_LEN);
+		xio_prep_rw(sqe, XIO_OP_RECV, 0, (uint32_t)i, 0, MSG_LEN, 0,
+			    s->ud);
+		return;
+	}
 	if (r < 10) {
 		s->op = XIO_OP_NOP;
 		xio_prep_nop(sqe, s->ud);
@@ -251,6 +283,23 @@ static void complete(struct tn *x, const struct xio_cqe *c)
 		x->last_nop = c->user_data;
 		goto done;
 	}
+	if (s->op == XIO_OP_RECV) {
+		char want[MSG_LEN] = {0};
+
+		/* The message sent after the last restart, whole, once. */
+		buf = xio_buf_ptr(tn_region(x), (uint32_t)i);
+		snprintf(want, sizeof(want), "message %llu",
+			 (unsigned long long)atomic_load(&x->msgs) + 1);
+		if (c->res != MSG_LEN || memcmp(buf, want, MSG_LEN)) {
+			fprintf(stderr,
+				"tenant %d: RECV: res %d, want \"%s\" (%s)\n",
+				x->idx, c->res, want,
+				c->res < 0 ? strerror(-c->res) : "data");
+			x->mismatches++;
+		}
+		atomic_fetch_add(&x->msgs, 1);
+		goto done;
+	}
 	x->blk_busy[s->block] = false;
 	if (c->res != (int)BS) {
 		fprintf(stderr, "tenant %d: op %u block %u: res %d\n", x->idx,
@@ -293,7 +342,7 @@ static void *tenant_main(void *arg)
 
 		if (draining && !in_flight(x))
 			break;
-		for (i = 0; !draining && i < DEPTH; i++)
+		for (i = 0; !draining && i < (x->sock ? 1 : DEPTH); i++)
 			if (!x->s[i].busy) {
 				submit_one(x, i);
 				n++;
@@ -404,6 +453,39 @@ static void vm_setup(struct xio_admin *adm, struct tn *x,
 		xio_qp_set_kick_fd(x->qp, x->vm_fds[2]);
 }
 
+#if NSOCK
+/*
+ * The socket tenant, once the current xiod took it back: send it message
+ * @n, wait until it has received it and its next RECV waits in xiod (in
+ * io_uring: the tenant's inflight gauge), so that the stop finds it there.
+ */
+static void sock_round(struct tn *x, uint64_t n, uint64_t deadline)
+{
+	char msg[MSG_LEN] = {0};
+	struct xio_admin *adm;
+
+	snprintf(msg, sizeof(msg), "message %llu", (unsigned long long)n);
+	CHECK_EQ(write(x->peer, msg, MSG_LEN), MSG_LEN);
+	while (atomic_load(&x->msgs) < n) {
+		CHECK(dt_now_ms() < deadline);
+		usleep(100);
+	}
+	if (atomic_load(&stop))
+		return;
+	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
+	for (;;) {
+		struct xio_tenant_stats st = {.sz = sizeof(st)};
+
+		CHECK_EQ(xio_admin_stats(adm, x->name, 0, &st, 1, NULL), 1);
+		if (st.inflight == 1)
+			break;
+		CHECK(dt_now_ms() < deadline);
+		usleep(200);
+	}
+	xio_admin_close(adm);
+}
+#endif
+
 /* The library's "connecting ... refused" while xiod restarts: expected. */
 static int quiet(enum xio_print_level level, const char *fmt, va_list ap)
 {
@@ -445,6 +527,7 @@ int main(void)
 		 * take seconds -- restart latency that is not xiod's.
 		 */
 		snprintf(x->file, sizeof(x->file), "%s/t%d.img", state_dir, i);
+		x->sock = i >= SOCK;
 		fd = open(x->file, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		CHECK(fd >= 0);
 		CHECK(ftruncate(fd, (off_t)NBLK * BS) == 0);
@@ -455,11 +538,25 @@ int main(void)
 		o.params.cq_entries = 64;
 		o.params.buf_size = BS;
 		o.params.nr_bufs = DEPTH;
-		if (i < NLOCAL) {
+		if (i < NLOCAL || x->sock) {
 			CHECK(xio_client_attach(d.sock, &o, &x->t) == 0);
 			x->qp = xio_tenant_qp(x->t, 0);
 		} else {
 			vm_setup(adm, x, &o.params, i == NLOCAL + 1);
+		}
+		if (x->sock) {
+			int sp[2];
+
+			/* Only a keeper carries it across (docs/daemon.md). */
+			CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					    0, sp),
+				 0);
+			CHECK_EQ(xio_admin_target_add_fd(adm, x->name, sp[0], 0,
+							 "recv"),
+				 0);
+			close(sp[0]);
+			x->peer = sp[1];
+			continue;
 		}
 		CHECK(xio_admin_target_add(adm, x->name, x->file, 0) == 0);
 	}
@@ -501,8 +598,9 @@ int main(void)
 		 */
 		for (i = 0; i < NT; i++) {
 			while (atomic_load(&tn[i].reattaches) < (uint64_t)k ||
-			       atomic_load(&tn[i].done) ==
-				       atomic_load(&tn[i].done_at_reattach)) {
+			       (!tn[i].sock &&
+				atomic_load(&tn[i].done) ==
+					atomic_load(&tn[i].done_at_reattach))) {
 				if (waitpid(d.pid, &st, WNOHANG) == d.pid) {
 					fprintf(stderr,
 						"FAIL: kill %d: xiod died by itself (status 0x%x)\n",
@@ -519,12 +617,16 @@ int main(void)
 				usleep(100);
 			}
 		}
+#if NSOCK
+		/* Its RECV answered with what was sent after the restart. */
+		sock_round(&tn[SOCK], (uint64_t)k + 1, deadline);
+#endif
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		serve_us[k] =
 			(uint64_t)((int64_t)(b.tv_sec - a.tv_sec) * 1000000 +
 				   (b.tv_nsec - a.tv_nsec) / 1000);
 		usleep((useconds_t)(rnd(&seed) % 4000));
-		CHECK(kill(d.pid, SIGKILL) == 0);
+		CHECK(kill(d.pid, STOP_SIG) == 0);
 		atomic_store(&spawned_ms, 0);
 		{
 			uint64_t r0 = dt_now_ms();
@@ -532,9 +634,16 @@ int main(void)
 			CHECK(waitpid(d.pid, &st, 0) == d.pid);
 			if (dt_now_ms() - r0 > reap_max_ms)
 				reap_max_ms = dt_now_ms() - r0;
+			if (STOP_SIG == SIGTERM &&
+			    (!WIFEXITED(st) || WEXITSTATUS(st))) {
+				fprintf(stderr,
+					"FAIL: stop %d: xiod's status 0x%x, not exit 0\n",
+					k, st);
+				return 1;
+			}
 		}
 		/* VM tenants are back once the new xiod serves them. */
-		for (i = NLOCAL; i < NT; i++) {
+		for (i = NLOCAL; i < NLOCAL + NVM; i++) {
 			atomic_store(&tn[i].done_at_reattach,
 				     atomic_load(&tn[i].done));
 			atomic_fetch_add(&tn[i].reattaches, 1);
@@ -544,6 +653,12 @@ int main(void)
 	}
 	/* Let the last one be served, then drain and check. */
 	atomic_store(&stop, true);
+#if NSOCK
+	/* The socket tenant's last RECV: answered by the last xiod. */
+	while (atomic_load(&tn[SOCK].reattaches) < (uint64_t)kills)
+		usleep(100);
+	sock_round(&tn[SOCK], (uint64_t)kills + 1, dt_now_ms() + HANG_MS);
+#endif
 	for (i = 0; i < NT; i++) {
 		pthread_join(tn[i].th, NULL);
 		total_ops += atomic_load(&tn[i].done);
@@ -560,9 +675,9 @@ int main(void)
 	}
 	/* serve_us[0] is the first start, not a restart. */
 	qsort(serve_us + 1, kills - 1, sizeof(*serve_us), cmp_u64);
-	printf("%d kills in %.1f s, %llu completions: restart -> serving again: p50 %.1f ms, p99 %.1f ms, max %.1f ms; longest reap of a killed xiod %llu ms\n",
-	       kills, (double)(dt_now_ms() - t0) / 1000,
-	       (unsigned long long)total_ops,
+	printf("%d %s in %.1f s, %llu completions: restart -> serving again: p50 %.1f ms, p99 %.1f ms, max %.1f ms; longest reap of a stopped xiod %llu ms\n",
+	       kills, STOP_SIG == SIGTERM ? "SIGTERMs" : "kills",
+	       (double)(dt_now_ms() - t0) / 1000, (unsigned long long)total_ops,
 	       (double)serve_us[1 + (kills - 1) / 2] / 1000,
 	       (double)serve_us[1 + (kills - 1) * 99 / 100] / 1000,
 	       (double)serve_us[kills - 1] / 1000,
@@ -592,6 +707,13 @@ int main(void)
 			CHECK_EQ(st.inflight_cap, 50);
 		CHECK_EQ(xio_admin_target_list(adm, tn[i].name, &ti, 1, NULL),
 			 1);
+		if (tn[i].sock) {
+			/* Messages 1..kills+1, each received once, whole. */
+			CHECK_EQ(atomic_load(&tn[i].msgs), (uint64_t)kills + 1);
+			CHECK(ti.flags & XIO_TARGET_SOCKET);
+			close(tn[i].peer);
+			continue;
+		}
 		CHECK(!strcmp(ti.path, tn[i].file));
 	}
 	for (i = 0; i < NT; i++) {
