@@ -10,7 +10,9 @@
 # killed with SIGKILL $XIO_VM_KILLS times (default 4), each time once it has
 # served the guest since its start, and started again at once with the same
 # arguments: it re-adopts the tenant from its in-flight log by itself (no
-# hook, no libvirt), finishes what was in flight and goes on.
+# hook, no libvirt), finishes what was in flight and goes on.  With --term,
+# xiod is stopped with SIGTERM instead (a clean stop: a handover,
+# docs/daemon.md "Clean stop") and must exit 0 each time.
 #
 # Checked: the guest's result line (0 mismatches, 0 errors: a lost
 # completion is a 30 s timeout error, a duplicate an unexpected user_data,
@@ -20,14 +22,14 @@
 # vm_verify checks the target file against the last pass's seed.
 #
 #   run-vm-restart.sh --xiod XIOD --xioctl XIOCTL --hook HOOK --verify VM_VERIFY
-#                     --guest XIO_GUEST_DEMO [--workdir DIR] [--doorbell]
+#                     --guest XIO_GUEST_DEMO [--workdir DIR] [--doorbell] [--term]
 #
 # Environment: XIO_VM_KILLS, XIO_VM_SECONDS (guest load, default 10),
 # XIO_VM_TIMEOUT (the whole guest run, default 200), XIO_VM_KEEP=1, and
 # vmlib.sh's.  Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
 
-xiod_bin= xioctl_bin= hook_bin= verify_bin= guest_bin= workdir= doorbell=0
+xiod_bin= xioctl_bin= hook_bin= verify_bin= guest_bin= workdir= doorbell=0 sig=KILL
 while [ $# -gt 0 ]; do
 	case $1 in
 	--xiod) xiod_bin=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--guest) guest_bin=$2; shift 2 ;;
 	--workdir) workdir=$2; shift 2 ;;
 	--doorbell) doorbell=1; shift ;;
+	--term) sig=TERM; shift ;;
 	*) echo "usage: $0 --xiod X --xioctl X --hook X --verify X --guest X [--workdir D] [--doorbell]" >&2; exit 2 ;;
 	esac
 done
@@ -140,9 +143,11 @@ for k in $(seq "$kills"); do
 	kill -0 "$qemu_pid" 2>/dev/null || break # the guest is done
 	[ "$served" = 1 ] || fail "xiod (start $k) did not serve the guest within 60 s"
 	sleep "0.$((RANDOM % 9 + 1))"
-	kill -KILL "$xiod_pid"
+	kill -$sig "$xiod_pid"
 	wait "$xiod_pid" 2>/dev/null
-	echo "run-vm-restart: kill $k: xiod $xiod_pid SIGKILLed with $o ops served" >>"$hostlog"
+	st=$?
+	[ "$sig" = KILL ] || [ "$st" = 0 ] || fail "xiod exited with status $st on SIGTERM (stop $k)"
+	echo "run-vm-restart: kill $k: xiod $xiod_pid SIG$sig'ed with $o ops served" >>"$hostlog"
 	xiod_start
 	done_kills=$k
 done
@@ -183,5 +188,5 @@ hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
 [ "$(field "$hver" seed)" = "$(field "$res" seed)" ] ||
 	fail "host: the target holds seed $(field "$hver" seed), the guest's last pass wrote $(field "$res" seed)"
 echo "$res"
-echo "vm_restart: PASS: $([ "$doorbell" = 1 ] && echo ivshmem-doorbell || echo ivshmem-plain), $done_kills SIGKILLs of xiod under load, $nre re-adoptions ($rec), $passes passes, qemu wall ${wall}s"
+echo "vm_restart: PASS: $([ "$doorbell" = 1 ] && echo ivshmem-doorbell || echo ivshmem-plain), $done_kills SIG${sig}s of xiod under load, $nre re-adoptions ($rec), $passes passes, qemu wall ${wall}s"
 exit 0
