@@ -11,6 +11,14 @@
  * reattaches: the three held SENDs complete -EINTR -- not -EBADF, which a
  * re-executed one would get (a target passed as an fd is not restored) --
  * each once, and nothing more reaches the peer afterwards.
+ *
+ * Then the same with SIGTERM and --stop-wait 1 (a clean stop, a handover:
+ * docs/daemon.md "Clean stop"): the held SENDs are cancelled when the
+ * second is over, end -ECANCELED -- not sent -- and go back to the log as
+ * not issued; the next xiod (the socket target handed over by the fd
+ * keeper) issues them again, and once the peer reads, each completes once
+ * with its bytes: the peer gets exactly what the SENDs report, no byte
+ * twice.  xiod exits 0.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +43,109 @@ static void send1(struct xio_qp *qp, uint32_t buf, uint64_t ud)
 	CHECK_EQ(xio_submit(qp), 1);
 }
 
+static size_t drain(int fd);
+
+/*
+ * A tenant whose socket target's peer (@peer) does not read: SENDs until
+ * one stays in flight, then HELD - 1 more.  The bytes that went out before
+ * in *@sent; returns the first held user_data.
+ */
+static uint64_t fill_until_held(struct xio_tenant **tp, const char *name,
+				int *peer, size_t *sent)
+{
+	struct xio_client_opts o = {.sz = sizeof(o)};
+	struct xio_admin *adm;
+	struct xio_cqe *cqe;
+	struct xio_qp *qp;
+	uint64_t ud, first_held = 0;
+	int sv[2], sb = 4096, i, err;
+
+	o.name = name;
+	o.params.nr_qpairs = 1;
+	o.params.sq_entries = 16;
+	o.params.cq_entries = 16;
+	o.params.buf_size = BS;
+	o.params.nr_bufs = 4;
+	CHECK_EQ(xio_client_attach(d.sock, &o, tp), 0);
+	qp = xio_tenant_qp(*tp, 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)), 0);
+	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
+	CHECK_EQ(xio_admin_target_add_fd(adm, name, sv[0], 0, "sock"), 0);
+	xio_admin_close(adm);
+	close(sv[0]);
+	*peer = sv[1];
+	*sent = 0;
+	memset(xio_buf_ptr(xio_tenant_region(*tp), 0), 'x', BS);
+	/* Until one stays in flight: the peer's buffer is full. */
+	for (ud = 1; ud < 256 && !first_held; ud++) {
+		send1(qp, 0, ud);
+		err = xio_wait_cqe(qp, &cqe, 300);
+		if (err == -ETIMEDOUT) {
+			first_held = ud;
+			break;
+		}
+		CHECK_EQ(err, 0);
+		CHECK_EQ(cqe->user_data, ud);
+		/* A stream send may go out in part. */
+		CHECK(cqe->res > 0 && cqe->res <= (int)BS);
+		*sent += (size_t)cqe->res;
+		xio_cqe_seen(qp, cqe);
+	}
+	CHECK(first_held);
+	for (i = 1; i < HELD; i++)
+		send1(qp, 0, first_held + (uint64_t)i);
+	CHECK(xio_wait_cqe(qp, &cqe, 300) == -ETIMEDOUT);
+	return first_held;
+}
+
+/* SIGTERM with SENDs held past --stop-wait: cancelled, sent once later. */
+static void handover_part(void)
+{
+	struct xio_tenant *t;
+	struct xio_cqe *cqe;
+	struct xio_qp *qp;
+	uint64_t first_held, t0;
+	size_t sent_before, peer = 0, res_sum = 0;
+	int sv1, i, st, seen[HELD] = {0};
+
+	dt_xiod_kill(&d);
+	xiod_restart(&d, "--state-dir", dir, "--stop-wait", "1", NULL);
+	first_held = fill_until_held(&t, "snd2", &sv1, &sent_before);
+	qp = xio_tenant_qp(t, 0);
+	CHECK_EQ(kill(d.pid, SIGTERM), 0);
+	CHECK_EQ(waitpid(d.pid, &st, 0), d.pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Nothing answered: the held SENDs were cancelled, not sent. */
+	CHECK(xio_wait_cqe(qp, &cqe, 100) == -ETIMEDOUT);
+	CHECK_EQ(drain(sv1), sent_before);
+	dt_xiod_spawn(&d, args);
+	dt_reattach(t);
+	/* Issued again: the peer reads, each completes once, whole. */
+	t0 = dt_now_ms();
+	for (i = 0; i < HELD;) {
+		peer += drain(sv1);
+		if (xio_wait_cqe(qp, &cqe, 10)) {
+			CHECK(dt_now_ms() - t0 < 10000);
+			continue;
+		}
+		CHECK(cqe->user_data >= first_held &&
+		      cqe->user_data < first_held + HELD);
+		CHECK_EQ(seen[cqe->user_data - first_held]++, 0);
+		CHECK(cqe->res > 0 && cqe->res <= (int)BS);
+		res_sum += (size_t)cqe->res;
+		xio_cqe_seen(qp, cqe);
+		i++;
+	}
+	usleep(50000);
+	peer += drain(sv1);
+	CHECK_EQ(peer, res_sum);
+	printf("SIGTERM with %d SENDs held past --stop-wait 1: exit 0, not sent before the restart, sent once after (%zu bytes)\n",
+	       HELD, res_sum);
+	CHECK_EQ(xio_client_detach(t), 0);
+	close(sv1);
+}
+
 static size_t drain(int fd)
 {
 	char b[BS];
@@ -48,52 +159,18 @@ static size_t drain(int fd)
 
 int main(void)
 {
-	struct xio_client_opts o = {.sz = sizeof(o)};
 	struct xio_tenant *t;
-	struct xio_admin *adm;
 	struct xio_cqe *cqe;
 	struct xio_qp *qp;
-	uint64_t ud, first_held = 0;
-	int sv[2], sb = 4096, i, err, seen[HELD] = {0};
-	size_t sent_before = 0, peer;
+	uint64_t first_held;
+	int sv1, i, seen[HELD] = {0};
+	size_t sent_before, peer;
 
 	dt_state_dir(dir, sizeof(dir), "snd");
 	xiod_start(&d, "--state-dir", dir, NULL);
 	dt_xiod_argv(&d, args, 16, "--state-dir", dir, NULL);
-	o.name = "snd";
-	o.params.nr_qpairs = 1;
-	o.params.sq_entries = 16;
-	o.params.cq_entries = 16;
-	o.params.buf_size = BS;
-	o.params.nr_bufs = 4;
-	CHECK_EQ(xio_client_attach(d.sock, &o, &t), 0);
+	first_held = fill_until_held(&t, "snd", &sv1, &sent_before);
 	qp = xio_tenant_qp(t, 0);
-	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	CHECK_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)), 0);
-	CHECK_EQ(xio_admin_open(d.sock, &adm), 0);
-	CHECK_EQ(xio_admin_target_add_fd(adm, "snd", sv[0], 0, "sock"), 0);
-	xio_admin_close(adm);
-	close(sv[0]);
-	memset(xio_buf_ptr(xio_tenant_region(t), 0), 'x', BS);
-	/* Until one stays in flight: the peer's buffer is full. */
-	for (ud = 1; ud < 256 && !first_held; ud++) {
-		send1(qp, 0, ud);
-		err = xio_wait_cqe(qp, &cqe, 300);
-		if (err == -ETIMEDOUT) {
-			first_held = ud;
-			break;
-		}
-		CHECK_EQ(err, 0);
-		CHECK_EQ(cqe->user_data, ud);
-		/* A stream send may go out in part. */
-		CHECK(cqe->res > 0 && cqe->res <= (int)BS);
-		sent_before += (size_t)cqe->res;
-		xio_cqe_seen(qp, cqe);
-	}
-	CHECK(first_held);
-	for (i = 1; i < HELD; i++)
-		send1(qp, 0, first_held + (uint64_t)i);
-	CHECK(xio_wait_cqe(qp, &cqe, 300) == -ETIMEDOUT);
 
 	dt_xiod_kill(&d);
 	dt_xiod_spawn(&d, args);
@@ -110,7 +187,7 @@ int main(void)
 	CHECK(xio_wait_cqe(qp, &cqe, 300) == -ETIMEDOUT);
 	/* What reached the peer: the completed SENDs, perhaps a part of the
 	 * first held one (a stream send goes out piecewise), nothing again. */
-	peer = drain(sv[1]);
+	peer = drain(sv1);
 	CHECK(peer >= sent_before && peer <= sent_before + HELD * BS);
 	/* A SEND after the restart: the fd target was not restored. */
 	send1(qp, 0, 1000);
@@ -118,11 +195,12 @@ int main(void)
 	CHECK_EQ(cqe->res, -EBADF);
 	xio_cqe_seen(qp, cqe);
 	usleep(50000);
-	CHECK_EQ(drain(sv[1]), 0);
+	CHECK_EQ(drain(sv1), 0);
 	printf("%llu SENDs completed (%zu bytes), %d held across the kill: -EINTR once each; the peer got %zu bytes\n",
 	       (unsigned long long)(first_held - 1), sent_before, HELD, peer);
 	CHECK_EQ(xio_client_detach(t), 0);
-	close(sv[1]);
+	close(sv1);
+	handover_part();
 	xiod_stop(&d);
 	CHECK(rmdir(dir) == 0);
 	return 0;
