@@ -703,6 +703,20 @@ static void final_push(struct final *f);
 
 static uint64_t acct_due;
 
+/* @t's counters into its log, for the next xiod. */
+static void acct_store(struct tenant *t)
+{
+	struct xio_tenant_stats w;
+	uint64_t vals[ILOG_ACCT_VALS];
+	unsigned int n = 0;
+
+	tstats_fill(&w, t);
+#define X(f) vals[n++] = w.f;
+	ILOG_ACCT_FIELDS(X)
+#undef X
+	ilog_acct_store(t->log.hdr, vals, n, w.elapsed_ns);
+}
+
 /* Every ILOG_ACCT_PERIOD_MS, each running tenant's counters into its log. */
 static void acct_persist(void)
 {
@@ -712,19 +726,9 @@ static void acct_persist(void)
 	if (!cfg.state_dir || now < acct_due)
 		return;
 	acct_due = now + ILOG_ACCT_PERIOD_MS * 1000000ULL;
-	for (t = tenants; t; t = t->next) {
-		struct xio_tenant_stats w;
-		uint64_t vals[ILOG_ACCT_VALS];
-		unsigned int n = 0;
-
-		if (t->state != T_RUNNING || !t->log.hdr)
-			continue;
-		tstats_fill(&w, t);
-#define X(f) vals[n++] = w.f;
-		ILOG_ACCT_FIELDS(X)
-#undef X
-		ilog_acct_store(t->log.hdr, vals, n, w.elapsed_ns);
-	}
+	for (t = tenants; t; t = t->next)
+		if (t->state == T_RUNNING && t->log.hdr)
+			acct_store(t);
 }
 
 /* Milliseconds until acct_persist() has work, or -1. */
@@ -2358,9 +2362,10 @@ static void accept_conns(void)
 
 /*
  * A tenant drained for a handover: what the next xiod re-adopts stays --
- * its in-flight log, a VM tenant's region file, its steering rules (the
- * file: steering_close() ran first) -- and its targets passed as fds go to
- * the keeper (handover.c).  No final record: the tenant lives on.
+ * its in-flight log (with its counters as they are now), a VM tenant's
+ * region file, its steering rules (the file: steering_close() ran first)
+ * -- and its targets passed as fds go to the keeper (handover.c).  No
+ * final record: the tenant lives on.
  */
 static void tenant_hand_over(struct tenant *t)
 {
@@ -2372,6 +2377,7 @@ static void tenant_hand_over(struct tenant *t)
 		    !handover_keep(t->id, t->name, i, t->targets[i].flags,
 				   t->targets[i].fd))
 			t->targets[i].fd = -1;
+	acct_store(t); /* its final counters: the next xiod goes on */
 	log_info("tenant %u '%s': handed over to the next xiod%s", t->id,
 		 t->name,
 		 t->ho_left ?
