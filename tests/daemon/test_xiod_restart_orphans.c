@@ -187,7 +187,7 @@ int main(void)
 	CHECK_EQ(st.id, gone_id);
 	CHECK_EQ(st.weight, 77);
 	CHECK_EQ(st.completed, 50); /* as of its last snapshot */
-	CHECK_EQ(st.taken, 51); /* and its RECV, lost */
+	CHECK_EQ(st.taken, 51);	    /* and its RECV, lost */
 	CHECK(st.elapsed_ns > 0);
 	CHECK_EQ(xio_admin_stats(adm, "late", 0, &st, 1, NULL), 1);
 	CHECK_EQ(st.state, XIO_TSTATE_DETACHED);
