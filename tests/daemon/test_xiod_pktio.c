@@ -37,7 +37,8 @@
  * takes a frame of the fast path); a MAC deleted at run time is not
  * delivered from the next frame on, added back it is; an 802.1Q-tagged
  * frame arrives with its tag, byte-exact (the kernel untags it before the
- * packet socket; xiod puts it back).
+ * packet socket; xiod puts it back); frames to an unknown MAC for pb's
+ * IPv4 (plain and tagged) and IPv6 addresses reach pb (the IP rules).
  *
  * Root only; SKIP without XDP or network namespaces.
  */
@@ -235,28 +236,76 @@ static uint32_t tx_flip_race(struct xio_qp *qp, struct xio_region *r, int peer,
 	return refused;
 }
 
+/* Frame @f sent through @tx arrives byte-exact in tenant @k's buffer. */
+static void check_frame(int k, int tx, const uint8_t *f, uint32_t len)
+{
+	struct xio_qp *qp = xio_tenant_qp(tn[k], 0);
+	struct xio_region *r = xio_tenant_region(tn[k]);
+	struct xio_cqe c;
+
+	CHECK_EQ(send(tx, f, len, 0), (ssize_t)len);
+	CHECK(get_cqe(qp, &c, 10000));
+	CHECK(c.user_data < NBUF);
+	CHECK_EQ(c.res, (int)len);
+	CHECK(!memcmp(xio_buf_ptr(r, (uint32_t)c.user_data), f, len));
+	post_rx(qp, (uint32_t)c.user_data, BUFSZ, c.user_data);
+}
+
 /* A tagged frame (VLAN @tci, then the TF header of @flow / @seq) to pa
  * through @tx arrives byte-exact, tag included, in pa's buffer. */
 static void check_tagged(int tx, uint16_t tci, uint32_t flow, uint32_t seq)
 {
-	struct xio_qp *qp = xio_tenant_qp(tn[0], 0);
-	struct xio_region *r = xio_tenant_region(tn[0]);
-	uint8_t f[1600], *b;
+	uint8_t f[1600];
 	uint32_t len = frame_make(f + 4, mac[0], flow, seq) + 4;
-	struct xio_cqe c;
 
 	memmove(f, f + 4, 12);
 	f[12] = 0x81;
 	f[13] = 0x00;
 	f[14] = (uint8_t)(tci >> 8);
 	f[15] = (uint8_t)tci;
-	CHECK_EQ(send(tx, f, len, 0), (ssize_t)len);
-	CHECK(get_cqe(qp, &c, 10000));
-	CHECK(c.user_data < NBUF);
-	CHECK_EQ(c.res, (int)len);
-	b = xio_buf_ptr(r, (uint32_t)c.user_data);
-	CHECK(!memcmp(b, f, len));
-	post_rx(qp, (uint32_t)c.user_data, BUFSZ, c.user_data);
+	check_frame(0, tx, f, len);
+}
+
+/* Frames to an unknown MAC for pb's IPv4 address, plain and tagged, and
+ * for its IPv6 address: pb's by the IP rules (the reader's copy of them). */
+static void check_ip(int tx)
+{
+	static const uint8_t ip6[16] = {0xfd, 0x78, 0x69, [15] = 2};
+	uint8_t f[128], t[132];
+	uint32_t i;
+
+	char cmd[128];
+	int j;
+
+	for (j = 0; j < 2; j++) { /* with its MAC again: xioctl wants one */
+		snprintf(cmd, sizeof(cmd),
+			 "steer add pb --mac %02x:%02x:%02x:%02x:%02x:%02x "
+			 "--ip %s",
+			 mac[1][0], mac[1][1], mac[1][2], mac[1][3], mac[1][4],
+			 mac[1][5], j ? "fd78:6900::2" : "10.9.9.2");
+		CHECK_EQ(xioctl(cmd), 0);
+	}
+	memset(f, 0, sizeof(f));
+	memcpy(f, "\x02\x78\x69\x00\x0e\x0e", 6);
+	memcpy(f + 6, SRC, 6);
+	f[12] = 0x08; /* IPv4, 20-byte header, to 10.9.9.2 */
+	f[14] = 0x45;
+	f[17] = 60 - 14;
+	f[23] = 17;
+	memcpy(f + 30, "\x0a\x09\x09\x02", 4);
+	for (i = 34; i < 60; i++)
+		f[i] = (uint8_t)i;
+	check_frame(1, tx, f, 60);
+	memcpy(t, f, 12); /* tagged: the copy is classified with its tag */
+	memcpy(t + 12, "\x81\x00\x00\x09", 4);
+	memcpy(t + 16, f + 12, 48);
+	check_frame(1, tx, t, 64);
+	f[12] = 0x86; /* IPv6 to fd78:6900::2 */
+	f[13] = 0xdd;
+	memset(f + 14, 0, 40);
+	f[14] = 0x60;
+	memcpy(f + 14 + 24, ip6, 16);
+	check_frame(1, tx, f, 80);
 }
 
 /*
@@ -315,6 +364,7 @@ static void hop_steps(int tx, int txq, uint32_t n)
 	check_tagged(tx, 0x2005, 0, 5000);
 	check_tagged(txq, 0x0007, 0, 5001);
 	CHECK(!get_cqe(xio_tenant_qp(tn[0], 0), &c, 50));
+	check_ip(tx);
 }
 
 int main(int argc, char **argv)
