@@ -61,10 +61,10 @@
 #define XSK_RING 4096U	    /* RX and fill ring entries (power of two) */
 #define XSK_RX_BATCH 64U    /* frames per socket per poller iteration */
 #define PKT_MAX_XSKS 64U    /* per poller */
-#define HOP_FRAME_MAX (9216U + 4U) /* jumbo frame + the tag put back */
-#define HOP_BLK_SZ (1U << 16)	   /* TPACKET_V3 block */
-#define HOP_NR_BLK 32U		   /* 2 MiB of ring per packet socket */
-#define HOP_RETIRE_MS 1U	   /* a block not full is handed over after */
+#define HOP_SLOT_SZ XSK_FRAME_SIZE /* TPACKET_V2 frame slot (MTU 1500 + tag) */
+#define HOP_NR_SLOTS 1024U	   /* 2 MiB of ring per packet socket */
+#define HOP_BLK_SZ (1U << 16)	   /* the ring's allocation unit */
+#define HOP_FRAME_MAX (HOP_SLOT_SZ + 4U) /* a frame + the tag put back */
 
 _Static_assert((XSK_RING & (XSK_RING - 1)) == 0, "ring size power of two");
 _Static_assert(XSK_NR_FRAMES <= XSK_RING, "a refill never overflows fill");
@@ -98,13 +98,11 @@ struct xsk {
 	uint64_t foreign;  /* [A] no metadata, or a tenant served nowhere */
 	uint64_t handed;   /* [A] to another poller's hand-off ring */
 	/* A packet socket reading the frames hopped to a node's CPU instead
-	 * ("after the CPU hop" below): umem is its TPACKET_V3 ring. */
-	bool hop;	 /* [C] */
-	int node;	 /* [C] hop: the node whose frames it takes */
-	int cpu;	 /* [C] hop: that node's target CPU */
-	uint32_t blk_sz; /* [C] hop: ring block size, */
-	uint32_t nr_blk; /* [C] number of blocks, */
-	uint32_t blk;	 /* [P] the next block to read */
+	 * ("after the CPU hop" below): umem is its TPACKET_V2 ring. */
+	bool hop;      /* [C] */
+	int node;      /* [C] hop: the node whose frames it takes */
+	int cpu;       /* [C] hop: that node's target CPU */
+	uint32_t slot; /* [P] hop: the next ring slot to read */
 };
 
 /* Per poller: its sockets and its tenants by id ([P]). */
@@ -619,14 +617,16 @@ static uint32_t xsk_rx(struct poller *p, struct xsk *x)
  * the tenant receives the frame as it was on the wire, as on the AF_XDP
  * path (and the classifier sees it, stacked tags included).
  *
- * The ring is TPACKET_V3: blocks the kernel fills and hands over (status
- * TP_STATUS_USER, published with a release, read here with an acquire) when
- * full or HOP_RETIRE_MS after their first frame; the poller gives a block
- * back with a store-release of TP_STATUS_KERNEL.  No system call per frame
- * or per block.
+ * The ring is TPACKET_V2: fixed slots, each handed over by the kernel as
+ * soon as its frame is in (status TP_STATUS_USER, published with a
+ * release, read here with an acquire) and given back by the poller with a
+ * store-release of TP_STATUS_KERNEL.  No system call per frame.  Not
+ * TPACKET_V3: its blocks reach user space only when full or when the block
+ * retire timer (1 ms at least) fires, so a lone frame waited ~1 ms there
+ * against ~5 us on the AF_XDP path (docs/steering.md, measured).
  */
 static void hop_frame(struct poller *p, struct xsk *x,
-		      const struct tpacket3_hdr *h, const uint8_t *f,
+		      const struct tpacket2_hdr *h, const uint8_t *f,
 		      uint64_t *woken)
 {
 	uint32_t len = h->tp_snaplen;
@@ -636,7 +636,7 @@ static void hop_frame(struct poller *p, struct xsk *x,
 		goto out; /* cut short: not a whole frame */
 	if (h->tp_status & TP_STATUS_VLAN_VALID) {
 		uint16_t tpid = h->tp_status & TP_STATUS_VLAN_TPID_VALID ?
-					h->hv1.tp_vlan_tpid :
+					h->tp_vlan_tpid :
 					ETH_P_8021Q;
 		uint8_t *v = p->pkt->vbuf;
 
@@ -645,8 +645,8 @@ static void hop_frame(struct poller *p, struct xsk *x,
 		memcpy(v, f, 2 * ETH_ALEN);
 		v[12] = (uint8_t)(tpid >> 8);
 		v[13] = (uint8_t)tpid;
-		v[14] = (uint8_t)(h->hv1.tp_vlan_tci >> 8);
-		v[15] = (uint8_t)h->hv1.tp_vlan_tci;
+		v[14] = (uint8_t)(h->tp_vlan_tci >> 8);
+		v[15] = (uint8_t)h->tp_vlan_tci;
 		memcpy(v + 16, f + 2 * ETH_ALEN, len - 2 * ETH_ALEN);
 		f = v;
 		len += 4;
@@ -661,44 +661,32 @@ out:
 		ctr_add(&x->handed, 1);
 }
 
-/* Read whole blocks of @x until XSK_RX_BATCH frames or none is ready. */
+/* Read up to XSK_RX_BATCH frames of @x, giving each slot back. */
 static uint32_t hop_rx(struct poller *p, struct xsk *x)
 {
 	uint64_t woken = 0;
-	uint32_t n = 0;
+	uint32_t n;
 
-	while (n < XSK_RX_BATCH) {
-		uint8_t *b = x->umem + (size_t)x->blk * x->blk_sz;
-		struct tpacket_block_desc *bd = (void *)b;
-		uint32_t i, np, off;
+	for (n = 0; n < XSK_RX_BATCH; n++) {
+		uint8_t *s = x->umem + (size_t)x->slot * HOP_SLOT_SZ;
+		struct tpacket2_hdr *h = (void *)s;
 
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status,
-				      __ATOMIC_ACQUIRE) &
+		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) &
 		      TP_STATUS_USER))
 			break;
-		np = bd->hdr.bh1.num_pkts;
-		off = bd->hdr.bh1.offset_to_first_pkt;
-		for (i = 0; i < np; i++) {
-			const struct tpacket3_hdr *h = (void *)(b + off);
-
-			/* the kernel's layout, bounded anyway */
-			if (off < sizeof(*bd) || off + sizeof(*h) > x->blk_sz ||
-			    h->tp_mac + (uint64_t)h->tp_snaplen >
-				    x->blk_sz - off)
-				break;
-			hop_frame(p, x, h, b + off + h->tp_mac, &woken);
-			if (!h->tp_next_offset)
-				break;
-			off += h->tp_next_offset;
-		}
-		/* Pairs with the kernel's acquire of the status: the block's
-		 * frames are read, it may fill it again. */
-		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL,
+		/* the kernel's layout, bounded anyway */
+		if (h->tp_mac >= sizeof(*h) &&
+		    h->tp_mac + (uint64_t)h->tp_snaplen <= HOP_SLOT_SZ)
+			hop_frame(p, x, h, s + h->tp_mac, &woken);
+		else
+			ctr_add(&x->foreign, 1);
+		/* Pairs with the kernel's acquire of the status: the slot is
+		 * read, it may fill it again. */
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL,
 				 __ATOMIC_RELEASE);
-		x->blk = (x->blk + 1) % x->nr_blk;
-		n += np;
-		ctr_add(&x->frames, np);
+		x->slot = (x->slot + 1) % HOP_NR_SLOTS;
 	}
+	ctr_add(&x->frames, n);
 	ho_wake(woken);
 	return n;
 }
@@ -932,16 +920,15 @@ static int hop_filter(int fd, int cpu)
  * the socket never holds a frame it would not take). */
 static int hop_setup(struct xsk *x)
 {
-	struct tpacket_req3 req;
+	struct tpacket_req req;
 	struct sockaddr_ll sll;
-	int v = TPACKET_V3, one = 1, err;
+	int v = TPACKET_V2, one = 1, err;
 
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = HOP_BLK_SZ;
-	req.tp_block_nr = HOP_NR_BLK;
-	req.tp_frame_size = XSK_FRAME_SIZE; /* V3: only checked */
-	req.tp_frame_nr = HOP_BLK_SZ / XSK_FRAME_SIZE * HOP_NR_BLK;
-	req.tp_retire_blk_tov = HOP_RETIRE_MS;
+	req.tp_block_nr = HOP_SLOT_SZ * HOP_NR_SLOTS / HOP_BLK_SZ;
+	req.tp_frame_size = HOP_SLOT_SZ;
+	req.tp_frame_nr = HOP_NR_SLOTS;
 	if (setsockopt(x->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) ||
 	    setsockopt(x->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)))
 		return -errno;
@@ -951,9 +938,7 @@ static int hop_setup(struct xsk *x)
 	/* Also in the filter; here it saves the filter run (4.20+). */
 	(void)setsockopt(x->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
 			 sizeof(one));
-	x->blk_sz = HOP_BLK_SZ;
-	x->nr_blk = HOP_NR_BLK;
-	x->umem_len = (size_t)HOP_BLK_SZ * HOP_NR_BLK;
+	x->umem_len = (size_t)HOP_SLOT_SZ * HOP_NR_SLOTS;
 	x->umem = XIO_FAULT_MMAP_AT(
 		XIO_FAULT_HOP, mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_POPULATE, x->fd, 0));
@@ -1002,7 +987,7 @@ int pktio_hop_open(int ifindex, int node, int cpu, struct poller *p,
 static void xsk_log(struct xsk *x)
 {
 	struct xdp_statistics xs;
-	struct tpacket_stats_v3 ts;
+	struct tpacket_stats ts;
 	socklen_t l = sizeof(xs), tl = sizeof(ts);
 
 	memset(&xs, 0, sizeof(xs));

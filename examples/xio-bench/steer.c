@@ -12,7 +12,7 @@
  *           posted again by one thread.
  *   hop:    sender --veth--> hb0 (attached with --no-xsk) [XDP xio_steer ->
  *           CPUMAP to the node's target CPU (the poller's, CPU B, or
- *           --steer-cpu N) -> skb -> xiod's packet socket (TPACKET_V3)] ->
+ *           --steer-cpu N) -> skb -> xiod's packet socket (TPACKET_V2)] ->
  *           the same tenants' RX buffers, the same reaper.
  *   kernel: sender --veth--> kb0 [Linux bridge br0, a static FDB entry per
  *           tenant MAC] -> veth kt<i>a -> kt<i>b, read by a packet socket
