@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "handover.h"
 #include "xiod.h"
+#include "fdkeep.h"
 #include "vm_doorbell.h"
 #include "vm_tenant.h"
 
@@ -100,7 +100,10 @@ static void tenant_free(struct tenant *t)
 	vm_doorbell_forget(t);
 	steering_tenant_gone(t);
 	/* Gone for good: its in-flight log goes too (a reattach failure
-	 * closed it first, keeping the file). */
+	 * closed it first, keeping the file), and what the fd keeper has of
+	 * it (doorbell eventfds, targets passed as fds). */
+	if (t->log.fd >= 0)
+		fdkeep_drop(t->name);
 	ilog_close(&t->log, true);
 	if (t->qps)
 		free(t->qps[0].rfree);
@@ -290,6 +293,10 @@ static int tenant_create(const struct xio_msg_attach *m, const struct conn *c,
 		err = ilog_create(cfg.state_dir, &li, &t->log);
 		if (!err)
 			err = tenant_log_init(t);
+		/* A new tenant of a dead one's name: nothing of that one's
+		 * in the fd keeper may ever pass for its own. */
+		if (!err)
+			fdkeep_drop(t->name);
 		if (err) {
 			log_warn("tenant '%s': in-flight log: %s", t->name,
 				 strerror(-err));
@@ -1419,6 +1426,15 @@ static int do_target_add(struct conn *c, const struct xio_msg_target_add *m,
 		err = idx;
 		goto fail;
 	}
+	/* Nobody could reopen it after a kill: the fd keeper holds it. */
+	if (by_fd && cfg.state_dir) {
+		int kerr = fdkeep_put_target(t->name, (uint32_t)idx, fd);
+
+		if (kerr)
+			log_warn(
+				"tenant %u '%s': target %d (an fd) not kept (%s): EBADF after a restart of xiod",
+				t->id, t->name, idx, strerror(-kerr));
+	}
 	log_info("tenant %u '%s': target %d = %s%s%s%s, %llu bytes", t->id,
 		 t->name, idx, m->path[0] ? m->path : "(fd)",
 		 (flags & XIO_TARGET_RDONLY) ? " ro" : " rw",
@@ -1507,6 +1523,42 @@ static bool is_eventfd(int fd)
 	return !strcmp(link, want);
 }
 
+/*
+ * Target @i of @t, passed as an fd (ILOG_T_FD): back from the fd keeper,
+ * checked to be of the kind logged (@flags: a socket stays a socket, a
+ * file or device gets its size).  The fd or -1 (its requests then fail
+ * with EBADF).
+ */
+static int target_kept(struct tenant *t, uint32_t i, uint32_t flags,
+		       uint64_t *size)
+{
+	int fd = fdkeep_get_target(t->name, i), err;
+	struct stat st;
+
+	if (fd >= 0) {
+		err = fstat(fd, &st) < 0 ? -errno : 0;
+		if (!err &&
+		    !!S_ISSOCK(st.st_mode) != !!(flags & XIO_TARGET_SOCKET))
+			err = -ESTALE;
+		if (!err && !(flags & XIO_TARGET_SOCKET))
+			err = file_target_check(fd, size);
+		if (err) {
+			close(fd);
+			fd = err;
+		}
+	}
+	if (fd < 0) {
+		log_warn(
+			"tenant %u '%s': target %u was passed as an fd: not kept (%s), its requests fail with EBADF",
+			t->id, t->name, i,
+			fd == -ENOTCONN ? "no fd keeper" : strerror(-fd));
+		return -1;
+	}
+	log_info("tenant %u '%s': target %u (an fd) back from the fd keeper",
+		 t->id, t->name, i);
+	return fd;
+}
+
 /* Targets and quota of a re-adopted tenant, from its log. */
 static void tenant_restore(struct tenant *t, const struct ilog_hdr *h)
 {
@@ -1527,14 +1579,7 @@ static void tenant_restore(struct tenant *t, const struct ilog_hdr *h)
 					t->id, t->name, i, lt.path,
 					strerror(-fd));
 		} else {
-			/* Kept across a clean stop (handover.c), or lost. */
-			fd = handover_take(t->id, t->name, i, lt.flags);
-			if (fd < 0)
-				log_warn(
-					"tenant %u '%s': target %u was passed as an fd: not restored (%s), its requests fail with EBADF",
-					t->id, t->name, i,
-					fd == -ENOENT ? "not handed over" :
-							"not the same kind");
+			fd = target_kept(t, i, lt.flags, &size);
 		}
 		target_install(t, fd < 0 ? -1 : fd,
 			       lt.flags &
@@ -1814,7 +1859,6 @@ static void orphans_check(void)
 
 	if (!orphans || mono_ns() < orphans_due)
 		return;
-	handover_drop_all(); /* fds handed over for tenants not back */
 	while ((o = orphans)) {
 		struct ilog lg = {.fd = -1};
 		struct tenant *t;
@@ -1852,6 +1896,7 @@ static void orphans_check(void)
 				h->tenant_id, o->name, cfg.orphan_grace,
 				(unsigned long long)live);
 			steering_forget(h->tenant_id);
+			fdkeep_drop(o->name);
 			ilog_close(&lg, true);
 		} else if (err == -EBADMSG) {
 			char *path;
@@ -1899,8 +1944,10 @@ static int vm_readopt(const char *name)
 	const struct ilog_hdr *h;
 	struct conn self;
 	struct ilog lg;
+	int kfds[2 * XIO_MAX_QPAIRS];
 	struct adopt ad = {0};
 	struct tenant *t = NULL, *o;
+	uint32_t i;
 	int err;
 
 	err = ilog_open(cfg.state_dir, name, &lg);
@@ -1937,17 +1984,34 @@ static int vm_readopt(const char *name)
 		m.flags |= XIO_VM_F_DOORBELL;
 	vm_attach_msg(&m, &a);
 	/*
-	 * ivshmem-doorbell: QEMU keeps the kick eventfds of the xiod that
-	 * died and does not take new ones from a server (docs/vm.md), so the
-	 * guest's kicks are lost from now on: the tenant is polled.
+	 * ivshmem-doorbell: QEMU keeps the eventfds of the xiod that died and
+	 * does not take new ones from a server (docs/vm.md).  The doorbell
+	 * keeper has them (fdkeep.c): served on its kicks as before.  If not,
+	 * the guest's kicks are lost from now on: the tenant is polled.
 	 */
-	a.flags |= XIO_ATTACH_F_NO_DOORBELL;
+	if (m.flags & XIO_VM_F_DOORBELL) {
+		err = fdkeep_get(name, kfds, h->nr_qpairs);
+		if (!err)
+			ad.evfds = kfds;
+		else
+			log_warn(
+				"tenant '%s': ivshmem-doorbell eventfds not kept (%s): polled from now on",
+				name,
+				err == -ENOTCONN ? "no fd keeper" :
+						   strerror(-err));
+	}
+	if (!ad.evfds)
+		a.flags |= XIO_ATTACH_F_NO_DOORBELL;
 	memset(&self, 0, sizeof(self));
 	self.cred.uid = h->uid;
 	ad.id = h->tenant_id;
 	err = tenant_create(&a, &self, &m, &ad, &t);
-	if (err)
+	if (err) {
+		/* Still ours (tenant_create() took nothing). */
+		for (i = 0; ad.evfds && i < 2 * h->nr_qpairs; i++)
+			close(kfds[i]);
 		goto out;
+	}
 	/* The file is the tenant's: its name (xiod wrote it at creation; a
 	 * guest that changed it only fails its own re-adoption), geometry
 	 * and size as logged. */
@@ -1973,7 +2037,9 @@ static int vm_readopt(const char *name)
 		 (m.flags & XIO_VM_F_DOORBELL) ? "ivshmem-doorbell server" :
 						 "file",
 		 m.path, t->p->idx,
-		 (m.flags & XIO_VM_F_DOORBELL) ? " (polled from now on)" : "");
+		 !(m.flags & XIO_VM_F_DOORBELL) ? "" :
+		 ad.evfds ? " (its eventfds from the fd keeper: kicked)" :
+			    " (polled from now on)");
 	steering_tenant_back(t);
 	poller_send(t->p, XIO_PCMD_ADD, t);
 	return 0;
@@ -2364,19 +2430,11 @@ static void accept_conns(void)
  * A tenant drained for a handover: what the next xiod re-adopts stays --
  * its in-flight log (with its counters as they are now), a VM tenant's
  * region file, its steering rules (the file: steering_close() ran first)
- * -- and its targets passed as fds go to the keeper (handover.c).  No
- * final record: the tenant lives on.
+ * -- and what the fd keeper holds of it (targets passed as fds, doorbell
+ * eventfds: fdkeep.c) stays there.  No final record: the tenant lives on.
  */
 static void tenant_hand_over(struct tenant *t)
 {
-	uint32_t i;
-
-	for (i = 0; i < t->nr_targets; i++)
-		if (t->log.targets[i].kind == ILOG_T_FD &&
-		    t->targets[i].fd >= 0 &&
-		    !handover_keep(t->id, t->name, i, t->targets[i].flags,
-				   t->targets[i].fd))
-			t->targets[i].fd = -1;
 	acct_store(t); /* its final counters: the next xiod goes on */
 	log_info("tenant %u '%s': handed over to the next xiod%s", t->id,
 		 t->name,
@@ -2503,7 +2561,6 @@ static void start_quit(void)
 	 * detaching is drained for the next xiod, which re-adopts it; its
 	 * guest's connection closes (the guest reattaches).
 	 */
-	handover_drop_all(); /* handed to us, not taken: from now on, ours */
 	for (t = tenants; t && handing_over; t = t->next) {
 		if (t->state != T_RUNNING)
 			continue;
@@ -2608,7 +2665,7 @@ int control_run(void)
 {
 	struct epoll_event ev = {.events = EPOLLIN}, evs[32];
 	sigset_t mask;
-	int i, n, err;
+	int i, n;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -2617,11 +2674,10 @@ int control_run(void)
 	if (vm_tenant_init() < 0)
 		return -errno;
 	state_dir_scan();
-	if (cfg.state_dir && (err = handover_collect(cfg.state_dir)))
-		log_warn("handover: target fds of the previous xiod: %s",
-			 strerror(-err));
 	steering_restore();
+	fdkeep_open(vm_doorbell_fd(), VM_DOORBELL_TAG_KEEPER);
 	vm_readopt_all();
+	fdkeep_sweep(); /* what no re-adopted tenant took */
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sig_fd < 0 || done_fd < 0 || epfd < 0)
@@ -2702,9 +2758,11 @@ int control_run(void)
 		free(o);
 	}
 	steering_close();
-	/* A clean stop: nothing to restore, but for a handover. */
+	/* A clean stop: nothing to restore, but for a handover, whose
+	 * tenants' fds the keeper keeps for the next xiod. */
 	if (!handing_over)
 		steering_state_remove();
+	fdkeep_close(handing_over);
 	metrics_close();
 	close(epfd);
 	close(done_fd);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "handover.h"
+#include "fdkeep.h"
 #include "libvirt.h"
 #include "xiod.h"
 
@@ -454,9 +454,9 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int err, st;
 
-	/* A clean stop's fd keeper (handover.c), exec'ed by the old xiod. */
+	/* The fd keeper (fdkeep.c), exec'ed by xiod. */
 	if (argc == 3 && !strcmp(argv[1], "--fd-keeper"))
-		return handover_keeper(argv[2]);
+		return fdkeep_main(argv[2]);
 	if (parse_args(argc, argv))
 		return 2;
 	if (cfg.demo) {
@@ -520,8 +520,6 @@ int main(int argc, char **argv)
 	 * a handover that left some keeps the barrier for them. */
 	if (!err && !control_left_in_flight())
 		ilog_barrier_release(cfg.state_dir, state_lock_fd);
-	if (!err && cfg.state_dir)
-		handover_spawn(cfg.state_dir, cfg.orphan_grace);
 #ifdef XIO_FAULT_INJECT
 	/* What was injected, for a test to account for (docs/security.md). */
 	if (getenv("XIO_FAULTS_REPORT")) {

@@ -47,6 +47,7 @@
 
 #include <xio/ivshmem.h>
 
+#include "fdkeep.h"
 #include "proto.h"
 #include "vm_doorbell.h"
 
@@ -195,6 +196,38 @@ static void client_event(struct db_server *s)
 		client_close(s, "sent data (QEMU never does): dropped");
 }
 
+/*
+ * With a state directory, @t's eventfds -- those QEMU got in the greeting
+ * -- go to the fd keeper (fdkeep.c), so that an xiod restarted
+ * after a kill gets them back and keeps serving the tenant on its kicks.
+ */
+static void keep(const struct tenant *t)
+{
+	int fds[2 * XIO_MAX_QPAIRS];
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < t->nr_qpairs; i++) {
+		fds[2 * i] = t->qps[i].kick_fd;
+		fds[2 * i + 1] = t->qps[i].notify_fd;
+	}
+	err = fdkeep_put(t->name, fds, t->nr_qpairs);
+	if (err)
+		log_warn(
+			"tenant %u '%s': eventfds not kept (%s): polled if xiod restarts",
+			t->id, t->name, strerror(-err));
+}
+
+/* The keeper died under us: a new one gets what the live tenants have. */
+static void keep_all(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < DB_MAX; i++)
+		if (servers[i].t && !servers[i].t->no_doorbell)
+			keep(servers[i].t);
+}
+
 void vm_doorbell_events(void)
 {
 	struct epoll_event evs[32];
@@ -206,9 +239,14 @@ void vm_doorbell_events(void)
 		n = epoll_wait(db_epfd, evs, 32, 0);
 		for (i = 0; i < n; i++) {
 			uint64_t u = evs[i].data.u64;
-			struct db_server *s =
-				(struct db_server *)(uintptr_t)(u &
-								~TAG_CLIENT);
+			struct db_server *s;
+
+			if (u == VM_DOORBELL_TAG_KEEPER) {
+				if (fdkeep_event())
+					keep_all();
+				continue;
+			}
+			s = (struct db_server *)(uintptr_t)(u & ~TAG_CLIENT);
 
 			if (!s->t)
 				continue; /* forgotten meanwhile */
@@ -296,6 +334,10 @@ int vm_doorbell_listen(struct tenant *t, const struct xio_msg_vm_tenant *m)
 		vm_doorbell_forget(t);
 		return err;
 	}
+	/* Re-adopted: its eventfds are kept already (then it is not
+	 * polled), or QEMU holds none that live (then it is). */
+	if (cfg.state_dir && !(m->flags & XIO_VM_F_ADOPT))
+		keep(t);
 	return 0;
 }
 

@@ -10,6 +10,9 @@
 
 /* An epoll fd for the control loop (created on first call), or -errno. */
 int vm_doorbell_fd(void);
+/* The epoll tag of the fd keeper's connection in that epoll fd
+ * (fdkeep_open()). */
+#define VM_DOORBELL_TAG_KEEPER 2UL
 /* Handle what that epoll fd reports (accepts, hang-ups, hostile peers). */
 void vm_doorbell_events(void);
 /*

@@ -465,6 +465,49 @@ static inline int dt_recv64(int sock, int64_t *v, int *fd)
 }
 
 /*
+ * The fd keeper of state directory @dir (docs/vm.md): its pid, by
+ * SO_PEERCRED on its socket (it listens itself), or -1 if none answers.
+ */
+static inline pid_t dt_keeper_pid(const char *dir)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct { /* struct ucred, which a test may not see (_GNU_SOURCE) */
+		pid_t pid;
+		uid_t uid;
+		gid_t gid;
+	} cr;
+	socklen_t cl = sizeof(cr);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	pid_t pid = -1;
+
+	CHECK(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/xiod.fdkeep", dir);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+		pid = cr.pid;
+	close(fd);
+	return pid;
+}
+
+static const char *dt_keeper_dir;
+
+static inline void dt_keeper_kill(void)
+{
+	pid_t pid = dt_keeper_pid(dt_keeper_dir);
+
+	if (pid > 0)
+		kill(pid, SIGKILL);
+}
+
+/* A test that fails (exit()) leaves no keeper of @dir behind: it would
+ * outlive the test (its own session) for as long as @dir exists. */
+static inline void dt_keeper_kill_at_exit(const char *dir)
+{
+	dt_keeper_dir = dir;
+	atexit(dt_keeper_kill);
+}
+
+/*
  * Run xioctl with @args (a shell fragment) against @d: its stdout, and its
  * stderr too when @with_stderr, into @out (NUL-terminated); returns its exit
  * status.

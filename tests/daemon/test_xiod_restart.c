@@ -7,9 +7,10 @@
  * two guests (xio_client_attach) and two VM-style tenants (VM_TENANT, as
  * the libvirt hook makes them): one ivshmem-plain (a region file the
  * thread maps, as QEMU does) and one ivshmem-doorbell (the thread plays
- * QEMU on xiod's server socket, maps the region fd it gets and kicks the
- * kick eventfd it got, which after a restart is the dead xiod's: kicks are
- * lost, as in QEMU).  The load:
+ * QEMU on xiod's server socket, maps the region fd it gets, kicks the
+ * kick eventfd it got and counts the interrupts on the notify eventfd: the
+ * dead xiod's after a restart, as in QEMU, which the fd keeper hands
+ * to the new one).  The load:
  * WRITEs of checksummed blocks (tenant id, block number, generation, a
  * checksum of the payload), READs that verify them, and NOPs.  Each tenant
  * keeps DEPTH requests in flight, at most one per block.  When its
@@ -35,14 +36,23 @@
  * hands every tenant over to the next xiod (docs/daemon.md, "Clean stop")
  * -- 50 times (5 under sanitizers), and must exit with status 0 each time.
  * A fifth tenant has a socket target (passed as an fd, so only the
- * handover keeper carries it across) and a RECV waiting on it whenever
+ * fd keeper carries it across) and a RECV waiting on it whenever
  * xiod is stopped: the RECV must complete once, with the bytes sent after
  * the restart (not -EINTR, not -EBADF).  xiod's completion counts carry
  * over exactly: at the end each tenant's equals what it saw.  With the
  * old SIGTERM, which detached every tenant and removed its log, the
  * guests' reattach gets -ENOENT and the VM tenants are not re-adopted: the
  * test fails.
+ *
+ * The doorbell (docs/vm.md): before every kill, the ivshmem-doorbell tenant
+ * is not polled (no XIO_CLIENT_NO_DOORBELL in xiod's tenant list) and this
+ * xiod counted a kick of it (the thread holds its submissions until the
+ * ring asks for a wake-up, then kicks), and after a restart an interrupt
+ * reached the thread's notify eventfd.  Near the end (KEEPER_KILL) the
+ * fd keeper is killed with xiod: from then on the tenant is polled,
+ * and served all the same.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <sys/un.h>
@@ -93,10 +103,12 @@ struct tn {
 	int idx;
 	char name[32];
 	char file[96];
-	struct xio_tenant *t; /* a guest; NULL: a VM tenant */
-	struct xio_region *r; /* a VM tenant's mapping */
-	int vm_fds[4];	      /* doorbell: socket, region, kick, notify */
-	char vm_path[100];    /* region file or server socket */
+	struct xio_tenant *t;	   /* a guest; NULL: a VM tenant */
+	struct xio_region *r;	   /* a VM tenant's mapping */
+	int vm_fds[4];		   /* doorbell: socket, region, kick, notify */
+	atomic_uint_fast64_t irqs; /* doorbell: notify eventfd reads */
+	atomic_int probe;  /* doorbell: submit once a wake-up is asked */
+	char vm_path[100]; /* region file or server socket */
 	struct xio_qp *qp;
 	struct slot s[DEPTH];
 	uint64_t committed[NBLK]; /* generation of the last completed write */
@@ -340,12 +352,24 @@ static void *tenant_main(void *arg)
 
 	for (;;) {
 		struct xio_cqe *c;
-		bool draining = atomic_load(&stop);
+		bool draining = atomic_load(&stop), hold = false;
 		int i, n = 0, err;
+		uint64_t v;
 
 		if (draining && !in_flight(x))
 			break;
-		for (i = 0; !draining && i < (x->sock ? 1 : DEPTH); i++)
+		if (!x->t && x->vm_fds[3] >= 0 &&
+		    read(x->vm_fds[3], &v, sizeof(v)) > 0)
+			atomic_fetch_add(&x->irqs, 1); /* an interrupt */
+		/* A probe: nothing new until xiod sleeps or parks us; then
+		 * this xio_submit() kicks. */
+		if (atomic_load(&x->probe)) {
+			hold = in_flight(x) || !xio_qp_needs_kick(x->qp);
+			if (!hold)
+				atomic_store(&x->probe, 0);
+		}
+		for (i = 0; !draining && !hold && i < (x->sock ? 1 : DEPTH);
+		     i++)
 			if (!x->s[i].busy) {
 				submit_one(x, i);
 				n++;
@@ -443,7 +467,9 @@ static void vm_setup(struct xio_admin *adm, struct tn *x,
 			else
 				CHECK(got < 0);
 		}
-		CHECK(x->vm_fds[1] >= 0 && x->vm_fds[2] >= 0);
+		CHECK(x->vm_fds[1] >= 0 && x->vm_fds[2] >= 0 &&
+		      x->vm_fds[3] >= 0);
+		CHECK(fcntl(x->vm_fds[3], F_SETFL, O_NONBLOCK) == 0);
 		fd = x->vm_fds[1];
 	} else {
 		fd = open(x->vm_path, O_RDWR | O_CLOEXEC);
@@ -489,6 +515,79 @@ static void sock_round(struct tn *x, uint64_t n, uint64_t deadline)
 }
 #endif
 
+/* @x as the current xiod lists it. */
+static struct xio_tenant_info tenant_info(const struct tn *x)
+{
+	struct xio_tenant_info ti[NT];
+	struct xio_admin *adm;
+	int i, n;
+
+	CHECK(xio_admin_open(d.sock, &adm) == 0);
+	n = xio_admin_tenants(adm, ti, NT, NULL);
+	xio_admin_close(adm);
+	for (i = 0; i < n; i++)
+		if (!strcmp(ti[i].name, x->name))
+			return ti[i];
+	fprintf(stderr, "FAIL: tenant %s not listed\n", x->name);
+	exit(1);
+}
+
+/*
+ * The doorbell tenant @x served by the k-th xiod: kicked (not polled), and
+ * interrupted since @irqs (k > 0: the re-adoption owes the guest one), or
+ * after the keeper died, polled.  Its kick count is added to *@kicks.
+ */
+static void doorbell_check(struct tn *x, int k, bool polled, uint64_t irqs,
+			   uint64_t deadline, uint64_t *kicks)
+{
+	struct xio_tenant_info ti;
+
+	for (;;) {
+		if (!polled) {
+			atomic_store(&x->probe, 1);
+			while (atomic_load(&x->probe) && dt_now_ms() < deadline)
+				usleep(100);
+		}
+		ti = tenant_info(x);
+		if (polled != !!(ti.attach_flags & XIO_CLIENT_NO_DOORBELL)) {
+			fprintf(stderr,
+				"FAIL: kill %d: the doorbell tenant is %s\n", k,
+				polled ? "not polled without its keeper" :
+					 "polled (its eventfds were not kept)");
+			exit(1);
+		}
+		if (polled)
+			return;
+		if (ti.kicks && (!k || atomic_load(&x->irqs) > irqs)) {
+			*kicks += ti.kicks;
+			return;
+		}
+		if (dt_now_ms() > deadline) {
+			fprintf(stderr,
+				"FAIL: kill %d: the doorbell tenant: %llu kicks, %llu interrupts since the restart\n",
+				k, (unsigned long long)ti.kicks,
+				(unsigned long long)(atomic_load(&x->irqs) -
+						     irqs));
+			exit(1);
+		}
+	}
+}
+
+/* SIGKILL the fd keeper of @dir; back once its socket refuses. */
+static void keeper_kill(const char *dir)
+{
+	uint64_t deadline = dt_now_ms() + HANG_MS;
+	pid_t pid = dt_keeper_pid(dir);
+
+	CHECK(pid > 0);
+	CHECK(kill(pid, SIGKILL) == 0);
+	while (dt_keeper_pid(dir) > 0) {
+		CHECK(dt_now_ms() < deadline);
+		usleep(1000);
+	}
+	printf("fd keeper (pid %d) killed\n", (int)pid);
+}
+
 /* The library's "connecting ... refused" while xiod restarts: expected. */
 static int quiet(enum xio_print_level level, const char *fmt, va_list ap)
 {
@@ -503,13 +602,18 @@ int main(void)
 	static struct tn tn[NT];
 	struct xio_admin *adm;
 	uint64_t *serve_us, seed = 0x1234567ULL ^ (uint64_t)getpid();
-	uint64_t t0, total_ops = 0, mism = 0, dups = 0;
-	int i, k, kills = KILLS_CI;
+	uint64_t t0, total_ops = 0, mism = 0, dups = 0, db_kicks = 0, irqs = 0;
+	int i, k, kills = KILLS_CI, keeper_at;
+	struct tn *db = &tn[NLOCAL + 1];
 	const char *env = getenv("XIO_RESTART_KILLS");
 
 	if (env && atoi(env) >= 2)
 		kills = atoi(env);
+	/* The last few restarts without the keeper (not with the socket
+	 * tenant, whose target only the keeper brings back). */
+	keeper_at = NSOCK ? kills : kills > 10 ? kills - 5 : kills / 2;
 	dt_state_dir(state_dir, sizeof(state_dir), "rs");
+	dt_keeper_kill_at_exit(state_dir);
 	xiod_start(&d, "--state-dir", state_dir, NULL);
 	atomic_store(&spawned_ms, dt_now_ms());
 	dt_xiod_argv(&d, xiod_args, 16, "--state-dir", state_dir, "--log-level",
@@ -587,11 +691,17 @@ int main(void)
 	CHECK(serve_us);
 	t0 = dt_now_ms();
 	for (k = 0; k < kills; k++) {
-		if (k >= KILLS_CI / 4 && !env && dt_now_ms() - t0 > BUDGET_MS) {
+		if (k >= KILLS_CI / 4 && !env && dt_now_ms() - t0 > BUDGET_MS &&
+		    keeper_at > k) {
+			/* Still the keeper-less restarts, if any. */
+			int left = NSOCK ? 0 : 5;
+
 			printf("time budget: stopping after %d of %d kills\n",
-			       k, kills);
-			kills = k;
-			break;
+			       k + left, kills);
+			kills = k + left;
+			keeper_at = NSOCK ? kills : k;
+			if (!left)
+				break;
 		}
 		uint64_t start, deadline;
 		struct timespec a, b;
@@ -633,6 +743,7 @@ int main(void)
 		/* Its RECV answered with what was sent after the restart. */
 		sock_round(&tn[SOCK], (uint64_t)k + 1, deadline);
 #endif
+		doorbell_check(db, k, k > keeper_at, irqs, deadline, &db_kicks);
 		usleep((useconds_t)(rnd(&seed) % 4000));
 		CHECK(kill(d.pid, STOP_SIG) == 0);
 		atomic_store(&spawned_ms, 0);
@@ -650,6 +761,9 @@ int main(void)
 				return 1;
 			}
 		}
+		if (k == keeper_at)
+			keeper_kill(state_dir);
+		irqs = atomic_load(&db->irqs);
 		/* VM tenants are back once the new xiod serves them. */
 		for (i = NLOCAL; i < NLOCAL + NVM; i++) {
 			atomic_store(&tn[i].done_at_reattach,
@@ -683,6 +797,11 @@ int main(void)
 	}
 	/* serve_us[0] is the first start, not a restart. */
 	qsort(serve_us + 1, kills - 1, sizeof(*serve_us), cmp_u64);
+	printf("doorbell tenant: %llu kicks counted by %d xiods, %llu interrupts, polled after %d restarts without the keeper\n",
+	       (unsigned long long)db_kicks,
+	       keeper_at < kills ? keeper_at + 1 : kills,
+	       (unsigned long long)atomic_load(&db->irqs),
+	       keeper_at < kills ? kills - 1 - keeper_at : 0);
 	printf("%d %s in %.1f s, %llu completions: restart -> serving again: p50 %.1f ms, p99 %.1f ms, max %.1f ms; longest reap of a stopped xiod %llu ms\n",
 	       kills, STOP_SIG == SIGTERM ? "SIGTERMs" : "kills",
 	       (double)(dt_now_ms() - t0) / 1000, (unsigned long long)total_ops,

@@ -19,7 +19,9 @@
 # also after the last pass; every pass complete); one re-adoption per
 # restart in xiod's log and no refused log; the hook's release removes the
 # tenant, its file or socket, the region and log in the state directory;
-# vm_verify checks the target file against the last pass's seed.
+# vm_verify checks the target file against the last pass's seed.  With
+# --doorbell: every restart got the eventfds QEMU holds back from the
+# fd keeper, and the last xiod was kicked (not polling the tenant).
 #
 #   run-vm-restart.sh --xiod XIOD --xioctl XIOCTL --hook HOOK --verify VM_VERIFY
 #                     --guest XIO_GUEST_DEMO [--workdir DIR] [--doorbell] [--term]
@@ -29,7 +31,7 @@
 # vmlib.sh's.  Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
 
-xiod_bin= xioctl_bin= hook_bin= verify_bin= guest_bin= workdir= doorbell=0 sig=KILL
+xiod_bin= xioctl_bin= hook_bin= verify_bin= guest_bin= workdir= doorbell=0 sig=KILL lo= lk=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--xiod) xiod_bin=$2; shift 2 ;;
@@ -160,6 +162,18 @@ wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 [ "$done_kills" -ge 2 ] || fail "the guest ended after $done_kills kills (XIO_VM_SECONDS too short for this machine?)"
 
 # ---- checks -------------------------------------------------------------------
+if [ "$doorbell" = 1 ]; then
+	# The fd keeper (docs/vm.md) gave every restarted xiod the
+	# eventfds QEMU holds: the tenant was kicked, not polled, after each.
+	nkept=$(grep -c "its eventfds from the fd keeper: kicked" "$hostlog")
+	[ "$nkept" = "$done_kills" ] || fail "the doorbell was kept in $nkept of $done_kills restarts"
+	row=$("$xioctl_bin" --socket "$sock" tenants 2>/dev/null | awk -v n="$tname" '$2 == n')
+	lk=$(printf '%s\n' "$row" | awk '{ print $11 }')
+	lo=$(printf '%s\n' "$row" | awk '{ print $8 }')
+	case $row in *no-doorbell*) fail "the last xiod polls the tenant: $row" ;; esac
+	[ -z "$lo" ] || [ "$lo" = 0 ] || [ "${lk:-0}" -gt 0 ] ||
+		fail "the last xiod served $lo ops and got no kick: $row"
+fi
 res=$(tr -d '\r' <"$serial" | grep -o 'XIO-GUEST-RESULT .*' | tail -n1)
 [ -n "$res" ] || fail "no XIO-GUEST-RESULT line on the serial console"
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -179,8 +193,9 @@ rec=$(grep "in-flight log: .* reposted" "$hostlog" | sed 's/.*in-flight log: //'
 hook release end || fail "the hook's release failed"
 [ ! -e "$region" ] && [ ! -e "$dbsock" ] || fail "release left the region file or socket"
 # (xiod.lock and xiod.rings.*, the restart barrier, are xiod's until it
-# stops: its own, and killed xiods' whose rings were still being torn down.)
-left=$(ls -A "$state" 2>/dev/null | grep -v -e '^xiod\.lock$' -e '^xiod\.rings\.')
+# stops: its own, and killed xiods' whose rings were still being torn down;
+# so is xiod.fdkeep, the fd keeper's socket.)
+left=$(ls -A "$state" 2>/dev/null | grep -v -e '^xiod\.lock$' -e '^xiod\.rings\.' -e '^xiod\.fdkeep$')
 [ -z "$left" ] || fail "release left $left in the state directory"
 "$verify_bin" "$target" "$blocks" "$bs" >>"$hostlog" 2>&1
 hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
@@ -188,5 +203,5 @@ hver=$(grep '^XIO-HOST-VERIFY' "$hostlog" | tail -n1)
 [ "$(field "$hver" seed)" = "$(field "$res" seed)" ] ||
 	fail "host: the target holds seed $(field "$hver" seed), the guest's last pass wrote $(field "$res" seed)"
 echo "$res"
-echo "vm_restart: PASS: $([ "$doorbell" = 1 ] && echo ivshmem-doorbell || echo ivshmem-plain), $done_kills SIG${sig}s of xiod under load, $nre re-adoptions ($rec), $passes passes, qemu wall ${wall}s"
+echo "vm_restart: PASS: $([ "$doorbell" = 1 ] && echo "ivshmem-doorbell (last xiod: $lo ops, $lk kicks)" || echo ivshmem-plain), $done_kills SIG${sig}s of xiod under load, $nre re-adoptions ($rec), $passes passes, qemu wall ${wall}s"
 exit 0
