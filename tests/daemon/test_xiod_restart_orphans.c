@@ -143,6 +143,7 @@ int main(void)
 	uint64_t t0;
 
 	dt_state_dir(dir, sizeof(dir), "orph");
+	dt_keeper_kill_at_exit(dir); /* its socket targets are kept */
 	xiod_start(&d, "--state-dir", dir, NULL);
 	back = tn_attach("back", &peer[0]);
 	gone = tn_attach("gone", &peer[1]);
