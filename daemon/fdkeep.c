@@ -605,6 +605,15 @@ static int kspawn(void)
 						 0);
 		posix_spawn_file_actions_adddup2(&fa, 0, 1);
 		posix_spawn_file_actions_adddup2(&fa, 0, 2);
+		/*
+		 * Everything else of xiod's closed right after the clone, not
+		 * at the exec: if xiod is killed meanwhile, a child still
+		 * exec'ing under load would otherwise hold its listening socket
+		 * (the next xiod's probe finds "another xiod listening"), its
+		 * process lock and its rings (docs/daemon.md, the restart
+		 * barrier).
+		 */
+		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
 		err = -posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv,
 				   NULL);
 		posix_spawn_file_actions_destroy(&fa);
