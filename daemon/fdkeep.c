@@ -731,26 +731,26 @@ int fdkeep_get_target(const char *name, uint32_t idx)
 	return err ? err : fd;
 }
 
-void fdkeep_drop(const char *name)
+/* A request without fds or answer to the keeper, if there is one. */
+static void ksend(uint32_t op, const char *name)
 {
 	int err;
 
 	if (kfd < 0)
 		return;
-	err = fdk_send(kfd, FDK_DROP, 0, name, 0, 0, NULL, 0);
+	err = fdk_send(kfd, op, 0, name, 0, 0, NULL, 0);
 	if (err)
 		klost(strerror(-err));
 }
 
+void fdkeep_drop(const char *name)
+{
+	ksend(FDK_DROP, name);
+}
+
 void fdkeep_sweep(void)
 {
-	int err;
-
-	if (kfd < 0)
-		return;
-	err = fdk_send(kfd, FDK_SWEEP, 0, NULL, 0, 0, NULL, 0);
-	if (err)
-		klost(strerror(-err));
+	ksend(FDK_SWEEP, NULL);
 }
 
 bool fdkeep_event(void)
