@@ -1508,21 +1508,6 @@ static int do_tenant_detach(struct conn *c,
 
 /* ---- restart: re-adoption (docs/daemon.md, "Restart") ------------------ */
 
-/* An eventfd, as the guest claims (anything else could stall a poll). */
-static bool is_eventfd(int fd)
-{
-	char link[64], want[] = "anon_inode:[eventfd]";
-	char path[40];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = '\0';
-	return !strcmp(link, want);
-}
-
 /*
  * Target @i of @t, passed as an fd (ILOG_T_FD): back from the fd keeper,
  * checked to be of the kind logged (@flags: a socket stays a socket, a
@@ -1740,7 +1725,7 @@ static int do_reattach(struct conn *c, const struct xio_msg_reattach *m,
 	if (!err && !c->admin && same_uid >= cfg.max_guest_tenants)
 		err = -EUSERS;
 	for (i = 1; i < nfds && !err; i++)
-		if (!is_eventfd(fds[i]))
+		if (!xiod_is_eventfd(fds[i])) /* else a poll could stall */
 			err = -EINVAL;
 	if (err)
 		goto out;

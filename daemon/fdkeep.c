@@ -107,8 +107,7 @@ static int fdk_path(const char *dir, struct sockaddr_un *sa)
 		       0;
 }
 
-/* An eventfd, by what the kernel names it (fstat says nothing useful). */
-static bool is_eventfd(int fd)
+bool xiod_is_eventfd(int fd)
 {
 	static const char want[] = "anon_inode:[eventfd]";
 	char p[40], l[sizeof(want) + 1];
@@ -139,7 +138,7 @@ static bool fd_ok(uint32_t kind, int fd)
 	struct stat st;
 
 	if (kind == FDK_DOORBELL)
-		return is_eventfd(fd);
+		return xiod_is_eventfd(fd);
 	return fstat(fd, &st) == 0 &&
 	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ||
 		S_ISSOCK(st.st_mode));

@@ -101,6 +101,10 @@ extern struct xiod_config cfg;
 extern int state_lock_fd;
 extern int rings_lock_fd;
 
+/* An eventfd, by what the kernel names it (fstat says nothing useful): what
+ * a guest or the fd keeper hands over is checked with it (fdkeep.c). */
+bool xiod_is_eventfd(int fd);
+
 /* ---- tenants ------------------------------------------------------------ */
 
 /*
