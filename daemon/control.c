@@ -2750,7 +2750,15 @@ int control_run(void)
 	fdkeep_close(handing_over);
 	metrics_close();
 	close(epfd);
-	close(done_fd);
 	close(sig_fd);
+	/* done_fd stays: pollers still draining a tenant write it until
+	 * pollers_stop() (control_close()). */
 	return 0;
+}
+
+void control_close(void)
+{
+	if (done_fd >= 0)
+		close(done_fd);
+	done_fd = -1;
 }

@@ -516,6 +516,7 @@ int main(int argc, char **argv)
 	err = control_run();
 	libvirt_sync_stop();
 	pollers_stop();
+	control_close();
 	/* Drained: no request of ours can land any more (docs/daemon.md);
 	 * a handover that left some keeps the barrier for them. */
 	if (!err && !control_left_in_flight())

@@ -443,6 +443,8 @@ uint64_t pktio_handoff_drops(uint32_t id);
 /* control.c: the poller hands a drained tenant back (any thread). */
 void control_tenant_drained(struct tenant *t);
 int control_run(void);
+/* After pollers_stop(): what the pollers could still use. */
+void control_close(void);
 /* After control_run(): a handover left requests in io_uring (the restart
  * barrier must stay). */
 bool control_left_in_flight(void);
